@@ -1,0 +1,135 @@
+"""Checkpoint files: weights, every config, normalization and baseline, loaded safely."""
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .diffusion import DiffusionConfig, GaussianDiffusion
+from .errors import CheckpointError
+from .io import atomic_write_bytes
+from .model import ModelConfig, PositionalUNet1D
+
+FORMAT = "motionlab-checkpoint"
+VERSION = 1
+REQUIRED = ("format", "version", "model_state", "model_config", "diffusion_config", "data_config",
+            "train_config", "norm_mean", "norm_std", "joints", "window", "epoch", "step", "best_loss",
+            "baseline")
+MAX_BYTES = 1 << 30
+
+
+def save_checkpoint(path, payload: dict) -> None:
+    """Atomically write a checkpoint dict (see REQUIRED for its keys)."""
+    missing = [k for k in REQUIRED if k not in payload]
+    if missing:
+        raise ValueError(f"checkpoint payload lacks {missing}")
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def read_checkpoint(path) -> dict:
+    """Load and validate a checkpoint dict; CheckpointError names what is wrong."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{p}: no such checkpoint file")
+    size = p.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{p}: the file is empty")
+    if size > MAX_BYTES:
+        raise CheckpointError(f"{p}: {size / 2**20:.0f} MB is larger than any motionlab checkpoint")
+    try:
+        ck = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe or corrupt pickle"
+        raise CheckpointError(f"{p}: refused to load: {first[:160]}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as e:
+        raise CheckpointError(f"{p}: not a readable checkpoint (truncated or corrupt: {type(e).__name__})") from None
+    except Exception as e:  # torch raises assorted types on garbage input
+        raise CheckpointError(f"{p}: not a readable checkpoint ({type(e).__name__})") from None
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+        raise CheckpointError(f"{p}: not a motionlab checkpoint (no '{FORMAT}' marker)")
+    if ck.get("version") != VERSION:
+        raise CheckpointError(f"{p}: checkpoint version {ck.get('version')!r} is not supported (expected {VERSION})")
+    missing = [k for k in REQUIRED if k not in ck]
+    if missing:
+        raise CheckpointError(f"{p}: checkpoint is missing {', '.join(missing)}")
+    c = 2 * len(ck["joints"])
+    if ck["model_config"].get("in_channels") != c or len(ck["norm_mean"]) != c or len(ck["norm_std"]) != c:
+        raise CheckpointError(f"{p}: channel mismatch: {len(ck['joints'])} joints need {c} channels, "
+                              f"model has {ck['model_config'].get('in_channels')}, stats have {len(ck['norm_mean'])}")
+    return ck
+
+
+@dataclass
+class LoadedModel:
+    """A checkpoint ready to sample: eval-mode model, diffusion and normalization."""
+    path: str
+    model: PositionalUNet1D
+    diffusion: GaussianDiffusion
+    mean: np.ndarray
+    std: np.ndarray
+    joints: tuple
+    window: int
+    meta: dict  # the checkpoint dict without tensors
+
+    def unnormalize(self, x) -> np.ndarray:
+        """(N, C, W) normalized tensor -> (N, W, C) pixels."""
+        a = x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float32)
+        return a.transpose(0, 2, 1) * self.std + self.mean
+
+
+def load_model(path, device="cpu") -> LoadedModel:
+    ck = read_checkpoint(path)
+    try:
+        mcfg = ModelConfig.from_dict(ck["model_config"])
+        model = PositionalUNet1D(mcfg)
+        state = {k: v.float() for k, v in ck["model_state"].items()}
+        model.load_state_dict(state)
+        diffusion = GaussianDiffusion(DiffusionConfig(**ck["diffusion_config"]))
+    except CheckpointError:
+        raise
+    except Exception as e:
+        msg = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: incompatible checkpoint: {msg}") from None
+    model.to(device).eval().requires_grad_(False)
+    meta = {k: v for k, v in ck.items() if k not in ("model_state", "optimizer_state")}
+    return LoadedModel(str(path), model, diffusion, np.asarray(ck["norm_mean"], np.float32),
+                       np.asarray(ck["norm_std"], np.float32), tuple(ck["joints"]), int(ck["window"]), meta)
+
+
+def release_copy(src, dst) -> None:
+    """Write a weights-only fp16 copy (no optimizer state) for checkpoints/."""
+    ck = read_checkpoint(src)
+    ck.pop("optimizer_state", None)
+    ck["model_state"] = {k: v.half() if v.is_floating_point() else v for k, v in ck["model_state"].items()}
+    save_checkpoint(dst, ck)
+
+
+def summarize(path) -> dict:
+    """One line of facts about a checkpoint, or its error; never raises for a bad file."""
+    p = Path(path)
+    try:
+        ck = read_checkpoint(p)
+    except CheckpointError as e:
+        return {"path": str(p), "ok": False, "error": str(e)}
+    d, t = ck["data_config"], ck["train_config"]
+    return {"path": str(p), "ok": True, "tag": t.get("tag") or p.parent.name, "epoch": ck["epoch"],
+            "step": ck["step"], "best_loss": ck["best_loss"], "window": ck["window"],
+            "stride": d.get("stride"), "limit": d.get("limit"), "joints": len(ck["joints"]),
+            "size_mb": round(p.stat().st_size / 2**20, 2)}
+
+
+def list_checkpoints(*folders) -> list[dict]:
+    """Summaries of every *.pt / *.pth under the folders, sorted by path."""
+    out = []
+    for f in folders:
+        f = Path(f)
+        if f.is_dir():
+            out += [summarize(p) for p in sorted(f.rglob("*.pt*")) if p.suffix in (".pt", ".pth")]
+    return out

@@ -1,0 +1,45 @@
+"""Shared command-line plumbing: one-line errors and exit code 2 for bad input."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .errors import MotionlabError
+
+
+def run_main(prog: str, main, argv=None) -> int:
+    try:
+        return main(argv) or 0
+    except MotionlabError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"{prog}: error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def resolve_clip(spec: str | None, min_frames: int = 1, quiet: bool = False):
+    """'demo' -> the procedural clip; a path -> that clip; None -> the real clip, else the demo."""
+    from .clip import default_clip_path, load_clip
+    from .demo import demo_clip
+
+    if spec == "demo":
+        return demo_clip(), "demo"
+    if spec is None:
+        p = default_clip_path()
+        if p is None:
+            if not quiet:
+                print("note: data/uptown_funk.json not found (copy it from ../shared/data/); using the demo clip",
+                      file=sys.stderr)
+            clip = demo_clip()
+        else:
+            clip, spec = load_clip(p), str(p)
+    else:
+        clip = load_clip(Path(spec))
+    if clip.num_frames < min_frames:
+        from .errors import ClipError
+        raise ClipError(f"{spec or 'demo'}: {clip.num_frames} frames is shorter than the window of {min_frames} frames")
+    return clip, spec or "demo"

@@ -1,0 +1,13 @@
+"""Errors that carry a one-line, user-facing message."""
+
+
+class MotionlabError(ValueError):
+    """Base class: the message names the problem and is safe to show as is."""
+
+
+class ClipError(MotionlabError):
+    """A clip file or array is malformed."""
+
+
+class CheckpointError(MotionlabError):
+    """A checkpoint is missing, truncated, incompatible or not ours."""

@@ -1,0 +1,348 @@
+"""Training: Adam, gradient clipping, early stopping, resumable checkpoints, per-epoch monitoring.
+
+    python -m motionlab.train --data data/uptown_funk.json --window 64 --stride 32 --limit 32 \
+        --epochs 1 --out runs/baseline_1epoch
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoints import read_checkpoint, save_checkpoint
+from .cli import resolve_clip, run_main
+from .dataset import DataConfig, MotionSequenceDataset
+from .diffusion import DiffusionConfig, GaussianDiffusion, autocast
+from .errors import MotionlabError
+from .io import atomic_write_bytes, check_writable_dir
+from .metrics import all_metrics
+from .model import ModelConfig, PositionalUNet1D, count_parameters
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 1
+    batch_size: int = 16
+    lr: float = 2e-4
+    grad_clip: float = 1.0
+    patience: int = 0          # epochs without improvement before stopping; 0 = off
+    min_delta: float = 0.0
+    seed: int = 42
+    vel_weight: float = 0.0
+    precision: str = "fp32"
+    device: str = "cpu"
+    save_every: int = 10       # epochs between last.pt / best.pt writes (and always at the end)
+    monitor_every: int = 0     # epochs between sample-metric checks; 0 = off
+    monitor_samples: int = 4
+    cuda_graph: bool = False   # capture the whole step in a CUDA graph (GPU only; speed, not bitwise resume)
+    tag: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7919) % (2**62)
+
+
+class _GraphStep:
+    """One optimizer step captured as a CUDA graph: kernel launches dominate this small net."""
+
+    def __init__(self, model, opt, diffusion, cfg, shape, device):
+        self.static_x0 = torch.zeros(shape, device=device)
+        self.acc = torch.zeros((), device=device)
+        params = [p for p in model.parameters()]
+
+        def step():
+            out = diffusion.training_losses(model, self.static_x0, vel_weight=cfg.vel_weight)
+            out["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
+            opt.step()
+            self.acc.add_(out["loss"].detach())
+
+        saved_p = [p.detach().clone() for p in params]
+        saved_s = {id(p): {k: v.clone() for k, v in opt.state[p].items()} for p in params if opt.state[p]}
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for _ in range(3):
+                opt.zero_grad(set_to_none=True)
+                step()
+        torch.cuda.current_stream().wait_stream(s)
+        with torch.no_grad():  # warm-up steps must not count
+            for p, v in zip(params, saved_p):
+                p.copy_(v)
+            for p in params:
+                for k, v in opt.state[p].items():
+                    v.copy_(saved_s[id(p)][k]) if id(p) in saved_s else v.zero_()
+        self.acc.zero_()
+        self.graph = torch.cuda.CUDAGraph()
+        opt.zero_grad(set_to_none=True)
+        with torch.cuda.graph(self.graph):
+            step()
+
+    def __call__(self, x0):
+        self.static_x0.copy_(x0)
+        self.graph.replay()
+
+
+class Trainer:
+    def __init__(self, data_cfg: DataConfig, model_cfg: ModelConfig, diff_cfg: DiffusionConfig,
+                 cfg: TrainConfig, out_dir, clip=None, log=print):
+        self.out = Path(out_dir)
+        try:
+            check_writable_dir(self.out)
+        except OSError as e:
+            raise MotionlabError(f"output folder {self.out} is not writable: {e.strerror or e}") from None
+        if cfg.precision not in ("fp32", "bf16"):
+            raise MotionlabError(f"--precision must be fp32 or bf16, got {cfg.precision!r}")
+        if cfg.epochs < 1 or cfg.batch_size < 1 or not cfg.lr > 0:
+            raise MotionlabError("epochs, batch size and learning rate must be positive")
+        if data_cfg.window < 8:
+            raise MotionlabError(f"window must be at least 8 frames, got {data_cfg.window}")
+        if clip is None:
+            clip, data_cfg.data = resolve_clip(data_cfg.data, min_frames=data_cfg.window)
+        self.ds = MotionSequenceDataset(clip, data_cfg)
+        model_cfg.in_channels = self.ds.raw.shape[-1]
+        self.data_cfg, self.model_cfg, self.diff_cfg, self.cfg = data_cfg, model_cfg, diff_cfg, cfg
+        self.device = torch.device(cfg.device)
+        self.log = log
+        torch.manual_seed(cfg.seed)
+        self.model = PositionalUNet1D(model_cfg).to(self.device)
+        self.diffusion = GaussianDiffusion(diff_cfg).to(self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        cap = cfg.cuda_graph and self.device.type == "cuda"
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, capturable=cap)
+        self.baseline = all_metrics(self.ds.windows_pixels())
+        self.epoch, self.step, self.best_loss, self.bad_epochs = 0, 0, math.inf, 0
+        self.best_epoch = 0
+        self._best_state, self._best_dirty = None, False
+        self.history: list[dict] = []
+
+    # -- checkpoints -------------------------------------------------------
+    def _payload(self, state, epoch) -> dict:
+        return {
+            "format": "motionlab-checkpoint", "version": 1,
+            "model_state": {k: v.detach().to("cpu", copy=True) for k, v in state.items()},
+            "model_config": self.model_cfg.to_dict(), "diffusion_config": self.diff_cfg.to_dict(),
+            "data_config": self.data_cfg.to_dict(), "train_config": self.cfg.to_dict(),
+            "norm_mean": self.ds.mean.tolist(), "norm_std": self.ds.std.tolist(),
+            "joints": list(self.ds.joints), "window": self.data_cfg.window,
+            "epoch": epoch, "step": self.step, "best_loss": float(self.best_loss),
+            "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs, "baseline": self.baseline,
+            "num_params": count_parameters(self.model),
+        }
+
+    def save(self) -> None:
+        if self._best_dirty:
+            save_checkpoint(self.out / "best.pt", self._payload(self._best_state, self.best_epoch))
+            self._best_dirty = False
+        last = self._payload(self.model.state_dict(), self.epoch)
+        last["optimizer_state"] = self.opt.state_dict()
+        save_checkpoint(self.out / "last.pt", last)
+
+    def resume(self) -> bool:
+        p = self.out / "last.pt"
+        if not p.exists():
+            return False
+        ck = read_checkpoint(p)
+        if ck["window"] != self.data_cfg.window or list(ck["joints"]) != list(self.ds.joints):
+            raise MotionlabError(f"{p}: was trained with another window or joint set; use a fresh --out")
+        self.model.load_state_dict({k: v.float() for k, v in ck["model_state"].items()})
+        if "optimizer_state" not in ck:
+            raise MotionlabError(f"{p}: has no optimizer state, so it cannot be resumed")
+        self.opt.load_state_dict(ck["optimizer_state"])
+        self.epoch, self.step = ck["epoch"], ck["step"]
+        self.best_loss, self.best_epoch = ck["best_loss"], ck.get("best_epoch", 0)
+        self.bad_epochs = ck.get("bad_epochs", 0)
+        mpath = self.out / "metrics.jsonl"
+        if mpath.exists():  # drop lines written after last.pt
+            keep = [ln for ln in mpath.read_text().splitlines() if ln.strip() and _line_epoch(ln) <= self.epoch]
+            atomic_write_bytes(mpath, ("\n".join(keep) + "\n" if keep else "").encode())
+        return True
+
+    # -- training ----------------------------------------------------------
+    def monitor(self) -> dict:
+        from .sample import generate
+        self.model.eval()
+        x = generate(self.model, self.diffusion, self.cfg.monitor_samples, self.data_cfg.window,
+                     self.model_cfg.in_channels, seed=0, device=self.device, precision=self.cfg.precision)
+        self.model.train()
+        px = x.float().cpu().numpy().transpose(0, 2, 1) * self.ds.std + self.ds.mean
+        return {k: v for k, v in all_metrics(px).items() if k != "clips"} if np.isfinite(px).all() else {"nonfinite": True}
+
+    def run(self, progress: bool = True) -> dict:
+        cfg = self.cfg
+        from tqdm import tqdm
+        n = len(self.ds)
+        use_graph = cfg.cuda_graph and self.device.type == "cuda" and n % cfg.batch_size == 0
+        graph, x = None, None
+        stop = {"flag": False}
+        old = signal.signal(signal.SIGTERM, lambda *a: stop.update(flag=True)) if _main_thread() else None
+        self.model.train()
+        bar = tqdm(total=cfg.epochs, initial=self.epoch, disable=not progress, unit="ep", dynamic_ncols=True,
+                   mininterval=1.0)
+        mfile = open(self.out / "metrics.jsonl", "a")
+        t_start = time.time()
+        try:
+            while self.epoch < cfg.epochs and not stop["flag"]:
+                t0 = time.time()
+                es = _epoch_seed(cfg.seed, self.epoch)
+                if graph is None:  # dropout; a captured graph keeps its own RNG stream
+                    torch.manual_seed(es)
+                gcpu = torch.Generator().manual_seed(es)
+                gdev = gcpu if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(es)
+                if x is None or self.data_cfg.jitter or self.data_cfg.mirror:
+                    x = self.ds.epoch_windows(self.epoch).to(self.device)
+                perm = torch.randperm(n, generator=gcpu).to(self.device)
+                total = 0.0
+                if use_graph:
+                    if graph is None:
+                        graph = _GraphStep(self.model, self.opt, self.diffusion, cfg,
+                                           (cfg.batch_size, *x.shape[1:]), self.device)
+                    graph.acc.zero_()
+                    for i in range(0, n, cfg.batch_size):
+                        graph(x[perm[i:i + cfg.batch_size]])
+                    total = graph.acc.item() * cfg.batch_size
+                    self.step += n // cfg.batch_size
+                else:
+                    for i in range(0, n, cfg.batch_size):
+                        xb = x[perm[i:i + cfg.batch_size]]
+                        with autocast(self.device, cfg.precision):
+                            out = self.diffusion.training_losses(self.model, xb, gdev, cfg.vel_weight)
+                        self.opt.zero_grad(set_to_none=True)
+                        out["loss"].backward()
+                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                        self.opt.step()
+                        total += out["loss"].item() * len(xb)
+                        self.step += 1
+                loss = total / n
+                if not math.isfinite(loss):
+                    raise MotionlabError(f"loss became {loss} at epoch {self.epoch + 1}; lower --lr")
+                self.epoch += 1
+                rec = {"epoch": self.epoch, "loss": loss, "seconds": round(time.time() - t0, 4), "step": self.step}
+                if loss < self.best_loss - cfg.min_delta:
+                    self.best_loss, self.best_epoch, self.bad_epochs = loss, self.epoch, 0
+                    self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                    self._best_dirty = True
+                else:
+                    self.bad_epochs += 1
+                if cfg.monitor_every and self.epoch % cfg.monitor_every == 0:
+                    rec["sample_metrics"] = self.monitor()
+                mfile.write(json.dumps(rec) + "\n")
+                mfile.flush()
+                self.history.append(rec)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}", best=f"{self.best_loss:.4f}")
+                early = cfg.patience > 0 and self.bad_epochs >= cfg.patience
+                if self.epoch % cfg.save_every == 0 or self.epoch == cfg.epochs or early:
+                    self.save()
+                if early:
+                    self.log(f"early stop at epoch {self.epoch}: no improvement > {cfg.min_delta} for {cfg.patience} epochs")
+                    break
+            if stop["flag"]:
+                self.save()
+                self.log(f"stopped by SIGTERM at epoch {self.epoch}; resume with --resume")
+        finally:
+            mfile.close()
+            bar.close()
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+        return {"epoch": self.epoch, "step": self.step, "best_loss": self.best_loss, "best_epoch": self.best_epoch,
+                "seconds": round(time.time() - t_start, 2), "out": str(self.out)}
+
+
+def _main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def _line_epoch(line: str) -> int:
+    try:
+        return int(json.loads(line)["epoch"])
+    except Exception:
+        return 1 << 60
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d, m, f, t = DataConfig(), ModelConfig(), DiffusionConfig(), TrainConfig()
+    p = argparse.ArgumentParser(prog="python -m motionlab.train", description="Train a motion DDPM on a keypoint clip.")
+    p.add_argument("--data", default=None, help="clip JSON, or 'demo' (default: data/uptown_funk.json, else demo)")
+    p.add_argument("--window", type=int, default=d.window)
+    p.add_argument("--stride", type=int, default=d.stride)
+    p.add_argument("--limit", type=int, default=d.limit, help="keep a seeded random subset of windows (0 = all)")
+    p.add_argument("--jitter", action="store_true", help="random window offsets each epoch")
+    p.add_argument("--mirror", action="store_true", help="random horizontal mirroring with left/right swap")
+    p.add_argument("--batch-size", type=int, default=t.batch_size)
+    p.add_argument("--epochs", type=int, default=t.epochs)
+    p.add_argument("--lr", type=float, default=t.lr)
+    p.add_argument("--timesteps", type=int, default=f.timesteps)
+    p.add_argument("--beta-start", type=float, default=f.beta_start)
+    p.add_argument("--beta-end", type=float, default=f.beta_end)
+    p.add_argument("--variance", choices=("beta", "posterior"), default=f.variance)
+    p.add_argument("--patience", type=int, default=t.patience, help="0 = early stopping off")
+    p.add_argument("--min-delta", type=float, default=t.min_delta)
+    p.add_argument("--seed", type=int, default=t.seed)
+    p.add_argument("--vel-weight", type=float, default=t.vel_weight)
+    p.add_argument("--precision", choices=("fp32", "bf16"), default=t.precision)
+    p.add_argument("--device", default=t.device)
+    p.add_argument("--cuda-graph", action="store_true")
+    p.add_argument("--base-channels", type=int, default=m.base_channels)
+    p.add_argument("--channel-mults", default=",".join(map(str, m.channel_mults)))
+    p.add_argument("--time-dim", type=int, default=m.time_dim)
+    p.add_argument("--dropout", type=float, default=m.dropout)
+    p.add_argument("--save-every", type=int, default=t.save_every)
+    p.add_argument("--monitor-every", type=int, default=t.monitor_every, help="epochs between sample metrics; 0 = off")
+    p.add_argument("--monitor-samples", type=int, default=t.monitor_samples)
+    p.add_argument("--tag", default="")
+    p.add_argument("--out", required=True, help="run folder for best.pt, last.pt, metrics.jsonl")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def configs_from_args(a):
+    try:
+        mults = tuple(int(v) for v in str(a.channel_mults).split(","))
+    except ValueError:
+        raise MotionlabError(f"--channel-mults must be comma-separated integers, got {a.channel_mults!r}") from None
+    if a.base_channels % 8 or a.base_channels < 8:
+        raise MotionlabError(f"--base-channels must be a positive multiple of 8, got {a.base_channels}")
+    data = DataConfig(a.data, a.window, a.stride, a.limit, a.seed, a.jitter, a.mirror)
+    model = ModelConfig(base_channels=a.base_channels, channel_mults=mults, time_dim=a.time_dim, dropout=a.dropout)
+    diff = DiffusionConfig(a.timesteps, a.beta_start, a.beta_end, a.variance)
+    try:
+        GaussianDiffusion(diff)
+    except ValueError as e:
+        raise MotionlabError(str(e)) from None
+    train = TrainConfig(a.epochs, a.batch_size, a.lr, 1.0, a.patience, a.min_delta, a.seed, a.vel_weight,
+                        a.precision, a.device, max(1, a.save_every), a.monitor_every, a.monitor_samples,
+                        a.cuda_graph, a.tag or Path(a.out).name)
+    return data, model, diff, train
+
+
+def main(argv=None) -> int:
+    a = build_parser().parse_args(argv)
+    data, model, diff, train = configs_from_args(a)
+    log = lambda s: print(s, file=sys.stderr)
+    tr = Trainer(data, model, diff, train, a.out, log=log)
+    if a.resume and tr.resume():
+        log(f"resumed from {a.out}/last.pt at epoch {tr.epoch}")
+    log(f"{len(tr.ds)} windows of {data.window} frames, {count_parameters(tr.model):,} parameters, device {train.device}")
+    summary = tr.run(progress=not a.no_progress)
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main("motionlab.train", main))
