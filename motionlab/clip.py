@@ -87,8 +87,9 @@ def parse_clip(data, min_frames: int = 1, source: str = "clip") -> Clip:
             for v in p:
                 if isinstance(v, bool) or not isinstance(v, (int, float)):
                     raise ClipError(f"{source}: joint {n!r} frame {i}: coordinate {_short(v)} is not a number")
-                if not math.isfinite(v) or abs(v) > 1e7:
-                    raise ClipError(f"{source}: joint {n!r} frame {i}: coordinate {v} is not a finite pixel value")
+                # magnitude first: math.isfinite overflows on a huge JSON integer
+                if abs(v) > 1e7 or not math.isfinite(v):
+                    raise ClipError(f"{source}: joint {n!r} frame {i}: coordinate {_short(v)} is not a finite pixel value")
             xy[i, j, 0], xy[i, j, 1] = p
     if t < min_frames:
         raise ClipError(f"{source}: {t} frames is shorter than the window of {min_frames} frames")

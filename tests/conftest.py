@@ -1,0 +1,76 @@
+"""Shared fixtures for the motionlab test suite.
+
+Everything here is tiny on purpose: the suite runs on 2 shared CPU cores.
+Import the constants with `from conftest import TINY_MODEL, REAL_CLIP, needs_real_clip`.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from motionlab.dataset import DataConfig  # noqa: E402
+from motionlab.demo import demo_clip  # noqa: E402
+from motionlab.diffusion import DiffusionConfig  # noqa: E402
+from motionlab.model import ModelConfig  # noqa: E402
+from motionlab.train import TrainConfig, Trainer  # noqa: E402
+
+REAL_CLIP = REPO / "data" / "uptown_funk.json"
+needs_real_clip = pytest.mark.skipif(
+    not REAL_CLIP.is_file(),
+    reason="data/uptown_funk.json is absent (copy it from ../shared/data/; .ci/run does)")
+
+# The tiny network every test uses: ~46k parameters instead of ~9.9M.
+TINY_MODEL = dict(base_channels=16, channel_mults=(1, 2), time_dim=32)
+TINY_MODEL_FLAGS = ["--base-channels", "16", "--channel-mults", "1,2", "--time-dim", "32"]
+TINY_TIMESTEPS = 10
+
+
+def tiny_model_config(**kw) -> ModelConfig:
+    return ModelConfig(**{**TINY_MODEL, **kw})
+
+
+def tiny_trainer(out_dir, clip, *, window=16, stride=8, limit=0, epochs=2, timesteps=TINY_TIMESTEPS,
+                 log=None, data_kw=None, **train_kw) -> Trainer:
+    """A Trainer on a tiny model; train_kw go to TrainConfig (batch_size defaults to 8)."""
+    train_kw.setdefault("batch_size", 8)
+    data = DataConfig(data="demo", window=window, stride=stride, limit=limit, **(data_kw or {}))
+    return Trainer(data, tiny_model_config(), DiffusionConfig(timesteps=timesteps),
+                   TrainConfig(epochs=epochs, **train_kw), out_dir, clip=clip,
+                   log=log or (lambda s: None))
+
+
+@pytest.fixture(scope="session")
+def demo():
+    """The procedural dancer, 96 frames (20 joints, 40 channels)."""
+    return demo_clip(frames=96)
+
+
+@pytest.fixture(scope="session")
+def real_clip_path():
+    if not REAL_CLIP.is_file():
+        pytest.skip("data/uptown_funk.json is absent (copy it from ../shared/data/; .ci/run does)")
+    return REAL_CLIP
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, demo):
+    """A tiny run trained once per session: 2 epochs on 16-frame windows of the demo clip.
+
+    Returns the run folder holding best.pt, last.pt and metrics.jsonl. Treat it as read-only.
+    """
+    out = tmp_path_factory.mktemp("tiny_run")
+    tr = tiny_trainer(out, demo, epochs=2, tag="tiny")
+    tr.run(progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(trained_run):
+    """Path of the session's tiny best.pt (read-only)."""
+    return trained_run / "best.pt"
