@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import io
+import math
 import pickle
+import re
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,10 @@ REQUIRED = ("format", "version", "model_state", "model_config", "diffusion_confi
             "train_config", "norm_mean", "norm_std", "joints", "window", "epoch", "step", "best_loss",
             "baseline")
 MAX_BYTES = 1 << 30
+MAX_TIMESTEPS = 100_000  # a crafted config must not make the schedule arrays exhaust memory
+# torch warns (on stderr) about pickle protocols before refusing a file; the refusal itself is our message
+warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+_UNPICKLE_REASON = re.compile(r"(Unsupported global: GLOBAL \S+|unsupported GLOBAL \S+|Unsupported operand \S+)")
 
 
 def save_checkpoint(path, payload: dict) -> None:
@@ -46,8 +53,10 @@ def read_checkpoint(path) -> dict:
     try:
         ck = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe or corrupt pickle"
-        raise CheckpointError(f"{p}: refused to load: {first[:160]}") from None
+        # torch's text is many lines of advice (including "load it unsafely"); keep only the reason
+        m = _UNPICKLE_REASON.search(str(e))
+        why = m.group(1).rstrip(".") if m else "corrupt or unsupported pickle data"
+        raise CheckpointError(f"{p}: refused to load: not a plain-weights checkpoint ({why})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as e:
         raise CheckpointError(f"{p}: not a readable checkpoint (truncated or corrupt: {type(e).__name__})") from None
     except Exception as e:  # torch raises assorted types on garbage input
@@ -59,11 +68,74 @@ def read_checkpoint(path) -> dict:
     missing = [k for k in REQUIRED if k not in ck]
     if missing:
         raise CheckpointError(f"{p}: checkpoint is missing {', '.join(missing)}")
+    _check_fields(p, ck)
     c = 2 * len(ck["joints"])
     if ck["model_config"].get("in_channels") != c or len(ck["norm_mean"]) != c or len(ck["norm_std"]) != c:
         raise CheckpointError(f"{p}: channel mismatch: {len(ck['joints'])} joints need {c} channels, "
                               f"model has {ck['model_config'].get('in_channels')}, stats have {len(ck['norm_mean'])}")
+    _check_architecture(p, ck)
     return ck
+
+
+def _one_line(e: BaseException, limit: int = 200) -> str:
+    s = " ".join(str(e).split())
+    s = s or type(e).__name__
+    return s if len(s) <= limit else s[:limit - 3] + "..."
+
+
+def _check_architecture(p, ck: dict) -> None:
+    """The configs build, and the weights fit the network they describe (built on the meta device: no memory)."""
+    t = ck["diffusion_config"].get("timesteps")
+    if not isinstance(t, int) or isinstance(t, bool) or not 1 <= t <= MAX_TIMESTEPS:
+        raise CheckpointError(f"{p}: malformed checkpoint: diffusion timesteps must be 1..{MAX_TIMESTEPS}, got {t!r}")
+    try:
+        GaussianDiffusion(DiffusionConfig(**ck["diffusion_config"]))
+        with torch.device("meta"):
+            ref = PositionalUNet1D(ModelConfig.from_dict(ck["model_config"])).state_dict()
+    except Exception as e:
+        raise CheckpointError(f"{p}: incompatible checkpoint: {_one_line(e)}") from None
+    st = ck["model_state"]
+    missing, extra = sorted(ref.keys() - st.keys()), sorted(st.keys() - ref.keys())
+    if missing or extra:
+        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+        raise CheckpointError(f"{p}: incompatible checkpoint: weights do not fit the model config "
+                              f"({what}; {len(missing)} missing, {len(extra)} unexpected)")
+    for k, v in ref.items():
+        if tuple(st[k].shape) != tuple(v.shape):
+            raise CheckpointError(f"{p}: incompatible checkpoint: {k} has shape {tuple(st[k].shape)}, "
+                                  f"the model config needs {tuple(v.shape)}")
+
+
+def _check_fields(p, ck: dict) -> None:
+    """Types and ranges of the fields that loading and listing rely on (a crafted file may lie)."""
+    def bad(field, want):
+        raise CheckpointError(f"{p}: malformed checkpoint: {field} must be {want}")
+    for k in ("model_config", "diffusion_config", "data_config", "train_config", "baseline"):
+        if not isinstance(ck[k], dict):
+            bad(k, "a dict")
+    st = ck["model_state"]
+    if not isinstance(st, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in st.items()):
+        bad("model_state", "a dict of name -> tensor")
+    j = ck["joints"]
+    if not isinstance(j, (list, tuple)) or not j or not all(isinstance(n, str) for n in j):
+        bad("joints", "a non-empty list of names")
+    for k in ("norm_mean", "norm_std"):
+        v = ck[k]
+        if not isinstance(v, (list, tuple)) or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v):
+            bad(k, "a list of finite numbers")
+    if not all(x > 0 for x in ck["norm_std"]):
+        bad("norm_std", "positive")
+    for k in ("window", "epoch", "step"):
+        if not isinstance(ck[k], int) or isinstance(ck[k], bool) or ck[k] < 0:
+            bad(k, "a non-negative integer")
+    if ck["window"] < 8:
+        bad("window", f"at least 8 frames, got {ck['window']}")
+    for k, v in st.items():
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise CheckpointError(f"{p}: malformed checkpoint: weight {k} contains NaN or inf")
+    if not isinstance(ck["best_loss"], (int, float)) or isinstance(ck["best_loss"], bool):
+        bad("best_loss", "a number")
 
 
 @dataclass
@@ -95,8 +167,7 @@ def load_model(path, device="cpu") -> LoadedModel:
     except CheckpointError:
         raise
     except Exception as e:
-        msg = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: incompatible checkpoint: {msg}") from None
+        raise CheckpointError(f"{path}: incompatible checkpoint: {_one_line(e)}") from None
     model.to(device).eval().requires_grad_(False)
     meta = {k: v for k, v in ck.items() if k not in ("model_state", "optimizer_state")}
     return LoadedModel(str(path), model, diffusion, np.asarray(ck["norm_mean"], np.float32),
@@ -116,13 +187,15 @@ def summarize(path) -> dict:
     p = Path(path)
     try:
         ck = read_checkpoint(p)
+        d, t = ck["data_config"], ck["train_config"]
+        return {"path": str(p), "ok": True, "tag": t.get("tag") or p.parent.name, "epoch": ck["epoch"],
+                "step": ck["step"], "best_loss": ck["best_loss"], "window": ck["window"],
+                "stride": d.get("stride"), "limit": d.get("limit"), "joints": len(ck["joints"]),
+                "size_mb": round(p.stat().st_size / 2**20, 2)}
     except CheckpointError as e:
         return {"path": str(p), "ok": False, "error": str(e)}
-    d, t = ck["data_config"], ck["train_config"]
-    return {"path": str(p), "ok": True, "tag": t.get("tag") or p.parent.name, "epoch": ck["epoch"],
-            "step": ck["step"], "best_loss": ck["best_loss"], "window": ck["window"],
-            "stride": d.get("stride"), "limit": d.get("limit"), "joints": len(ck["joints"]),
-            "size_mb": round(p.stat().st_size / 2**20, 2)}
+    except OSError as e:  # removed or unreadable while listing
+        return {"path": str(p), "ok": False, "error": f"{p}: {e.strerror or e}"}
 
 
 def list_checkpoints(*folders) -> list[dict]:
