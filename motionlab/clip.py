@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from .errors import ClipError
 MAX_FRAMES = 20_000       # longer clips are refused: the dataset would not fit a lab's memory
 MAX_JOINTS = 256
 MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_NAME_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,9 @@ def parse_clip(data, min_frames: int = 1, source: str = "clip") -> Clip:
     for n in names:
         if not isinstance(n, str) or not n.strip():
             raise ClipError(f"{source}: joint names must be non-empty strings")
+        if not _printable_name(n):
+            raise ClipError(f"{source}: joint name {_short(n)} must be printable Unicode text "
+                            f"of at most {MAX_NAME_CHARS} characters")
         seq = data[n]
         if not isinstance(seq, list):
             raise ClipError(f"{source}: joint {n!r} must map to a list of [x, y] pairs, got {type(seq).__name__}")
@@ -96,6 +101,14 @@ def parse_clip(data, min_frames: int = 1, source: str = "clip") -> Clip:
     return Clip(tuple(names), xy)
 
 
+def _printable_name(n: str) -> bool:
+    """Any script is fine (names are shown, written to JSON and checkpoints); control characters and
+    lone surrogates are not: the latter cannot be encoded as UTF-8 for a terminal or the browser."""
+    if len(n) > MAX_NAME_CHARS or any(unicodedata.category(c) in ("Cc", "Cs") for c in n):
+        return False
+    return True
+
+
 def _short(v) -> str:
     s = json.dumps(v) if not isinstance(v, float) else repr(v)
     return s if len(s) <= 40 else s[:37] + "..."
@@ -115,7 +128,7 @@ def loads_clip(text: str | bytes, min_frames: int = 1, source: str = "clip") -> 
         if len(text) > MAX_FILE_BYTES:
             raise ClipError(f"{source}: {len(text) / 1e6:.1f} MB exceeds the {MAX_FILE_BYTES // 2**20} MB limit for clip files")
         try:
-            text = text.decode("utf-8")
+            text = text.decode("utf-8-sig")  # Windows editors prefix a byte-order mark; it is not content
         except UnicodeDecodeError:
             raise ClipError(f"{source}: not UTF-8 text") from None
     if not text.strip():
