@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoints import read_checkpoint, save_checkpoint
+from .checkpoints import MAX_TIMESTEPS, read_checkpoint, save_checkpoint
 from .cli import resolve_clip, run_main
 from .dataset import DataConfig, MotionSequenceDataset
 from .diffusion import DiffusionConfig, GaussianDiffusion, autocast
@@ -158,10 +158,15 @@ class Trainer:
         ck = read_checkpoint(p)
         if ck["window"] != self.data_cfg.window or list(ck["joints"]) != list(self.ds.joints):
             raise MotionlabError(f"{p}: was trained with another window or joint set; use a fresh --out")
-        self.model.load_state_dict({k: v.float() for k, v in ck["model_state"].items()})
         if "optimizer_state" not in ck:
             raise MotionlabError(f"{p}: has no optimizer state, so it cannot be resumed")
-        self.opt.load_state_dict(ck["optimizer_state"])
+        try:  # another --base-channels / --channel-mults / --time-dim than the run being resumed
+            self.model.load_state_dict({k: v.float() for k, v in ck["model_state"].items()})
+            self.opt.load_state_dict(ck["optimizer_state"])
+        except Exception as e:
+            msg = " ".join(str(e).split())[:160]
+            raise MotionlabError(f"{p}: does not fit this model config; resume with the run's own options "
+                                 f"or use a fresh --out ({msg})") from None
         self.epoch, self.step = ck["epoch"], ck["step"]
         self.best_loss, self.best_epoch = ck["best_loss"], ck.get("best_epoch", 0)
         self.bad_epochs = ck.get("bad_epochs", 0)
@@ -318,6 +323,28 @@ def configs_from_args(a):
         raise MotionlabError(f"--channel-mults must be comma-separated integers, got {a.channel_mults!r}") from None
     if a.base_channels % 8 or a.base_channels < 8:
         raise MotionlabError(f"--base-channels must be a positive multiple of 8, got {a.base_channels}")
+    # the rest would otherwise fail deep inside torch with a traceback, some only after an epoch of work
+    if not mults or min(mults) < 1:
+        raise MotionlabError(f"--channel-mults must be positive integers, got {a.channel_mults!r}")
+    if a.time_dim < 1:
+        raise MotionlabError(f"--time-dim must be positive, got {a.time_dim}")
+    if not 0 <= a.dropout < 1:
+        raise MotionlabError(f"--dropout must be in [0, 1), got {a.dropout}")
+    if a.limit < 0:
+        raise MotionlabError(f"--limit must be 0 (all windows) or positive, got {a.limit}")
+    if not 1 <= a.timesteps <= MAX_TIMESTEPS:
+        raise MotionlabError(f"--timesteps must be 1..{MAX_TIMESTEPS}, got {a.timesteps}")
+    if not (math.isfinite(a.lr) and math.isfinite(a.min_delta) and math.isfinite(a.vel_weight)):
+        raise MotionlabError("--lr, --min-delta and --vel-weight must be finite numbers")
+    if a.monitor_every < 0 or (a.monitor_every and not 1 <= a.monitor_samples <= 64):
+        raise MotionlabError(f"--monitor-every must be >= 0 and --monitor-samples 1..64, "
+                             f"got {a.monitor_every} and {a.monitor_samples}")
+    try:
+        dev = torch.device(a.device)
+    except (RuntimeError, ValueError):
+        raise MotionlabError(f"--device {a.device!r} is not a device name (cpu, cuda, cuda:0, ...)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise MotionlabError(f"--device {a.device}: CUDA is not available on this machine")
     data = DataConfig(a.data, a.window, a.stride, a.limit, a.seed, a.jitter, a.mirror)
     model = ModelConfig(base_channels=a.base_channels, channel_mults=mults, time_dim=a.time_dim, dropout=a.dropout)
     diff = DiffusionConfig(a.timesteps, a.beta_start, a.beta_end, a.variance)
