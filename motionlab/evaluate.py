@@ -20,6 +20,8 @@ from .sample import sample_checkpoint
 
 
 def dataset_baseline(clip, window: int, stride: int, limit: int, seed: int = 42) -> dict:
+    if window < 2 or limit < 0:  # velocities need two frames; a negative limit is a typo, not "all"
+        raise MotionlabError(f"window must be at least 2 frames and limit >= 0, got {window} and {limit}")
     ds = MotionSequenceDataset(clip, DataConfig(window=window, stride=stride, limit=limit, seed=seed))
     return all_metrics(ds.windows_pixels())
 

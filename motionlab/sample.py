@@ -64,6 +64,8 @@ def generate(model, diffusion, num_samples: int, window: int, channels: int, see
         raise MotionlabError(f"number of samples must be 1..{MAX_SAMPLES}, got {num_samples}")
     if window < 8:
         raise MotionlabError(f"window must be at least 8 frames, got {window}")
+    if not -2**63 <= int(seed) < 2**64:  # what torch.Generator.manual_seed accepts
+        raise MotionlabError(f"seed must be a 64-bit integer, got {seed}")
     gen = torch.Generator().manual_seed(int(seed))
     shape = (num_samples, channels, window)
     T = diffusion.num_timesteps
@@ -118,6 +120,8 @@ def main(argv=None) -> int:
     except OSError as e:
         raise MotionlabError(f"cannot create output folder {out}: {e.strerror}") from None
     px = sample_checkpoint(lm, a.num_samples, a.seed, a.precision)
+    if not np.isfinite(px).all():  # such files would not load back as clips
+        raise MotionlabError(f"{a.checkpoint}: samples contain NaN or inf; nothing written")
     written = []
     for i, s in enumerate(px):
         clip = clip_from_channels(s, lm.joints)
