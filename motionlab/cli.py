@@ -14,7 +14,8 @@ def run_main(prog: str, main, argv=None) -> int:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
-        print(f"{prog}: error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        where = f"{e.filename}: " if e.filename else ""  # ENOSPC from write()/fsync() names no file
+        print(f"{prog}: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)

@@ -17,11 +17,13 @@ def atomic_write_bytes(path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; these are ordinary data files
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and not e.filename:
+            e.filename = str(p)  # say which file could not be written (write/fsync errors name none)
         raise
 
 
