@@ -189,3 +189,55 @@ def test_loads_clip_never_leaks_recursion_or_memory_errors_on_deep_input():
             doc = opener * depth + (b"1" if opener != b"[" else b"") + closer * depth
             with pytest.raises(ClipError):
                 loads_clip(doc)
+
+
+# ---- the trajectory budget ----------------------------------------------------------------------------
+
+from motionlab.sample import TRAJECTORY_BUDGET_BYTES, generate, trajectory_stride  # noqa: E402
+
+
+def _kept_levels(T, k):
+    return sorted({T} | set(range(k, T + 1, k)), reverse=True) + [0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 1000), st.integers(1, 64), st.integers(1, 40), st.integers(8, 512),
+       st.integers(2**10, 2**28))
+def test_trajectory_stride_keeps_within_budget(T, n, joints, w, budget):
+    shape = (n, 2 * joints, w)
+    per_state = 2 * 2 * n * 2 * joints * w
+    k = trajectory_stride(T, shape, budget)
+    assert 1 <= k <= T
+    kept = len(_kept_levels(T, k)) * per_state
+    if 2 * per_state <= budget:  # the two ends (noise and sample) always stay: the budget must hold
+        assert kept <= budget, (k, kept, budget)
+    if k > 1:  # and no finer stride would have fitted the bound
+        assert (T // (k - 1) + 2) * per_state > budget
+
+
+def test_spec_sized_trajectory_is_capped():
+    """8 samples x 256 frames x 400 steps: every step would be 131 MB; the kept states fit 96 MiB."""
+    shape, T = (8, 40, 256), 400
+    per_state = 2 * 2 * 8 * 40 * 256
+    assert (T + 1) * per_state > TRAJECTORY_BUDGET_BYTES
+    k = trajectory_stride(T, shape)
+    assert len(_kept_levels(T, k)) * per_state <= TRAJECTORY_BUDGET_BYTES
+
+
+def test_generated_trajectory_nbytes_respects_the_budget():
+    from conftest import tiny_model_config
+    from motionlab.diffusion import DiffusionConfig, GaussianDiffusion
+    from motionlab.model import PositionalUNet1D
+    import torch
+    torch.manual_seed(0)
+    model = PositionalUNet1D(tiny_model_config(in_channels=4)).eval()
+    diffusion = GaussianDiffusion(DiffusionConfig(timesteps=40))
+    per_state = 2 * 2 * 3 * 4 * 16
+    for budget in (3 * per_state, 10_000, 50 * per_state, TRAJECTORY_BUDGET_BYTES):
+        x, traj = generate(model, diffusion, 3, 16, 4, seed=1, keep_trajectory=True, budget=budget)
+        assert traj.nbytes <= budget
+        assert traj.x_t.shape[1:] == (3, 4, 16) and traj.x_t.dtype == np.float16
+        assert traj.steps[0] == 40 and traj.steps[-1] == 0 and (np.diff(traj.steps) < 0).all()
+        np.testing.assert_array_equal(traj.x_t[-1], x.half().numpy())
+        if budget >= 41 * per_state:
+            assert len(traj.steps) == 41  # everything fits: every step kept
