@@ -1,0 +1,142 @@
+"""Checkpoint discovery for the pickers: shipped releases and training runs, broken files included.
+
+Summaries are cached per (path, mtime, size), so a page rerun does not reload a 100 MB last.pt;
+a file rewritten by a running training is summarized again.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..checkpoints import read_checkpoint
+from ..errors import CheckpointError
+
+SUFFIXES = (".pt", ".pth")
+
+
+@dataclass(frozen=True)
+class CheckpointEntry:
+    path: str
+    name: str                 # folder-relative display name, e.g. "checkpoints/long_1000/model.pt"
+    kind: str                 # "shipped" or "run"
+    ok: bool
+    error: str = ""
+    tag: str = ""
+    epoch: int = 0
+    epochs: int = 0           # planned epochs of its training config
+    best_loss: float = float("nan")
+    window: int = 0
+    stride: int = 0
+    limit: int = 0
+    timesteps: int = 0
+    joints: int = 0
+    num_params: int = 0
+    size_mb: float = 0.0
+    mtime_ns: int = 0
+    baseline: dict = field(default_factory=dict, hash=False, compare=False)
+    model_config: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def config(self) -> str:
+        """The spec's 'window / stride / limit / epochs' column."""
+        return f"{self.window} / {self.stride} / {self.limit} / {self.epochs}"
+
+    @property
+    def short(self) -> str:
+        """A panel title: the tag, plus the file stem for run folders (best / last)."""
+        stem = Path(self.path).stem
+        return self.tag if stem in ("model", self.tag) else f"{self.tag}:{stem}"
+
+    @property
+    def label(self) -> str:
+        if not self.ok:
+            return f"{self.name} (broken)"
+        loss = f"{self.best_loss:.4g}" if self.best_loss == self.best_loss else "n/a"
+        return (f"{self.name} · {self.tag} · {self.window}/{self.stride}/{self.limit} · "
+                f"epoch {self.epoch}/{self.epochs} · loss {loss}")
+
+    @property
+    def card(self) -> Path | None:
+        p = Path(self.path).parent / "CARD.md"
+        return p if p.is_file() else None
+
+    @property
+    def metrics_path(self) -> Path | None:
+        p = Path(self.path).parent / "metrics.jsonl"
+        return p if p.is_file() else None
+
+    def facts(self) -> dict:
+        """A small table for the page (config, epoch, loss, sampler)."""
+        m = self.model_config
+        return {"tag": self.tag, "file": self.name, "training config (window / stride / limit / epochs)": self.config,
+                "epoch": self.epoch, "best loss": self.best_loss, "diffusion steps": self.timesteps,
+                "model": f"base {m.get('base_channels')} × {tuple(m.get('channel_mults', ()))}, "
+                         f"time {m.get('time_dim')}", "parameters": f"{self.num_params:,}",
+                "size": f"{self.size_mb:.1f} MB"}
+
+
+_cache: dict[tuple, CheckpointEntry] = {}
+_lock = threading.Lock()
+_CACHE_MAX = 256
+
+
+def describe(path, name: str | None = None, kind: str = "run") -> CheckpointEntry:
+    """Summary of one checkpoint file; a bad file gives ok=False and a one-line error."""
+    p = Path(path)
+    name = name or p.name
+    try:
+        st = p.stat()
+    except OSError as e:
+        return CheckpointEntry(str(p), name, kind, False, f"{p}: {e.strerror or 'cannot be read'}")
+    key = (str(p), st.st_mtime_ns, st.st_size, name, kind)
+    with _lock:
+        hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    try:
+        ck = read_checkpoint(p)
+        d, t = ck["data_config"], ck["train_config"]
+        e = CheckpointEntry(
+            str(p), name, kind, True, "", tag=str(t.get("tag") or p.parent.name), epoch=int(ck["epoch"]),
+            epochs=int(t.get("epochs", 0)), best_loss=float(ck["best_loss"]), window=int(ck["window"]),
+            stride=int(d.get("stride", 0)), limit=int(d.get("limit", 0)),
+            timesteps=int(ck["diffusion_config"].get("timesteps", 0)), joints=len(ck["joints"]),
+            num_params=int(ck.get("num_params") or sum(v.numel() for v in ck["model_state"].values())),
+            size_mb=round(st.st_size / 2**20, 2), mtime_ns=st.st_mtime_ns, baseline=dict(ck["baseline"]),
+            model_config=dict(ck["model_config"]))
+    except CheckpointError as err:
+        e = CheckpointEntry(str(p), name, kind, False, str(err), mtime_ns=st.st_mtime_ns)
+    except Exception as err:  # a checkpoint that passes validation but has odd fields
+        e = CheckpointEntry(str(p), name, kind, False, f"{p}: unreadable summary ({type(err).__name__})",
+                            mtime_ns=st.st_mtime_ns)
+    with _lock:
+        if len(_cache) >= _CACHE_MAX:
+            _cache.clear()
+        _cache[key] = e
+    return e
+
+
+def _files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    try:
+        return sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file()
+                      and not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+def discover(checkpoint_dirs, runs_dir=None) -> list[CheckpointEntry]:
+    """Shipped checkpoints (sorted by tag folder), then run checkpoints; broken ones included."""
+    out, seen = [], set()
+    for kind, folders in (("shipped", list(checkpoint_dirs)), ("run", [runs_dir] if runs_dir else [])):
+        for folder in folders:
+            folder = Path(folder)
+            for p in _files(folder):
+                rp = p.resolve()
+                if rp in seen:
+                    continue
+                seen.add(rp)
+                out.append(describe(p, f"{folder.name}/{p.relative_to(folder)}", kind))
+    return out

@@ -1,0 +1,49 @@
+"""Bytes for the download buttons: GIF / MP4 of what is shown, and the JSON clip(s)."""
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+
+from ..clip import Clip
+from ..render import video_bytes
+
+MIME = {"gif": "image/gif", "mp4": "video/mp4", "json": "application/json", "zip": "application/zip"}
+
+
+def slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s).strip("_") or "clip"
+
+
+def tile_size(n: int) -> int:
+    """Pixel size per clip: large alone, smaller in a big grid."""
+    return 320 if n == 1 else 256 if n <= 4 else 192
+
+
+def video(clips: list[Clip], fmt: str, titles=None, fps: int = 30) -> bytes:
+    """One clip, or a side-by-side grid (4 columns) of several, as GIF or MP4 bytes."""
+    if not clips:
+        raise ValueError("nothing to export")
+    return video_bytes(clips, fmt, fps=fps, size=tile_size(len(clips)), titles=list(titles) if titles else None)
+
+
+def clips_json(clips: list[Clip], names: list[str]) -> tuple[bytes, str, str]:
+    """(bytes, file extension, mime): one clip as its JSON, several as a zip of JSON files.
+
+    Each JSON file is a clip in the data format (joint -> [[x, y], ...]) that loads_clip reads.
+    """
+    if not clips:
+        raise ValueError("nothing to export")
+    if len(clips) == 1:
+        return json.dumps(clips[0].to_dict()).encode(), "json", MIME["json"]
+    buf = io.BytesIO()
+    used = set()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for c, n in zip(clips, names):
+            fn = slug(n)
+            while fn in used:
+                fn += "_"
+            used.add(fn)
+            z.writestr(f"{fn}.json", json.dumps(c.to_dict()))
+    return buf.getvalue(), "zip", MIME["zip"]

@@ -1,0 +1,315 @@
+"""Background training runs started from the lab: `python -m motionlab.train ... --out runs/NAME`.
+
+The process runs in its own session (process group) with stdout and stderr in runs/NAME/train.log.
+runs/NAME/lab_process.json records pid, start time and command, so a page reload, another browser
+tab or a restarted server still finds, shows and stops the run. Before signalling, the pid is
+checked against the recorded process start time and command line, so a recycled pid is never hit.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import MotionlabError
+from ..io import atomic_write_bytes
+from .config import ROOT
+
+PROCESS_FILE = "lab_process.json"
+LOG_FILE = "train.log"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+_children: dict[int, subprocess.Popen] = {}  # started by this server process: poll() reaps them
+_lock = threading.Lock()
+
+
+@dataclass
+class TrainOptions:
+    """The subset of motionlab.train's flags the page offers."""
+    data: str = ""            # clip path, or "demo"; "" = the trainer's default
+    window: int = 64
+    stride: int = 32
+    limit: int = 32
+    epochs: int = 20
+    batch_size: int = 16
+    lr: float = 2e-4
+    timesteps: int = 400
+    base_channels: int = 32
+    channel_mults: str = "1,2"
+    time_dim: int = 64
+    monitor_every: int = 5
+    monitor_samples: int = 4
+    save_every: int = 5
+    patience: int = 0
+    precision: str = "fp32"
+    seed: int = 42
+    resume: bool = False
+
+    def validate(self) -> None:
+        checks = [(self.window >= 8, "window must be at least 8"), (self.stride >= 1, "stride must be positive"),
+                  (self.limit >= 0, "limit must be 0 (all) or positive"), (self.epochs >= 1, "epochs must be positive"),
+                  (self.batch_size >= 1, "batch size must be positive"), (self.lr > 0, "learning rate must be positive"),
+                  (1 <= self.timesteps <= 10_000, "diffusion steps must be 1..10000"),
+                  (self.base_channels >= 8 and self.base_channels % 8 == 0, "base channels must be a multiple of 8"),
+                  (re.fullmatch(r"\d+(,\d+)*", self.channel_mults or "") is not None,
+                   "channel mults must look like 1,2,4"),
+                  (self.time_dim >= 2, "time dim must be at least 2"),
+                  (self.monitor_every >= 0 and self.save_every >= 1, "monitor/save intervals must be >= 0 / >= 1"),
+                  (self.precision in ("fp32", "bf16"), "precision must be fp32 or bf16")]
+        for ok, msg in checks:
+            if not ok:
+                raise MotionlabError(msg)
+
+
+def validate_name(name: str) -> str:
+    name = (name or "").strip()
+    if not NAME_RE.match(name):
+        raise MotionlabError("run name: 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit")
+    return name
+
+
+def build_command(opts: TrainOptions, out_dir: Path, python: str | None = None) -> list[str]:
+    opts.validate()
+    cmd = [python or sys.executable, "-m", "motionlab.train"]
+    if opts.data:
+        cmd += ["--data", opts.data]
+    cmd += ["--window", opts.window, "--stride", opts.stride, "--limit", opts.limit, "--epochs", opts.epochs,
+            "--batch-size", opts.batch_size, "--lr", opts.lr, "--timesteps", opts.timesteps,
+            "--base-channels", opts.base_channels, "--channel-mults", opts.channel_mults,
+            "--time-dim", opts.time_dim, "--monitor-every", opts.monitor_every,
+            "--monitor-samples", opts.monitor_samples, "--save-every", opts.save_every,
+            "--patience", opts.patience, "--precision", opts.precision, "--seed", opts.seed,
+            "--tag", Path(out_dir).name, "--out", str(out_dir), "--no-progress"]
+    if opts.resume:
+        cmd.append("--resume")
+    return [str(c) for c in cmd]
+
+
+def _proc_start(pid: int) -> str | None:
+    """The kernel's start time of pid (clock ticks since boot), or None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    if fields and fields[0] == "Z":  # a zombie has finished
+        return None
+    return fields[19] if len(fields) > 19 else None
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def read_record(run_dir) -> dict | None:
+    p = Path(run_dir) / PROCESS_FILE
+    try:
+        rec = json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+    return rec if isinstance(rec, dict) and isinstance(rec.get("pid"), int) else None
+
+
+def _write_record(run_dir, rec: dict) -> None:
+    atomic_write_bytes(Path(run_dir) / PROCESS_FILE, (json.dumps(rec, indent=1) + "\n").encode())
+
+
+def is_alive(rec: dict) -> bool:
+    """True while the recorded process (same pid, start time and command) is running."""
+    pid = rec.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    with _lock:
+        child = _children.get(pid)
+    if child is not None and child.poll() is not None:
+        return False
+    if Path("/proc").is_dir():
+        start = _proc_start(pid)
+        if start is None or (rec.get("proc_start") and start != rec["proc_start"]):
+            return False
+        return "motionlab.train" in _cmdline(pid)
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def running_runs(runs_dir) -> list[Path]:
+    d = Path(runs_dir)
+    if not d.is_dir():
+        return []
+    out = []
+    for sub in sorted(d.iterdir()):
+        rec = read_record(sub) if sub.is_dir() else None
+        if rec and is_alive(rec):
+            out.append(sub)
+    return out
+
+
+def start_run(runs_dir, name: str, opts: TrainOptions, max_running: int = 2, python: str | None = None,
+              env: dict | None = None) -> dict:
+    """Launch a training run in the background; returns the process record."""
+    name = validate_name(name)
+    runs_dir = Path(runs_dir)
+    out = runs_dir / name
+    if len(running_runs(runs_dir)) >= max_running:
+        raise MotionlabError(f"{max_running} training run(s) already running; stop one first (the CPUs are shared)")
+    rec = read_record(out)
+    if rec and is_alive(rec):
+        raise MotionlabError(f"run {name!r} is already running (pid {rec['pid']})")
+    if (out / "last.pt").exists() and not opts.resume:
+        raise MotionlabError(f"{out} already holds a run; pick another name or tick 'resume'")
+    cmd = build_command(opts, out.resolve(), python)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        log = open(out / LOG_FILE, "ab")
+    except OSError as e:
+        raise MotionlabError(f"cannot create run folder {out}: {e.strerror or e}") from None
+    e = dict(os.environ if env is None else env)
+    e["PYTHONUNBUFFERED"] = "1"
+    e["PYTHONPATH"] = os.pathsep.join([str(ROOT), *([e["PYTHONPATH"]] if e.get("PYTHONPATH") else [])])
+    try:
+        with log:
+            log.write(f"$ {' '.join(cmd)}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True, env=e)
+    except OSError as err:
+        raise MotionlabError(f"could not start training: {err.strerror or err}") from None
+    with _lock:
+        _children[proc.pid] = proc
+    rec = {"pid": proc.pid, "pgid": proc.pid, "proc_start": _proc_start(proc.pid), "started": time.time(),
+           "command": cmd, "options": asdict(opts), "log": LOG_FILE, "state": "running"}
+    _write_record(out, rec)
+    return rec
+
+
+def status(run_dir) -> dict:
+    """{'state': none|running|finished|failed|stopped|ended, ...record, 'returncode'?}.
+
+    'ended' means the process is gone and no exit status is known (started by another server
+    process); the log's last line tells more.
+    """
+    run_dir = Path(run_dir)
+    rec = read_record(run_dir)
+    if rec is None:
+        return {"state": "none"}
+    if is_alive(rec):
+        return {**rec, "state": "stopping" if rec.get("stop_requested") else "running"}
+    if rec.get("state") != "running":
+        return rec
+    with _lock:
+        child = _children.pop(rec["pid"], None)
+    rc = child.poll() if child is not None else None
+    if rc is None and child is not None:
+        try:
+            rc = child.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            rc = None
+    if rec.get("stop_requested"):
+        state = "stopped"
+    elif rc is None:
+        state = "finished" if _log_has_summary(run_dir) else "ended"
+    else:
+        state = "finished" if rc == 0 else "failed"
+    rec.update(state=state, returncode=rc, ended=time.time())
+    try:
+        _write_record(run_dir, rec)
+    except OSError:
+        pass
+    return rec
+
+
+def _log_has_summary(run_dir) -> bool:
+    tail = log_tail(run_dir, 3)
+    for line in reversed(tail.splitlines()):
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(d, dict) and "best_loss" in d:
+            return True
+    return False
+
+
+def stop_run(run_dir, force: bool = False) -> bool:
+    """SIGTERM (the trainer saves last.pt and exits after its epoch) or SIGKILL with force.
+
+    Signals only the recorded process group, and only after checking it is still our run.
+    Returns False when there was nothing running.
+    """
+    rec = read_record(run_dir)
+    if rec is None or not is_alive(rec):
+        return False
+    sig = signal.SIGKILL if force else signal.SIGTERM
+    try:
+        os.killpg(int(rec.get("pgid") or rec["pid"]), sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError as e:
+        raise MotionlabError(f"cannot stop pid {rec['pid']}: {e.strerror}") from None
+    rec["stop_requested"] = time.time()
+    _write_record(run_dir, rec)
+    return True
+
+
+def log_tail(run_dir, lines: int = 40, max_bytes: int = 64 * 1024) -> str:
+    p = Path(run_dir) / LOG_FILE
+    try:
+        with open(p, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            data = f.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace").replace("\r", "\n")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def read_metrics(path) -> list[dict]:
+    """Records of a metrics.jsonl; a half-written last line (a run in progress) is skipped."""
+    out = []
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(d, dict) and isinstance(d.get("epoch"), (int, float)):
+            out.append(d)
+    return out
+
+
+def list_metric_files(runs_dir, checkpoint_dirs=()) -> list[Path]:
+    """metrics.jsonl of every run folder and shipped checkpoint folder, plus lab runs without one yet."""
+    out = []
+    for base in [runs_dir, *checkpoint_dirs]:
+        b = Path(base)
+        if not b.is_dir():
+            continue
+        try:
+            subs = sorted(p for p in b.iterdir() if p.is_dir())
+        except OSError:
+            continue
+        for sub in subs:
+            if (sub / "metrics.jsonl").is_file() or (sub / PROCESS_FILE).is_file():
+                out.append(sub / "metrics.jsonl")
+    return out

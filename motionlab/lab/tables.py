@@ -1,0 +1,116 @@
+"""Metrics rows for the Metrics page: ratios to the dataset baseline and the spec's table layout."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..evaluate import baseline_markdown, fmt
+from ..metrics import METRICS, all_metrics
+from ..spec_reference import SPEC_BASELINES, SPEC_RUNS
+
+# The checkpoint column of the spec's table, for its rows.
+SPEC_CHECKPOINTS = {"baseline_1epoch": "checkpoints/ddpm_epoch_1.pth", "earlystop_500": "checkpoints/ddpm_epoch_500.pth",
+                    "long_1000": "checkpoints/1000/ddpm_best.pth", "long_10000": "checkpoints/10000/ddpm_best.pth"}
+CONFIG_COL = "training config (window / stride / limit / epochs)"
+
+
+def ratios(metrics: dict, baseline: dict) -> dict:
+    out = {}
+    for m in METRICS:
+        b = baseline.get(m)
+        out[m] = float(metrics[m]) / float(b) if b else float("nan")
+    return out
+
+
+def metrics_row(entry, pixels, seed: int, precision: str = "fp32") -> dict:
+    """Our row for a checkpoint entry (catalog.CheckpointEntry) from its sampled (N, W, C) pixels."""
+    px = np.asarray(pixels)
+    row = {"source": "ours", "name": entry.tag, "tag": entry.tag, "checkpoint": entry.name, "path": entry.path,
+           "config": entry.config, "epoch": entry.epoch, "seed": int(seed), "num_samples": int(px.shape[0]),
+           "precision": precision, "baseline": dict(entry.baseline),
+           "baseline_config": f"{entry.window} / {entry.stride} / {entry.limit}"}
+    if not np.isfinite(px).all():
+        row.update(metrics={m: float("nan") for m in METRICS}, ratios={m: float("nan") for m in METRICS},
+                   error="samples contain NaN or inf")
+        return row
+    m = {k: v for k, v in all_metrics(px).items() if k != "clips"}
+    row.update(metrics=m, ratios=ratios(m, entry.baseline), error="")
+    return row
+
+
+def spec_rows() -> list[dict]:
+    """The spec's four runs, with ratios to the spec's own baseline for their configuration."""
+    out = []
+    for tag, ((w, s, l, e), m) in SPEC_RUNS.items():
+        base = SPEC_BASELINES[(w, s, l)]
+        out.append({"source": "spec", "name": tag, "tag": tag, "checkpoint": SPEC_CHECKPOINTS.get(tag, ""),
+                    "config": f"{w} / {s} / {l} / {e}", "metrics": dict(m), "ratios": ratios(m, base),
+                    "baseline": dict(base), "baseline_config": f"{w} / {s} / {l}", "error": ""})
+    return out
+
+
+def table(ours: list[dict], spec: list[dict] | None = None, with_baselines: bool = True) -> pd.DataFrame:
+    """The spec's 'Model checkpoints evaluated' layout, with a source column and baseline rows."""
+    recs = []
+    for r in ours:
+        recs.append({"source": "ours", "tag": r["tag"], "checkpoint": r["checkpoint"], CONFIG_COL: r["config"],
+                     **{m: r["metrics"][m] for m in METRICS}})
+        if with_baselines:
+            recs.append({"source": "ours: dataset baseline", "tag": r["tag"], "checkpoint": "",
+                         CONFIG_COL: f"{r['baseline_config']} ({r['baseline'].get('clips', '?')} clips)",
+                         **{m: r["baseline"].get(m, float("nan")) for m in METRICS}})
+    for r in spec or []:
+        recs.append({"source": "spec", "tag": r["tag"], "checkpoint": r["checkpoint"], CONFIG_COL: r["config"],
+                     **{m: r["metrics"][m] for m in METRICS}})
+    cols = ["source", "tag", "checkpoint", CONFIG_COL, *METRICS]
+    return pd.DataFrame.from_records(recs, columns=cols)
+
+
+def ratio_table(rows: list[dict]) -> pd.DataFrame:
+    recs = [{"source": r["source"], "tag": r["tag"], **{m: r["ratios"][m] for m in METRICS}} for r in rows]
+    return pd.DataFrame.from_records(recs, columns=["source", "tag", *METRICS])
+
+
+def to_csv(ours: list[dict], spec: list[dict] | None = None) -> str:
+    return table(ours, spec).to_csv(index=False, float_format="%.4f")
+
+
+def _f(v) -> str:
+    return fmt(v) if isinstance(v, (int, float)) and math.isfinite(v) else "n/a"
+
+
+def _checkpoint_lines(rows: list[dict]) -> list[str]:
+    lines = [f"| tag | checkpoint | {CONFIG_COL} | " + " | ".join(METRICS) + " |",
+             "| --- | --- | --- | " + " | ".join("---" for _ in METRICS) + " |"]
+    for r in rows:
+        lines.append(f"| {r['tag']} | `{r['checkpoint']}` | {r['config']} | "
+                     + " | ".join(_f(r["metrics"][m]) for m in METRICS) + " |")
+    return lines
+
+
+def to_markdown(ours: list[dict], spec: list[dict] | None = None) -> str:
+    """Markdown in the spec's layout: dataset baselines, our checkpoints, and the spec's rows."""
+    parts = []
+    seen, base_rows = set(), []
+    for r in ours:
+        key = r["baseline_config"]
+        if key not in seen and r["baseline"]:
+            seen.add(key)
+            w, s, l = (int(v) for v in key.split(" / "))
+            base_rows.append((f"dataset_{w}x{s}x{l}", key, r["baseline"]))
+    if base_rows:
+        parts += ["## Dataset baselines (ours)", "", baseline_markdown(base_rows), ""]
+    if ours:
+        seeds = sorted({r["seed"] for r in ours})
+        n = sorted({r["num_samples"] for r in ours})
+        parts += ["## Model checkpoints evaluated (ours)", "",
+                  f"{'/'.join(map(str, n))} samples per checkpoint, seed {'/'.join(map(str, seeds))}.", "",
+                  *_checkpoint_lines(ours), ""]
+    if spec:
+        parts += ["## Reported in the spec (motion_diffusion_experiments.md)", "",
+                  baseline_markdown([(f"dataset_{w}x{s}x{l}", f"{w} / {s} / {l}", m)
+                                     for (w, s, l), m in SPEC_BASELINES.items()]), "",
+                  *_checkpoint_lines(spec), ""]
+    return "\n".join(parts)
