@@ -1,0 +1,33 @@
+"""motionlab lab: `streamlit run lab_app.py`. Pages are thin views over motionlab.lab."""
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # import motionlab from this checkout
+
+from motionlab.lab import config  # noqa: E402
+
+st.set_page_config(page_title="motionlab lab", page_icon=":material/directions_run:", layout="wide")
+
+PAGES = [
+    st.Page("pages/sample.py", title="Sample", icon=":material/casino:", default=True),
+    st.Page("pages/compare.py", title="Compare", icon=":material/view_column:"),
+    st.Page("pages/metrics.py", title="Metrics", icon=":material/bar_chart:"),
+    st.Page("pages/dataset.py", title="Dataset", icon=":material/dataset:"),
+    st.Page("pages/training.py", title="Training", icon=":material/model_training:"),
+]
+page = st.navigation(PAGES)
+
+with st.sidebar:
+    st.caption("**motionlab** · motion diffusion lab")
+    clip = config.clip_path()
+    if clip.is_file():
+        st.caption(f"Clip: `{config.display_path(clip)}`")
+    else:
+        st.caption(f"Clip: `{config.display_path(clip)}` missing (demo clip in use): "
+                   "copy ../shared/data/uptown_funk.json to data/")
+    st.caption("Checkpoints: " + ", ".join(f"`{config.display_path(d)}`" for d in config.checkpoint_dirs())
+               + f" · runs: `{config.display_path(config.runs_dir())}`")
+
+page.run()

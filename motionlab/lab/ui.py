@@ -1,0 +1,238 @@
+"""Streamlit glue shared by the pages: cached models and clips, pickers, errors, export buttons.
+
+The only module of motionlab.lab that imports streamlit. Models are cached with st.cache_resource
+keyed by path + mtime + size: they are in eval mode and only used under inference_mode, so one
+copy serves every session. Sampling results stay in st.session_state (see session.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from ..checkpoints import LoadedModel, load_model
+from ..clip import Clip, load_clip
+from ..demo import demo_clip
+from ..errors import MotionlabError
+from . import catalog, config, exports, figures
+from . import session
+from .session import UPLOADED_CLIP
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading checkpoint…")
+def _load_model(path: str, mtime_ns: int, size: int) -> LoadedModel:
+    return load_model(path)
+
+
+def model_for(entry: catalog.CheckpointEntry) -> LoadedModel:
+    """The cached model of a checkpoint entry; CheckpointError (one line) when it cannot load."""
+    try:
+        s = os.stat(entry.path)
+    except OSError as e:
+        raise MotionlabError(f"{entry.name}: {e.strerror or 'cannot be read'}") from None
+    return _load_model(entry.path, s.st_mtime_ns, s.st_size)
+
+
+def entries() -> list[catalog.CheckpointEntry]:
+    return catalog.discover(config.checkpoint_dirs(), config.runs_dir())
+
+
+def where_checkpoints_go() -> str:
+    dirs = ", ".join(config.display_path(d) for d in config.checkpoint_dirs())
+    return (f"No usable checkpoint found. Shipped checkpoints go in {dirs} as <tag>/model.pt; "
+            f"training runs write {config.display_path(config.runs_dir())}/NAME/best.pt "
+            "(start one on the Training page or with `python -m motionlab.train ... --out runs/NAME`).")
+
+
+def keep_valid(key: str, options, multi: bool = False) -> None:
+    """Drop a remembered widget value that is no longer among the options (file removed, new result)."""
+    if key not in st.session_state:
+        return
+    v = st.session_state[key]
+    opts = set(options)
+    if multi:
+        if not isinstance(v, list) or any(x not in opts for x in v):
+            st.session_state[key] = [x for x in (v if isinstance(v, list) else []) if x in opts]
+    elif v not in opts:
+        del st.session_state[key]
+
+
+def show_broken(broken: list[catalog.CheckpointEntry]) -> None:
+    if not broken:
+        return
+    with st.expander(f"{len(broken)} broken checkpoint file(s), not selectable"):
+        for e in broken:
+            st.warning(f"**{e.name}** (broken): {e.error}")
+
+
+def checkpoint_picker(key: str, all_entries=None, label: str = "Checkpoint") -> catalog.CheckpointEntry | None:
+    """Select one usable checkpoint by path; broken files are listed, never offered."""
+    all_entries = entries() if all_entries is None else all_entries
+    ok = [e for e in all_entries if e.ok]
+    broken = [e for e in all_entries if not e.ok]
+    if not ok:
+        st.info(where_checkpoints_go())
+        show_broken(broken)
+        return None
+    by = {e.path: e for e in ok}
+    keep_valid(key, by)
+    path = st.selectbox(label, list(by), format_func=lambda p: by[p].label, key=key,
+                        help="Shipped checkpoints first, then run folders; each with its training config "
+                             "(window/stride/limit), epoch and best loss.")
+    show_broken(broken)
+    return by.get(path)
+
+
+def checkpoints_multi(key: str, all_entries=None, label: str = "Checkpoints", default_max: int = 2):
+    all_entries = entries() if all_entries is None else all_entries
+    ok = [e for e in all_entries if e.ok]
+    broken = [e for e in all_entries if not e.ok]
+    if not ok:
+        st.info(where_checkpoints_go())
+        show_broken(broken)
+        return []
+    by = {e.path: e for e in ok}
+    keep_valid(key, by, multi=True)
+    shipped = [e.path for e in ok if e.kind == "shipped"]
+    default = (shipped or [e.path for e in ok])[:default_max]
+    kw = {} if key in st.session_state else {"default": default}
+    paths = st.multiselect(label, list(by), format_func=lambda p: by[p].label, key=key, **kw)
+    show_broken(broken)
+    return [by[p] for p in paths if p in by]
+
+
+def error(e: BaseException) -> None:
+    """One line, no traceback."""
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    st.error(msg)
+
+
+# -- clips -------------------------------------------------------------------------------------
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _load_clip(path: str, mtime_ns: int, size: int) -> Clip:
+    return load_clip(path)
+
+
+@st.cache_resource(show_spinner=False)
+def _demo() -> Clip:
+    return demo_clip()
+
+
+def reference_clip(show_hint: bool = True) -> tuple[Clip, str, bool]:
+    """(clip, name, is_real): the configured clip, or the demo clip with a hint when it is missing."""
+    p = config.clip_path()
+    if p.is_file():
+        try:
+            s = p.stat()
+            return _load_clip(str(p), s.st_mtime_ns, s.st_size), config.display_path(p), True
+        except MotionlabError as e:
+            if show_hint:
+                error(e)
+                st.info("Showing the procedural demo clip instead.")
+            return _demo(), "demo", False
+    if show_hint:
+        st.info(config.missing_clip_hint(p))
+    return _demo(), "demo", False
+
+
+def uploaded_clip() -> dict | None:
+    v = st.session_state.get(UPLOADED_CLIP)
+    return v if isinstance(v, dict) and isinstance(v.get("clip"), Clip) else None
+
+
+def active_clip(show_hint: bool = True) -> tuple[Clip, str, bool]:
+    """The uploaded clip when one is loaded and in use (Dataset page), else the reference clip."""
+    up = uploaded_clip()
+    if up is not None and st.session_state.get("lab.use_upload", True):
+        return up["clip"], up["name"], True
+    return reference_clip(show_hint)
+
+
+def fingerprint(clip: Clip) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    h.update(np.ascontiguousarray(clip.xy).tobytes())
+    h.update("|".join(clip.joints).encode())
+    return h.hexdigest()
+
+
+# -- figures and exports -----------------------------------------------------------------------
+
+PLOTLY_CONFIG = {"displaylogo": False, "scrollZoom": False}
+
+
+def plotly(fig: dict, key: str) -> None:
+    st.plotly_chart(figures.streamlit_figure(fig), key=key, config=PLOTLY_CONFIG)
+
+
+def export_buttons(prefix: str, clips: list[Clip], titles: list[str], base: str, fps: int = 30) -> None:
+    """GIF, MP4 and JSON downloads of what is shown; files are made only when a button is clicked."""
+    if not clips:
+        return
+    base = exports.slug(base)
+    clips, titles = list(clips), list(titles)
+    what = "clip" if len(clips) == 1 else f"{len(clips)} clips side by side"
+    c1, c2, c3 = st.columns(3)
+    c1.download_button(f"GIF ({what})", data=lambda: exports.video(clips, "gif", titles, fps),
+                       file_name=f"{base}.gif", mime=exports.MIME["gif"], key=f"{prefix}.export_gif",
+                       on_click="ignore", icon=":material/gif_box:")
+    c2.download_button(f"MP4 ({what})", data=lambda: exports.video(clips, "mp4", titles, fps),
+                       file_name=f"{base}.mp4", mime=exports.MIME["mp4"], key=f"{prefix}.export_mp4",
+                       on_click="ignore", icon=":material/movie:")
+    ext = "json" if len(clips) == 1 else "zip"
+    c3.download_button("JSON clip" if len(clips) == 1 else f"JSON clips (zip of {len(clips)})",
+                       data=lambda: exports.clips_json(clips, titles)[0], file_name=f"{base}.{ext}",
+                       mime=exports.MIME[ext], key=f"{prefix}.export_json", on_click="ignore",
+                       icon=":material/data_object:")
+
+
+def preview_image(xy: np.ndarray, joints) -> np.ndarray:
+    """A still of the middle frame of up to 4 clips (n, W, J, 2), for the live sampling preview."""
+    from ..render import render_grid
+    mid = xy.shape[1] // 2
+    clips = [Clip(tuple(joints), np.ascontiguousarray(x[mid:mid + 1], np.float32)) for x in xy]
+    return render_grid(clips, size=180, cols=len(clips))[0]
+
+
+def project_path(p) -> str:
+    return config.display_path(Path(p))
+
+
+def job_running(name: str) -> bool:
+    job = session.get_job(st.session_state, name)
+    return job is not None and job.running
+
+
+def job_panel(name: str, preview_caption: str = "live preview: predicted x̂0, middle frame"):
+    """Progress of the session's `name` job; returns the finished job once (then forgets it).
+
+    While the job runs, a fragment polls it twice a second (progress bar, live preview, cancel
+    button) and reruns the page when it ends. Errors show as one st.error line.
+    """
+    job = session.get_job(st.session_state, name)
+    if job is None:
+        return None
+    if job.running:
+        def poll():
+            if not job.running:
+                st.rerun()
+            st.progress(job.fraction, text=f"{job.label}: {job.text}")
+            joints = job.meta.get("joints")
+            if job.preview is not None and joints:
+                st.image(preview_image(job.preview, joints), caption=preview_caption)
+            if st.button("Cancel", key=f"{name}.cancel", icon=":material/cancel:"):
+                job.cancel()
+                st.caption("Cancelling after the current step…")
+        st.fragment(poll, run_every=0.5)()
+        return None
+    session.pop_job(st.session_state, name)
+    if job.error:
+        st.error(job.error)
+        return None
+    if job.cancelled:
+        st.info(f"{job.label}: cancelled.")
+        return None
+    return job

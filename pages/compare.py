@@ -1,0 +1,82 @@
+"""Compare: samples from several checkpoints (same seed) and real windows, played in sync."""
+import streamlit as st
+
+from motionlab.errors import MotionlabError
+from motionlab.lab import figures, session, ui
+
+st.header("Compare")
+st.caption("One figure, one play button: every panel shares the frame slider. Samples use the same seed "
+           "for every checkpoint; real windows come from the clip.")
+
+chosen = ui.checkpoints_multi("compare.checkpoints")
+c1, c2, c3 = st.columns(3)
+seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=1, key="compare.seed")
+n = c2.slider("Samples per checkpoint", 1, 8, 2, key="compare.num_samples")
+precision = c3.radio("Precision", ["fp32", "bf16"], horizontal=True, key="compare.precision")
+
+clip, clip_name, _ = ui.active_clip()
+window = max([e.window for e in chosen] or [64])
+c4, c5 = st.columns([1, 3])
+real_count = c4.number_input("Real windows", min_value=0, max_value=8, value=1, step=1, key="compare.real_count")
+max_start = max(0, clip.num_frames - window)
+ui.keep_valid("compare.real_start", range(max_start + 1))
+real_start = c5.slider(f"First real window starts at frame (windows of {window} frames follow each other)",
+                       0, max(1, max_start), 0, key="compare.real_start", disabled=max_start == 0)
+
+keys = {e.path: session.pixel_key(e.path, e.mtime_ns, seed, n, precision) for e in chosen}
+missing = [e for e in chosen if session.cached_result(st.session_state, keys[e.path]) is None]
+label = f"Sample {len(missing)} checkpoint(s)" if missing else "All sampled"
+if st.button(label, key="compare.run", type="primary", disabled=not missing or ui.job_running("compare"),
+             icon=":material/play_arrow:"):
+    try:
+        models = [(e, ui.model_for(e)) for e in missing]
+
+        def work(report, models=models, n=int(n), seed=int(seed), precision=precision):
+            out = []
+            for k, (e, lm) in enumerate(models):
+                r = session.run_sampling(lm, n, seed, precision, keep_trajectory=False,
+                                         on_progress=session.step_reporter(report, e.short, k, len(models)),
+                                         name=e.name, tag=e.tag, mtime_ns=e.mtime_ns)
+                out.append((session.pixel_key(e.path, e.mtime_ns, seed, n, precision), r))
+            return out
+
+        session.start_job(st.session_state, "compare", work, label=f"Sampling {len(models)} checkpoint(s)",
+                          meta={"joints": models[0][1].joints})
+        st.rerun()
+    except MotionlabError as err:
+        ui.error(err)
+
+done = ui.job_panel("compare")
+if done is not None:
+    for key, r in done.result:
+        session.remember_result(st.session_state, key, r)
+    st.rerun()  # recount what is sampled for the button label
+
+samples = []
+for e in chosen:
+    r = session.cached_result(st.session_state, keys[e.path])
+    if r is not None:
+        samples.append((e.short, r.pixels, r.joints))
+if missing and not ui.job_running("compare"):
+    st.info(f"Not sampled yet with these settings: {', '.join(e.tag for e in missing)}. Press the button above.")
+if real_count and clip.num_frames < window:
+    st.warning(f"The clip has {clip.num_frames} frames, fewer than the window of {window}.")
+
+panels = session.compare_panels(samples, clip, window, int(real_count), int(real_start), clip_name="real")
+names = [p.name for p in panels]
+by = {p.name: p for p in panels}
+ui.keep_valid("compare.panels", names, multi=True)
+kw = {} if "compare.panels" in st.session_state else {"default": names[:12]}
+picked = st.multiselect("Panels", names, key="compare.panels", **kw)
+if not picked:
+    st.info("Nothing to show yet: sample some checkpoints or add real windows.")
+    st.stop()
+sel = [by[name] for name in picked]
+fig = figures.skeleton_figure([figures.Panel(p.name, p.xy, p.joints) for p in sel])
+ui.plotly(fig, "compare.animation")
+if fig["layout"]["meta"]["frame_step"] > 1:
+    st.caption(f"Showing every {fig['layout']['meta']['frame_step']}th frame so the browser stays responsive.")
+lengths = sorted({p.xy.shape[0] for p in sel})
+if len(lengths) > 1:
+    st.caption(f"Clip lengths differ ({', '.join(map(str, lengths))} frames): shorter ones hold their last frame.")
+ui.export_buttons("compare", [p.clip() for p in sel], [p.name for p in sel], f"compare_seed{seed}")

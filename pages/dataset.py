@@ -1,0 +1,112 @@
+"""Dataset: the clip, its training windows and their baseline metrics; clip upload."""
+import pandas as pd
+import streamlit as st
+
+from motionlab.clip import ClipError, loads_clip
+from motionlab.dataset import DataConfig, MotionSequenceDataset
+from motionlab.errors import MotionlabError
+from motionlab.evaluate import dataset_baseline
+from motionlab.lab import config, figures, ui
+from motionlab.lab.session import UPLOAD_CHECK, UPLOADED_CLIP
+from motionlab.metrics import METRICS
+from motionlab.spec_reference import SPEC_BASELINES
+
+st.header("Dataset")
+
+# -- upload ------------------------------------------------------------------------------------
+with st.container(border=True):
+    st.markdown("**Clip source**")
+    up = st.file_uploader(f"Upload a clip (JSON, at most {config.UPLOAD_LIMIT_MB} MB)", type=["json"],
+                          key="dataset.upload", max_upload_size=config.UPLOAD_LIMIT_MB,
+                          help="A JSON object of joint name → [[x, y], …] in pixels (y down), every joint with "
+                               "the same number of frames (at least 8). It is validated before use and kept for "
+                               "this browser session only.")
+    if up is not None:
+        seen = st.session_state.get(UPLOAD_CHECK)
+        if not (isinstance(seen, dict) and seen.get("file_id") == up.file_id):
+            try:
+                if up.size > config.UPLOAD_LIMIT_MB * 2**20:
+                    raise ClipError(f"{up.name}: {up.size / 2**20:.1f} MB exceeds the {config.UPLOAD_LIMIT_MB} MB "
+                                    "limit for clip files")
+                clip_up = loads_clip(up.getvalue(), min_frames=8, source=up.name)
+                st.session_state[UPLOADED_CLIP] = {"clip": clip_up, "name": f"upload:{up.name}",
+                                                   "file_id": up.file_id, "bytes": up.size}
+                st.session_state["lab.use_upload"] = True
+                st.session_state.pop("dataset.use_upload", None)
+                seen = {"file_id": up.file_id, "error": ""}
+            except MotionlabError as e:
+                seen = {"file_id": up.file_id, "error": str(e).strip().splitlines()[0]}
+            st.session_state[UPLOAD_CHECK] = seen
+        if seen["error"]:
+            st.error(seen["error"])
+    stored = ui.uploaded_clip()
+    if stored is not None:
+        c = stored["clip"]
+        st.success(f"Loaded {stored['name']}: {c.num_frames} frames, {len(c.joints)} joints.")
+        a, b = st.columns([2, 1])
+        use = a.toggle("Use the uploaded clip on every page", value=st.session_state.get("lab.use_upload", True),
+                       key="dataset.use_upload")
+        st.session_state["lab.use_upload"] = use
+        if b.button("Forget the uploaded clip", key="dataset.forget_upload"):
+            st.session_state.pop(UPLOADED_CLIP, None)
+            st.session_state.pop("dataset.use_upload", None)
+            st.rerun()
+
+clip, name, is_real = ui.active_clip()
+st.caption(f"Clip **{name}**: {clip.num_frames} frames, {len(clip.joints)} joints.")
+
+# -- windows and baseline ----------------------------------------------------------------------
+st.subheader("Training windows and their baseline")
+st.caption("The spec's splits: 64 / 32 / 32 (baseline_1epoch) and 256 / 5 / 1024 (the long runs). "
+           "limit keeps a seeded random subset of windows (0 = all).")
+c1, c2, c3 = st.columns(3)
+window = c1.number_input("Window (frames)", min_value=8, max_value=4096, value=64, step=8, key="dataset.window")
+stride = c2.number_input("Stride", min_value=1, max_value=4096, value=32, step=1, key="dataset.stride")
+limit = c3.number_input("Limit (0 = all)", min_value=0, max_value=100_000, value=32, step=1, key="dataset.limit")
+
+
+@st.cache_data(max_entries=64, show_spinner="Computing baseline metrics…")
+def baseline(fp: str, window: int, stride: int, limit: int, _clip) -> dict:
+    return dataset_baseline(_clip, window, stride, limit)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def starts(fp: str, window: int, stride: int, limit: int, _clip) -> list[int]:
+    return MotionSequenceDataset(_clip, DataConfig(window=window, stride=stride, limit=limit)).starts.tolist()
+
+
+fp = ui.fingerprint(clip)
+try:
+    m = baseline(fp, int(window), int(stride), int(limit), clip)
+    win_starts = starts(fp, int(window), int(stride), int(limit), clip)
+except MotionlabError as e:
+    ui.error(e)
+    m, win_starts = None, []
+if m is not None:
+    recs = [{"source": f"ours ({name})", "window/stride/limit": f"{window} / {stride} / {limit}",
+             **{k: m[k] for k in METRICS}, "clips": m["clips"]}]
+    spec = SPEC_BASELINES.get((int(window), int(stride), int(limit)))
+    if spec is not None:
+        recs.append({"source": "spec (uptown_funk.json)", "window/stride/limit": f"{window} / {stride} / {limit}",
+                     **{k: spec[k] for k in METRICS}, "clips": spec["clips"]})
+    st.dataframe(pd.DataFrame.from_records(recs), hide_index=True,
+                 column_config={k: st.column_config.NumberColumn(format="%.2f") for k in METRICS})
+    if spec is not None and not is_real:
+        st.caption("The spec's row was measured on data/uptown_funk.json; this clip is a different one.")
+    ui.plotly(figures.coverage_figure(clip.num_frames, win_starts, int(window)), "dataset.coverage")
+
+# -- animation ---------------------------------------------------------------------------------
+st.subheader("The clip")
+hi = clip.num_frames
+rng = st.session_state.get("dataset.frames")
+if rng is not None and not (isinstance(rng, (tuple, list)) and len(rng) == 2 and 0 <= rng[0] < rng[1] <= hi):
+    st.session_state.pop("dataset.frames", None)
+a, b = st.slider("Frames to animate", 0, hi, (0, min(hi, 300)), key="dataset.frames") if hi > 1 else (0, hi)
+if b - a < 1:
+    st.info("Pick a frame range of at least one frame.")
+else:
+    fig = figures.skeleton_figure([figures.Panel(f"{name}: frames {a}-{b - 1}", clip.xy[a:b], clip.joints)],
+                                  panel_height=480)
+    ui.plotly(fig, "dataset.animation")
+    if fig["layout"]["meta"]["frame_step"] > 1:
+        st.caption(f"Long range: showing every {fig['layout']['meta']['frame_step']}th frame.")

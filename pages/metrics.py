@@ -1,0 +1,80 @@
+"""Metrics: the spec's six descriptors per checkpoint, as ratios to its dataset baseline."""
+import streamlit as st
+
+from motionlab.errors import MotionlabError
+from motionlab.lab import figures, session, tables, ui
+
+st.header("Metrics")
+st.caption("The spec's protocol: N samples per checkpoint (seed 42 by default), unnormalized, six motion "
+           "descriptors, each divided by the checkpoint's dataset baseline (its training windows). "
+           "1.0 means the samples match the data; hatched bars are the values the spec reports.")
+
+chosen = ui.checkpoints_multi("metrics.checkpoints", default_max=4)
+c1, c2, c3 = st.columns(3)
+seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=1, key="metrics.seed")
+n = c2.slider("Samples per checkpoint", 2, 16, 8, key="metrics.num_samples")
+precision = c3.radio("Precision", ["fp32", "bf16"], horizontal=True, key="metrics.precision")
+
+rows_store = st.session_state.setdefault(session.METRIC_ROWS, {})
+keys = {e.path: session.pixel_key(e.path, e.mtime_ns, seed, n, precision) for e in chosen}
+todo = [e for e in chosen if keys[e.path] not in rows_store]
+if st.button(f"Evaluate {len(todo)} checkpoint(s)" if todo else "All evaluated", key="metrics.run",
+             type="primary", disabled=not todo or ui.job_running("metrics"), icon=":material/play_arrow:"):
+    try:
+        work_items = []
+        for e in todo:
+            r = session.cached_result(st.session_state, keys[e.path])
+            work_items.append((e, keys[e.path], r, None if r is not None else ui.model_for(e)))
+
+        def work(report, items=work_items, n=int(n), seed=int(seed), precision=precision):
+            out = []
+            for k, (e, key, r, lm) in enumerate(items):
+                if r is None:
+                    r = session.run_sampling(lm, n, seed, precision, keep_trajectory=False,
+                                             on_progress=session.step_reporter(report, e.short, k, len(items)),
+                                             name=e.name, tag=e.tag, mtime_ns=e.mtime_ns)
+                row = tables.metrics_row(e, r.pixels, seed, precision)
+                row["name"] = e.short
+                out.append((key, r, row))
+            return out
+
+        joints = next((lm.joints for *_, lm in work_items if lm is not None), None)
+        session.start_job(st.session_state, "metrics", work, label=f"Evaluating {len(work_items)} checkpoint(s)",
+                          meta={"joints": joints})
+        st.rerun()
+    except MotionlabError as err:
+        ui.error(err)
+
+done = ui.job_panel("metrics")
+if done is not None:
+    for key, r, row in done.result:
+        session.remember_result(st.session_state, key, r)
+        rows_store[key] = row
+    st.rerun()
+
+rows = [rows_store[keys[e.path]] for e in chosen if keys[e.path] in rows_store]
+for r in rows:
+    if r.get("error"):
+        st.warning(f"{r['checkpoint']}: {r['error']}")
+spec = tables.spec_rows()
+if todo and chosen and not ui.job_running("metrics"):
+    st.info(f"Not evaluated yet with these settings: {', '.join(e.short for e in todo)}. "
+            "Evaluating samples the full DDPM chain for each.")
+
+log = st.toggle("Log scale", value=True, key="metrics.log_scale")
+ui.plotly(figures.metric_ratio_figure(rows, spec, log=log), "metrics.ratios")
+
+st.subheader("Ratio to dataset baseline")
+st.dataframe(tables.ratio_table(rows + spec), hide_index=True,
+             column_config={m: st.column_config.NumberColumn(format="%.3f") for m in tables.METRICS})
+
+st.subheader("Table (the spec's layout)")
+st.dataframe(tables.table(rows, spec), hide_index=True,
+             column_config={m: st.column_config.NumberColumn(format="%.2f") for m in tables.METRICS})
+d1, d2 = st.columns(2)
+d1.download_button("Download CSV", tables.to_csv(rows, spec).encode(), file_name="motionlab_metrics.csv",
+                   mime="text/csv", key="metrics.download_csv", on_click="ignore", icon=":material/download:")
+d2.download_button("Download markdown", tables.to_markdown(rows, spec).encode(), file_name="motionlab_metrics.md",
+                   mime="text/markdown", key="metrics.download_md", on_click="ignore", icon=":material/download:")
+with st.expander("Markdown preview"):
+    st.markdown(tables.to_markdown(rows, spec))

@@ -1,0 +1,103 @@
+"""Sample: draw clips from a checkpoint, watch them denoise, scrub the kept trajectory."""
+import numpy as np
+import streamlit as st
+
+from motionlab.errors import MotionlabError
+from motionlab.lab import config, figures, session, ui
+
+st.header("Sample")
+entry = ui.checkpoint_picker("sample.checkpoint")
+if entry is None:
+    st.stop()
+
+with st.expander(f"About {entry.tag}", expanded=False):
+    st.table({k: [str(v)] for k, v in entry.facts().items()})
+    if entry.card:
+        st.markdown(entry.card.read_text(errors="replace")[:20_000])
+
+c1, c2, c3 = st.columns([1, 1, 1])
+seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=1, key="sample.seed")
+n = c2.slider("Number of samples", 1, config.MAX_SAMPLES, 8, key="sample.num_samples")
+precision = c3.radio("Precision", ["fp32", "bf16"], horizontal=True, key="sample.precision",
+                     help="bf16 autocast is faster on recent CPUs; fp32 matches the spec.")
+st.caption(f"Sampler: full {entry.timesteps}-step ancestral DDPM (the spec's sampler), on CPU. "
+           "The denoising trajectory is kept in this session (float16, capped at "
+           f"{config.trajectory_budget_bytes() // 2**20} MB) for the step slider below.")
+
+if st.button("Sample", key="sample.run", type="primary", icon=":material/play_arrow:",
+             disabled=ui.job_running("sample")):
+    try:
+        lm = ui.model_for(entry)
+        budget = config.trajectory_budget_bytes()
+
+        def work(report, lm=lm, n=int(n), seed=int(seed), precision=precision, entry=entry):
+            return session.run_sampling(lm, n, seed, precision, budget=budget,
+                                        on_progress=session.step_reporter(report, "denoising"), name=entry.name,
+                                        tag=entry.tag, mtime_ns=entry.mtime_ns)
+
+        session.start_job(st.session_state, "sample", work, label=f"Sampling {entry.tag}",
+                          meta={"joints": lm.joints})
+        st.rerun()  # draw the button disabled while the job runs
+    except MotionlabError as e:
+        ui.error(e)
+
+done = ui.job_panel("sample")
+if done is not None:
+    session.store_result(st.session_state, done.result)
+    for k in ("sample.show", "sample.denoise_step", "sample.denoise_sample"):
+        st.session_state.pop(k, None)
+
+result = session.get_result(st.session_state)
+if result is None:
+    st.info("Choose a checkpoint and settings, then press **Sample**.")
+    st.stop()
+
+st.subheader("Samples")
+st.caption(f"{result.num_samples} samples from **{result.name}**, seed {result.seed}, {result.precision}, "
+           f"{result.timesteps} steps, {result.window} frames, {result.seconds:.1f} s.")
+if result.path != entry.path:
+    st.caption("(From an earlier selection; press Sample to draw from the checkpoint chosen above.)")
+if not np.isfinite(result.pixels).all():
+    st.warning("Some samples contain NaN or inf values; those joints are left out of the drawing.")
+
+options = list(range(result.num_samples))
+ui.keep_valid("sample.show", options, multi=True)
+kw = {} if "sample.show" in st.session_state else {"default": options[:8]}
+show = st.multiselect("Samples to show", options, format_func=lambda i: f"#{i}", key="sample.show", **kw)
+if show:
+    panels = figures.panels_from_pixels(result.pixels[show], result.joints, result.titles(show))
+    fig = figures.skeleton_figure(panels)
+    ui.plotly(fig, "sample.animation")
+    meta = fig["layout"]["meta"]
+    if meta["frame_step"] > 1:
+        st.caption(f"Showing every {meta['frame_step']}th frame so the browser stays responsive.")
+    ui.export_buttons("sample", result.clips(show), result.titles(show),
+                      f"{result.tag}_seed{result.seed}" + (f"_{show[0]}" if len(show) == 1 else ""))
+else:
+    st.info("Pick at least one sample to show.")
+
+
+@st.fragment
+def denoising(result: session.SampleResult):
+    st.subheader("Denoising trajectory")
+    if result.trajectory is None:
+        st.info("This result kept no trajectory.")
+        return
+    steps = result.steps
+    c1, c2 = st.columns([1, 4])
+    ui.keep_valid("sample.denoise_sample", range(result.num_samples))
+    ui.keep_valid("sample.denoise_step", steps)
+    i = c1.selectbox("Sample", range(result.num_samples), format_func=lambda i: f"#{i}", key="sample.denoise_sample")
+    step = c2.select_slider("Denoising step (T = pure noise … 0 = final sample)", options=steps, value=steps[-1],
+                            key="sample.denoise_step")
+    kept, xt, x0 = result.denoise_state(step, i)
+    panels = [figures.Panel(f"x_t at step {kept} (noisy input)", xt, result.joints),
+              figures.Panel(f"x̂0 predicted at step {kept}", x0, result.joints)]
+    ui.plotly(figures.skeleton_figure(panels, cols=2, shared_bounds=False), "sample.denoise")
+    t = result.trajectory
+    st.caption(f"{len(steps)} of {result.timesteps + 1} states kept (float16, {t.nbytes / 2**20:.1f} MB in this "
+               "session); moving the slider reads them, it runs no model. Each panel has its own axes: "
+               "x_t spreads wide near T.")
+
+
+denoising(result)

@@ -1,0 +1,155 @@
+"""Training: chart any run's metrics.jsonl (live while written) and start / stop background runs."""
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from motionlab.clip import save_clip
+from motionlab.errors import MotionlabError
+from motionlab.lab import catalog, config, figures, processes, ui
+
+st.header("Training")
+runs_dir = config.runs_dir()
+LIVE = ("running", "stopping")
+
+flash = st.session_state.pop("lab.training.flash", None)
+if flash:
+    st.success(flash)
+
+files = [str(p) for p in processes.list_metric_files(runs_dir, config.checkpoint_dirs())]
+pending = st.session_state.pop("lab.training.select", None)
+if pending in files:
+    st.session_state["training.run"] = pending
+ui.keep_valid("training.run", files)
+
+
+def run_baseline(run_dir: Path) -> dict:
+    for fn in ("best.pt", "last.pt", "model.pt"):
+        if (run_dir / fn).is_file():
+            e = catalog.describe(run_dir / fn)
+            if e.ok:
+                return e.baseline
+    return {}
+
+
+def show_run(path: str, was_live: bool) -> None:
+    run_dir = Path(path).parent
+    stt = processes.status(run_dir)
+    state = stt["state"]
+    if was_live and state not in LIVE:
+        st.rerun()  # the run ended: redraw the page once, without the timer
+    records = processes.read_metrics(path)
+    planned = (stt.get("options") or {}).get("epochs")
+    done = records[-1]["epoch"] if records else 0
+    losses = [r["loss"] for r in records if isinstance(r.get("loss"), (int, float))]
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("State", {"none": "not started here"}.get(state, state))
+    c2.metric("Epochs logged", f"{done}" + (f" / {planned}" if planned else ""))
+    c3.metric("Best loss", f"{min(losses):.4g}" if losses else "–")
+    c4.metric("Last loss", f"{losses[-1]:.4g}" if losses else "–")
+    if state in LIVE and planned:
+        st.progress(min(1.0, done / planned), text=f"epoch {done} of {planned}")
+    if records:
+        ui.plotly(figures.loss_figure(records, f"loss · {ui.project_path(path)}"), "training.loss")
+        smf = figures.sample_metrics_figure(records, run_baseline(run_dir))
+        if smf is not None:
+            ui.plotly(smf, "training.sample_metrics")
+        else:
+            st.caption("No sample metrics in this log (train with --monitor-every N to record them).")
+    else:
+        st.info("No epochs logged yet." + (" The run is starting…" if state in LIVE else ""))
+    if state != "none":
+        rc = stt.get("returncode")
+        st.caption(f"pid {stt.get('pid')} · started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(stt.get('started', 0)))}"
+                   + (f" · exit status {rc}" if rc is not None else ""))
+        if state in LIVE:
+            b1, b2 = st.columns(2)
+            if b1.button("Stop (save and exit after this epoch)", key="training.stop", icon=":material/stop:"):
+                try:
+                    processes.stop_run(run_dir)
+                    st.rerun(scope="fragment")
+                except MotionlabError as e:
+                    ui.error(e)
+            if state == "stopping" and b2.button("Kill now", key="training.kill", icon=":material/dangerous:"):
+                try:
+                    processes.stop_run(run_dir, force=True)
+                    st.rerun(scope="fragment")
+                except MotionlabError as e:
+                    ui.error(e)
+        st.code(processes.log_tail(run_dir, 25) or "(log is empty)", language=None)
+    if state in LIVE:
+        st.caption("Updating every 2 s while the run is alive.")
+
+
+if files:
+    path = st.selectbox("Run", files, format_func=lambda p: ui.project_path(Path(p).parent), key="training.run")
+    live = processes.status(Path(path).parent)["state"] in LIVE
+    st.fragment(show_run, run_every=2.0 if live else None)(path, live)
+else:
+    st.info(f"No runs yet in {ui.project_path(runs_dir)}. Start one below, or run "
+            "`python -m motionlab.train ... --out runs/NAME`.")
+
+# -- start a run -------------------------------------------------------------------------------
+st.subheader("Start a training run")
+st.caption("Runs in the background as `python -m motionlab.train … --out runs/NAME` and keeps going when you "
+           f"leave or reload the page. At most {config.max_training_runs()} at a time: the CPUs are shared, so "
+           "keep models small here and leave long runs to the GPU scripts.")
+ref = config.clip_path()
+sources = {"reference": f"reference clip ({ui.project_path(ref)})" if ref.is_file()
+           else f"reference clip ({ui.project_path(ref)}, missing: demo clip instead)", "demo": "procedural demo clip"}
+if ui.uploaded_clip() is not None:
+    sources["uploaded"] = f"uploaded clip ({ui.uploaded_clip()['name']})"
+if st.session_state.pop("lab.training.reset_name", False):
+    st.session_state.pop("training.name", None)
+default_name = st.session_state.setdefault("lab.training.default_name", time.strftime("lab_%m%d_%H%M%S"))
+with st.form("training.form"):
+    c1, c2 = st.columns([2, 3])
+    name = c1.text_input("Run name (folder under runs/)", value=default_name, key="training.name", max_chars=64)
+    src = c2.selectbox("Data", list(sources), format_func=sources.get, key="training.data")
+    c1, c2, c3, c4 = st.columns(4)
+    window = c1.number_input("Window", 8, 4096, 64, step=8, key="training.window")
+    stride = c2.number_input("Stride", 1, 4096, 32, key="training.stride")
+    limit = c3.number_input("Limit (0 = all)", 0, 100_000, 32, key="training.limit")
+    epochs = c4.number_input("Epochs", 1, 100_000, 20, key="training.epochs")
+    c1, c2, c3, c4 = st.columns(4)
+    batch = c1.number_input("Batch size", 1, 1024, 16, key="training.batch_size")
+    lr = c2.number_input("Learning rate", 1e-6, 1.0, 2e-4, format="%.5f", key="training.lr")
+    timesteps = c3.number_input("Diffusion steps", 1, 10_000, 400, key="training.timesteps")
+    precision = c4.selectbox("Precision", ["fp32", "bf16"], key="training.precision")
+    c1, c2, c3, c4 = st.columns(4)
+    base = c1.number_input("Base channels", 8, 512, 32, step=8, key="training.base_channels")
+    mults = c2.text_input("Channel mults", "1,2", key="training.channel_mults")
+    tdim = c3.number_input("Time dim", 2, 1024, 64, key="training.time_dim")
+    monitor = c4.number_input("Sample metrics every N epochs (0 = off)", 0, 100_000, 5, key="training.monitor_every")
+    c1, c2, c3 = st.columns(3)
+    save_every = c1.number_input("Save every N epochs", 1, 100_000, 5, key="training.save_every")
+    patience = c2.number_input("Early-stop patience (0 = off)", 0, 100_000, 0, key="training.patience")
+    resume = c3.checkbox("Resume from last.pt if the folder has one", key="training.resume")
+    submitted = st.form_submit_button("Start training", key="training.start", type="primary",
+                                      icon=":material/rocket_launch:")
+
+if submitted:
+    try:
+        run_name = processes.validate_name(name)
+        opts = processes.TrainOptions(
+            window=int(window), stride=int(stride), limit=int(limit), epochs=int(epochs), batch_size=int(batch),
+            lr=float(lr), timesteps=int(timesteps), base_channels=int(base), channel_mults=mults.strip(),
+            time_dim=int(tdim), monitor_every=int(monitor), save_every=int(save_every), patience=int(patience),
+            precision=precision, resume=bool(resume))
+        opts.validate()
+        if src == "uploaded" and ui.uploaded_clip() is not None:
+            dst = runs_dir / run_name / "uploaded_clip.json"
+            save_clip(ui.uploaded_clip()["clip"], dst)
+            opts.data = str(dst.resolve())
+        elif src == "reference" and ref.is_file():
+            opts.data = str(ref)
+        else:
+            opts.data = "demo"
+        rec = processes.start_run(runs_dir, run_name, opts, max_running=config.max_training_runs())
+        st.session_state["lab.training.select"] = str(runs_dir / run_name / "metrics.jsonl")
+        st.session_state["lab.training.flash"] = f"Started {run_name} (pid {rec['pid']})."
+        st.session_state.pop("lab.training.default_name", None)
+        st.session_state["lab.training.reset_name"] = True
+        st.rerun()
+    except (MotionlabError, OSError) as e:
+        ui.error(e)
