@@ -1,0 +1,76 @@
+"""Shared helpers for the lab's tests: tiny checkpoints in a tmp folder and an env pointing the app at them.
+
+    from lab_support import lab_env, make_tiny_run   # lab_env is a pytest fixture
+
+lab_env (session scope) trains two tiny models on the demo clip (window 32, 10 diffusion steps,
+base 16 x (1, 2), time dim 32; a second or two each on a CPU) and lays out:
+
+    <tmp>/checkpoints/tiny_ship/model.pt     a release copy (fp16 weights), with metrics.jsonl and CARD.md
+    <tmp>/checkpoints/broken/model.pt        garbage bytes: must be listed as broken, never crash a page
+    <tmp>/runs/tiny_run/{best,last}.pt       a run folder with metrics.jsonl (monitored sample metrics)
+
+and returns a dict of paths plus "env", the environment variables for the app
+(MOTIONLAB_CHECKPOINT_DIRS, MOTIONLAB_RUNS_DIR, MOTIONLAB_CLIP pointing at a missing file so the
+pages use the demo clip, MOTIONLAB_TRAJECTORY_MB).
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from motionlab.checkpoints import release_copy  # noqa: E402
+from motionlab.dataset import DataConfig  # noqa: E402
+from motionlab.demo import demo_clip  # noqa: E402
+from motionlab.diffusion import DiffusionConfig  # noqa: E402
+from motionlab.model import ModelConfig  # noqa: E402
+from motionlab.train import TrainConfig, Trainer  # noqa: E402
+
+
+def make_tiny_run(out, tag: str, epochs: int = 2, window: int = 32, timesteps: int = 10, frames: int = 160,
+                  monitor_every: int = 1, seed: int = 0) -> Path:
+    """Train a tiny model on the demo clip into `out` (best.pt, last.pt, metrics.jsonl)."""
+    out = Path(out)
+    data = DataConfig(data="demo", window=window, stride=16, limit=0, seed=seed)
+    model = ModelConfig(base_channels=16, channel_mults=(1, 2), time_dim=32, dropout=0.0)
+    diff = DiffusionConfig(timesteps=timesteps)
+    cfg = TrainConfig(epochs=epochs, batch_size=8, monitor_every=monitor_every, monitor_samples=2, save_every=1,
+                      tag=tag, seed=seed)
+    Trainer(data, model, diff, cfg, out, clip=demo_clip(frames), log=lambda *_: None).run(progress=False)
+    return out
+
+
+def build_lab_tree(base) -> dict:
+    base = Path(base)
+    ck, runs = base / "checkpoints", base / "runs"
+    run = make_tiny_run(runs / "tiny_run", "tiny_run", epochs=2)
+    ship_src = make_tiny_run(base / "src" / "tiny_ship", "tiny_ship", epochs=1, seed=1)
+    (ck / "tiny_ship").mkdir(parents=True)
+    release_copy(ship_src / "best.pt", ck / "tiny_ship" / "model.pt")
+    shutil.copy(ship_src / "metrics.jsonl", ck / "tiny_ship" / "metrics.jsonl")
+    (ck / "tiny_ship" / "CARD.md").write_text("# tiny_ship\n\nA test checkpoint.\n")
+    (ck / "broken").mkdir()
+    (ck / "broken" / "model.pt").write_bytes(b"this is not a checkpoint")
+    env = {"MOTIONLAB_CHECKPOINT_DIRS": str(ck), "MOTIONLAB_RUNS_DIR": str(runs),
+           "MOTIONLAB_CLIP": str(base / "data" / "missing.json"), "MOTIONLAB_TRAJECTORY_MB": "8"}
+    return {"base": base, "checkpoints": ck, "runs": runs, "ship": ck / "tiny_ship" / "model.pt",
+            "broken": ck / "broken" / "model.pt", "run_best": run / "best.pt", "run_last": run / "last.pt",
+            "env": env}
+
+
+@pytest.fixture(scope="session")
+def lab_tree(tmp_path_factory):
+    return build_lab_tree(tmp_path_factory.mktemp("lab"))
+
+
+@pytest.fixture
+def lab_env(lab_tree, monkeypatch):
+    for k, v in lab_tree["env"].items():
+        monkeypatch.setenv(k, v)
+    return lab_tree
