@@ -51,7 +51,13 @@ def read_checkpoint(path) -> dict:
     if size > MAX_BYTES:
         raise CheckpointError(f"{p}: {size / 2**20:.0f} MB is larger than any motionlab checkpoint")
     try:
+        with open(p, "rb") as f:
+            head = f.read(4)
+        if head[:2] != b"PK" and head[:1] != b"\x80":  # a torch zip archive, or a legacy pickle (PROTO opcode)
+            raise CheckpointError(f"{p}: not a readable checkpoint (not a torch file)")
         ck = torch.load(p, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
     except pickle.UnpicklingError as e:
         # torch's text is many lines of advice (including "load it unsafely"); keep only the reason
         m = _UNPICKLE_REASON.search(str(e))
