@@ -66,6 +66,12 @@ panels = session.compare_panels(samples, clip, window, int(real_count), int(real
 names = [p.name for p in panels]
 by = {p.name: p for p in panels}
 ui.keep_valid("compare.panels", names, multi=True)
+known = st.session_state.get("lab.compare.known", [])
+fresh = [x for x in names if x not in known]
+if fresh and "compare.panels" in st.session_state:  # newly sampled or added windows join the view
+    keep = set(st.session_state["compare.panels"]) | set(fresh)
+    st.session_state["compare.panels"] = [x for x in names if x in keep][:12]
+st.session_state["lab.compare.known"] = names
 kw = {} if "compare.panels" in st.session_state else {"default": names[:12]}
 picked = st.multiselect("Panels", names, key="compare.panels", **kw)
 if not picked:

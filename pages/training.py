@@ -43,7 +43,8 @@ def show_run(path: str, was_live: bool) -> None:
     done = records[-1]["epoch"] if records else 0
     losses = [r["loss"] for r in records if isinstance(r.get("loss"), (int, float))]
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("State", {"none": "not started here"}.get(state, state))
+    c1.metric("State", {"none": "external"}.get(state, state),
+              help="external: the run was not started from this lab (no lab_process.json), so only its log is shown")
     c2.metric("Epochs logged", f"{done}" + (f" / {planned}" if planned else ""))
     c3.metric("Best loss", f"{min(losses):.4g}" if losses else "–")
     c4.metric("Last loss", f"{losses[-1]:.4g}" if losses else "–")

@@ -305,6 +305,7 @@ def test_read_metrics_skips_a_half_written_line(tmp_path):
     assert processes.read_metrics(tmp_path / "none") == []
 
 
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # the CPUs are shared
 TINY = dict(data="demo", window=32, stride=16, limit=0, base_channels=16, channel_mults="1,2", time_dim=32,
             timesteps=10, monitor_every=1, monitor_samples=2, save_every=1)
 
@@ -320,7 +321,7 @@ def _wait_state(run_dir, states, timeout=60):
 
 
 def test_background_run_finishes_and_is_tracked_on_disk(tmp_path):
-    rec = processes.start_run(tmp_path, "t1", processes.TrainOptions(epochs=2, **TINY))
+    rec = processes.start_run(tmp_path, "t1", processes.TrainOptions(epochs=2, **TINY), env=ONE_THREAD)
     run = tmp_path / "t1"
     assert json.loads((run / "lab_process.json").read_text())["pid"] == rec["pid"]
     s = _wait_state(run, ("finished", "failed"))
@@ -334,7 +335,7 @@ def test_background_run_finishes_and_is_tracked_on_disk(tmp_path):
 
 
 def test_background_run_survives_a_reload_and_stops(tmp_path):
-    processes.start_run(tmp_path, "long", processes.TrainOptions(epochs=100000, **TINY))
+    processes.start_run(tmp_path, "long", processes.TrainOptions(epochs=100000, **TINY), env=ONE_THREAD)
     run = tmp_path / "long"
     with processes._lock:  # a fresh server process knows only lab_process.json
         child = processes._children.pop(json.loads((run / "lab_process.json").read_text())["pid"])

@@ -1,0 +1,283 @@
+"""The Streamlit lab driven through streamlit.testing.v1.AppTest, page by page, on tiny checkpoints.
+
+Sampling runs on a background thread (session.Job); the tests wait for it and rerun, as the
+page's polling fragment does in a browser.
+"""
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lab_support import ROOT, lab_env, lab_tree  # noqa: F401  (fixtures)
+from motionlab.clip import loads_clip
+from motionlab.demo import demo_clip
+from motionlab.lab import processes
+from motionlab.metrics import METRICS
+
+APP = str(ROOT / "lab_app.py")
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """file name -> (callable, mime) of every deferred download button the app registers."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    got = {}
+    orig = MediaFileManager.add_deferred
+
+    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        got[file_name] = (data_callable, mimetype)
+        return orig(self, data_callable, mimetype, coordinates, file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    return got
+
+
+def app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    if page:
+        at.switch_page(f"pages/{page}.py").run()
+    ok(at)
+    return at
+
+
+def ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def wait_job(at: AppTest, name: str, timeout: float = 120) -> None:
+    jobs = at.session_state["lab.jobs"] if "lab.jobs" in at.session_state else {}
+    job = jobs.get(name)
+    if job is not None:
+        assert job.wait(timeout), f"{name} job still running"
+        assert not job.error, job.error
+    at.run()
+
+
+def chart(at: AppTest, key: str) -> dict:
+    els = [c for c in at.get("plotly_chart") if c.key == key]
+    assert els, f"no plotly chart {key!r}; have {[c.key for c in at.get('plotly_chart')]}"
+    return json.loads(els[0].proto.spec)
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(str(e.value) for kind in ("markdown", "caption", "info", "warning", "success", "header",
+                                                "subheader") for e in getattr(at, kind))
+
+
+def test_sample_page_picks_samples_scrubs_and_exports(lab_env, downloads, monkeypatch):
+    at = app()
+    assert [h.value for h in at.header] == ["Sample"]
+    pick = at.selectbox(key="sample.checkpoint")
+    assert pick.options == ["checkpoints/tiny_ship/model.pt · tiny_ship · 32/16/0 · epoch 1/1 · loss "
+                            + pick.options[0].rsplit(" ", 1)[1], *pick.options[1:]]
+    assert len(pick.options) == 3 and not any("broken" in o for o in pick.options)
+    assert any("checkpoints/broken/model.pt** (broken)" in w.value for w in at.warning)
+    pick.set_value(str(lab_env["run_best"])).run()
+    at.slider(key="sample.num_samples").set_value(3).run()
+    at.button(key="sample.run").click().run()
+    ok(at)
+    wait_job(at, "sample")
+    ok(at)
+    fig = chart(at, "sample.animation")
+    assert fig["layout"]["meta"]["panels"] == 3 and len(fig["frames"]) == 32
+    assert fig["layout"]["yaxis"]["autorange"] == "reversed"
+    assert "3 samples from **runs/tiny_run/best.pt**, seed 42, fp32, 10 steps, 32 frames" in texts(at)
+    assert at.multiselect(key="sample.show").value == [0, 1, 2]
+
+    # the denoising slider: T .. 0, reads the kept trajectory and never runs the model
+    step = at.select_slider(key="sample.denoise_step")
+    assert step.options[0] == "10" and step.options[-1] == "0" and step.value == 0
+    den = chart(at, "sample.denoise")
+    assert [a["text"] for a in den["layout"]["annotations"]] == ["x_t at step 0 (noisy input)",
+                                                                   "x̂0 predicted at step 0"]
+    from motionlab.model import PositionalUNet1D
+
+    def no_model(*a, **k):
+        raise AssertionError("the slider ran the model")
+    monkeypatch.setattr(PositionalUNet1D, "forward", no_model)
+    step.set_value(10).run()
+    at.selectbox(key="sample.denoise_sample").set_value(2).run()
+    ok(at)
+    den = chart(at, "sample.denoise")
+    assert den["layout"]["annotations"][0]["text"] == "x_t at step 10 (noisy input)"
+    assert len(den["frames"]) == 32 and den["layout"]["meta"]["panels"] == 2
+
+    # exports of what is shown: 3 clips side by side, then one
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["GIF (3 clips side by side)", "MP4 (3 clips side by side)", "JSON clips (zip of 3)"]
+    assert downloads["tiny_run_seed42.gif"][0]()[:6] == b"GIF89a"
+    assert downloads["tiny_run_seed42.mp4"][0]()[4:8] == b"ftyp"
+    with zipfile.ZipFile(io.BytesIO(downloads["tiny_run_seed42.zip"][0]())) as z:
+        assert len(z.namelist()) == 3
+        assert loads_clip(z.read(z.namelist()[0])).num_frames == 32
+    at.multiselect(key="sample.show").set_value([1]).run()
+    ok(at)
+    assert chart(at, "sample.animation")["layout"]["meta"]["panels"] == 1
+    assert loads_clip(downloads["tiny_run_seed42_1.json"][0]()).num_frames == 32
+
+
+def test_sample_page_without_usable_checkpoints(monkeypatch, tmp_path, lab_tree):
+    monkeypatch.setenv("MOTIONLAB_CHECKPOINT_DIRS", str(lab_tree["checkpoints"] / "broken"))
+    monkeypatch.setenv("MOTIONLAB_RUNS_DIR", str(tmp_path / "no_runs"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert any("No usable checkpoint found" in i.value for i in at.info)
+    assert any("(broken)" in w.value for w in at.warning)
+
+
+def test_compare_page_plays_checkpoints_and_real_windows_in_one_figure(lab_env, downloads):
+    at = app("compare")
+    assert [h.value for h in at.header] == ["Compare"]
+    assert any("copy ../shared/data/uptown_funk.json to data/uptown_funk.json" in i.value for i in at.info)
+    at.multiselect(key="compare.checkpoints").set_value([str(lab_env["ship"]), str(lab_env["run_best"])]).run()
+    at.slider(key="compare.num_samples").set_value(1).run()
+    at.number_input(key="compare.real_count").set_value(2).run()
+    at.button(key="compare.run").click().run()
+    wait_job(at, "compare")
+    ok(at)
+    panels = at.multiselect(key="compare.panels")
+    assert panels.options == ["tiny_ship #0", "tiny_run:best #0", "real @0", "real @32"]
+    assert panels.value == panels.options
+    fig = chart(at, "compare.animation")
+    assert fig["layout"]["meta"]["panels"] == 4
+    assert {t["xaxis"] for t in fig["data"]} == {"x", "x2", "x3", "x4"}
+    assert all(len(f["data"]) == len(fig["frames"][0]["traces"]) for f in fig["frames"])  # shared frames
+    assert len(fig["layout"]["updatemenus"]) == 1  # one play button for all
+    assert at.button(key="compare.run").disabled  # all sampled
+    panels.set_value(["real @32", "tiny_ship #0"]).run()
+    ok(at)
+    assert [a["text"] for a in chart(at, "compare.animation")["layout"]["annotations"]] == ["real @32", "tiny_ship #0"]
+    assert downloads["compare_seed42.gif"][0]()[:6] == b"GIF89a"
+    with zipfile.ZipFile(io.BytesIO(downloads["compare_seed42.zip"][0]())) as z:
+        assert sorted(z.namelist()) == ["real_32.json", "tiny_ship_0.json"]
+
+
+def test_metrics_page_ratios_spec_values_and_downloads(lab_env):
+    at = app("metrics")
+    assert at.multiselect(key="metrics.checkpoints").value == [str(lab_env["ship"])]
+    fig = chart(at, "metrics.ratios")
+    assert [t["name"] for t in fig["data"]] == ["spec: baseline_1epoch", "spec: earlystop_500", "spec: long_1000",
+                                                "spec: long_10000"]
+    at.slider(key="metrics.num_samples").set_value(4).run()
+    at.button(key="metrics.run").click().run()
+    wait_job(at, "metrics")
+    ok(at)
+    fig = chart(at, "metrics.ratios")
+    assert fig["data"][0]["name"] == "ours: tiny_ship" and fig["data"][0]["x"] == list(METRICS)
+    assert fig["layout"]["shapes"][0]["y0"] == 1 and fig["layout"]["yaxis"]["type"] == "log"
+    table = at.dataframe[1].value
+    assert list(table["source"]) == ["ours", "ours: dataset baseline", "spec", "spec", "spec", "spec"]
+    assert table.columns[3] == "training config (window / stride / limit / epochs)"
+    assert [b.label for b in at.get("download_button")] == ["Download CSV", "Download markdown"]
+    at.toggle(key="metrics.log_scale").set_value(False).run()
+    assert chart(at, "metrics.ratios")["layout"]["yaxis"]["type"] == "linear"
+    assert at.button(key="metrics.run").disabled
+
+
+def test_dataset_page_windows_baseline_and_upload(lab_env):
+    at = app("dataset")
+    assert any("copy ../shared/data/uptown_funk.json to data/uptown_funk.json" in i.value for i in at.info)
+    base = at.dataframe[0].value
+    assert list(base["source"]) == ["ours (demo)", "spec (uptown_funk.json)"] and base["clips"][0] == 14
+    assert chart(at, "dataset.animation")["layout"]["meta"]["num_frames"] == 300
+    assert chart(at, "dataset.coverage")
+    at.number_input(key="dataset.window").set_value(256).run()
+    at.number_input(key="dataset.stride").set_value(5).run()
+    at.number_input(key="dataset.limit").set_value(1024).run()
+    ok(at)
+    base = at.dataframe[0].value
+    assert base["window/stride/limit"][0] == "256 / 5 / 1024" and base["pos_std"][1] == 41.74
+    at.number_input(key="dataset.window").set_value(1000).run()
+    assert not at.exception and "shorter than the window of 1000 frames" in at.error[0].value
+
+    up = at.file_uploader(key="dataset.upload")
+    up.set_value(("bad.json", b'{"nose": [[1, 2]], "neck_mid": []}', "application/json")).run()
+    assert not at.exception
+    assert [e.value for e in at.error if e.value.startswith("bad.json")] == [
+        "bad.json: joints have unequal lengths ('neck_mid': 0 frames, 'nose': 1 frames)"]
+    clip = demo_clip(90)
+    up = at.file_uploader(key="dataset.upload")
+    up.set_value(("mine.json", json.dumps(clip.to_dict()).encode(), "application/json")).run()
+    at.number_input(key="dataset.window").set_value(32).run()
+    ok(at)
+    assert any("Loaded upload:mine.json: 90 frames, 20 joints." in s.value for s in at.success)
+    assert "Clip **upload:mine.json**: 90 frames" in texts(at)
+    at.switch_page("pages/compare.py").run()  # the uploaded clip follows to other pages
+    assert at.slider(key="compare.real_start").max == 90 - 32
+    at.switch_page("pages/dataset.py").run()
+    at.button(key="dataset.forget_upload").click().run()
+    ok(at)
+    assert "Clip **demo**: 480 frames" in texts(at)
+
+
+def test_dataset_page_refuses_oversized_uploads(lab_env):
+    from motionlab.lab import config
+    at = app("dataset")
+    big = b" " * (config.UPLOAD_LIMIT_MB * 2**20 + 1)
+    at.file_uploader(key="dataset.upload").set_value(("big.json", big, "application/json")).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["big.json: 50.0 MB exceeds the 50 MB limit for clip files"]
+    assert "Clip **demo**" in texts(at)
+
+
+def test_training_page_charts_runs_and_starts_one(lab_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("MOTIONLAB_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("MOTIONLAB_CHECKPOINT_DIRS", str(tmp_path / "no_checkpoints"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the training subprocess inherits it; the CPUs are shared
+    at = app("training")
+    assert any("No runs yet" in i.value for i in at.info)
+    f = "training."
+    for k, v in (("name", "ui_run"), ("window", 32), ("stride", 16), ("limit", 0), ("epochs", 2),
+                 ("timesteps", 10), ("base_channels", 16), ("time_dim", 32), ("monitor_every", 1),
+                 ("save_every", 1)):
+        (at.text_input if k == "name" else at.number_input)(key=f + k).set_value(v)
+    at.selectbox(key=f + "data").set_value("demo")
+    at.button(key=f + "start").click().run()
+    ok(at)
+    assert any("Started ui_run (pid" in s.value for s in at.success)
+    run = tmp_path / "ui_run"
+    rec = json.loads((run / "lab_process.json").read_text())
+    assert rec["command"][1:3] == ["-m", "motionlab.train"] and "--no-progress" in rec["command"]
+    assert at.selectbox(key="training.run").value == str(run / "metrics.jsonl")
+    t = time.time()
+    while processes.status(run)["state"] in ("running", "stopping") and time.time() - t < 120:
+        time.sleep(0.3)
+    at.run()
+    ok(at)
+    assert processes.status(run)["state"] == "finished", processes.log_tail(run)
+    assert [m.value for m in at.metric][:2] == ["finished", "2 / 2"]
+    assert chart(at, "training.loss")["data"][0]["x"] == [1, 2]
+    assert len(chart(at, "training.sample_metrics")["data"]) == 6
+    # a second page load (new session) still knows the run; its name is taken now
+    at2 = app("training")
+    at2.text_input(key="training.name").set_value("ui_run")
+    at2.selectbox(key="training.data").set_value("demo")
+    at2.button(key="training.start").click().run()
+    assert not at2.exception and "already holds a run" in at2.error[0].value
+
+
+def test_training_page_shows_shipped_and_run_logs(lab_env):
+    at = app("training")
+    runs = at.selectbox(key="training.run")
+    assert [p.rsplit("/", 1)[-1] for p in runs.options] == ["tiny_run", "tiny_ship"]  # labels: the run folders
+    assert chart(at, "training.loss")["data"][0]["x"] == [1, 2]
+    assert [m.value for m in at.metric][0] == "external"
+
+
+def test_every_page_renders_with_the_real_defaults():
+    """No env overrides: the project's checkpoints/ and runs/ folders and data/ as they are."""
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    for page in ("compare", "metrics", "dataset", "training"):
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, page
+        assert not np.any([e.value.startswith("Traceback") for e in at.error])
