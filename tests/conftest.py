@@ -5,10 +5,18 @@ Import the constants with `from conftest import TINY_MODEL, REAL_CLIP, needs_rea
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-import pytest
+# One torch thread, here and in the CLI subprocesses the tests start: the tiny models gain nothing
+# from two, and on 2 shared cores a second spinning OpenMP thread made tests up to 7x slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
