@@ -390,7 +390,7 @@ def test_real_subprocesses_refuse_hostile_and_broken(hostile, broken, tiny_check
     """`python -m motionlab.sample` / `evaluate` on a hostile and two broken files, plus bad args, in parallel."""
     files, marker = hostile
     _, bad = broken
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     runs = [
         ("motionlab.sample", files["swapped_data_pkl"], ["--num-samples", "1", "--out", str(tmp_path / "a")], None),
         ("motionlab.sample", bad["truncated_at_%d" % (len(tiny_checkpoint.read_bytes()) // 2)][0],
