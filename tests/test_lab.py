@@ -164,7 +164,10 @@ def test_metric_ratio_and_training_figures():
     recs = [{"epoch": 1, "loss": 1.0}, {"epoch": 2, "loss": 0.5, "sample_metrics": {m: 1.0 for m in METRICS}}]
     assert figures.loss_figure(recs)["data"][0]["y"] == [1.0, 0.5]
     sm = figures.sample_metrics_figure(recs, {m: 2.0 for m in METRICS})
-    assert len(sm["data"]) == 6 and len(sm["layout"]["shapes"]) == 6
+    assert [t["name"] for t in sm["data"]] == [n for m in METRICS for n in (m, "dataset baseline")]
+    assert sm["data"][1]["y"] == [2.0, 2.0] and sm["layout"]["yaxis"]["type"] == "linear"
+    sm = figures.sample_metrics_figure(recs, {m: 200.0 for m in METRICS})
+    assert sm["layout"]["yaxis"]["type"] == "log"
     assert figures.sample_metrics_figure(recs[:1]) is None
     cov = figures.coverage_figure(100, [0, 50], 60)
     assert figures.untyped(cov["data"][0]["y"]).max() == 2

@@ -19,6 +19,8 @@ Environment variables (read on every page run, so tests can point them at tmp fo
                                 makes the pages fall back to the demo clip with a hint)
     MOTIONLAB_TRAJECTORY_MB     per-session cap for the kept denoising trajectory (default 64)
     MOTIONLAB_MAX_TRAINING_RUNS concurrent training runs the lab may start (default 2)
+    MOTIONLAB_TORCH_THREADS     torch intra-op threads for sampling in the app (default: torch's);
+                                1 is much faster on a small machine shared with other work
 
 Widget keys (stable; tests drive the app through them):
 

@@ -56,6 +56,19 @@ def max_training_runs() -> int:
         return 2
 
 
+def torch_threads() -> int | None:
+    """MOTIONLAB_TORCH_THREADS, or None to keep torch's default.
+
+    On a small shared machine one thread can be several times faster than the default: OpenMP
+    threads spin while other processes hold the cores.
+    """
+    try:
+        n = int(os.environ.get("MOTIONLAB_TORCH_THREADS", "0"))
+    except ValueError:
+        return None
+    return n if n > 0 else None
+
+
 def display_path(p: str | Path) -> str:
     """Path relative to the project root when inside it, else as given."""
     p = Path(p)

@@ -188,7 +188,8 @@ def skeleton_figure(panels: list[Panel], fps: float = 30.0, cols: int | None = N
         "active": 0, "x": 0.16, "len": 0.84, "y": 0, "yanchor": "top", "pad": {"t": 40, "b": 0},
         "currentvalue": {"prefix": "frame ", "visible": True, "xanchor": "left", "font": {"color": "#333"}},
         "font": {"color": "rgba(0,0,0,0)"} if many else {},
-        "ticklen": 0 if many else 5,
+        "ticklen": 0 if many else 5, "minorticklen": 0 if many else 4,
+        "tickcolor": "rgba(0,0,0,0)" if many else "#333",
         "steps": [{"label": str(t), "method": "animate", "args": [[str(t)], still]} for t in shown]}]
     return fig
 
@@ -239,30 +240,38 @@ def loss_figure(records: list[dict], title: str = "training loss") -> dict:
 
 
 def sample_metrics_figure(records: list[dict], baseline: dict | None = None) -> dict | None:
-    """Six small charts of the monitored sample metrics vs epoch, baseline dashed; None when absent."""
+    """Six small charts of the monitored sample metrics vs epoch, baseline dashed; None when absent.
+
+    A chart whose values (with the baseline) span more than a decade uses a log axis.
+    """
     recs = [r for r in records if isinstance(r.get("sample_metrics"), dict)]
     if not recs:
         return None
-    data, layout, shapes, ann = [], {}, [], []
+    data, layout, ann = [], {}, []
     cols = 3
     for i, m in enumerate(METRICS):
         s = "" if i == 0 else str(i + 1)
         r, c = divmod(i, cols)
         dx = [c / cols + 0.04, (c + 1) / cols - 0.02]
         dy = [1 - (r + 1) / 2 + 0.1, 1 - r / 2 - 0.08]
+        ep = [x["epoch"] for x in recs if isinstance(x["sample_metrics"].get(m), (int, float))]
+        ys = [x["sample_metrics"][m] for x in recs if isinstance(x["sample_metrics"].get(m), (int, float))]
+        vals = [v for v in ys + ([baseline[m]] if baseline and m in baseline else []) if v > 0]
+        log = bool(vals) and max(vals) / min(vals) > 10
         layout[f"xaxis{s}"] = {"domain": dx, "anchor": f"y{s}", "title": {"text": "epoch"} if r == 1 else None}
-        layout[f"yaxis{s}"] = {"domain": dy, "anchor": f"x{s}", "type": "log"}
-        ep = [x["epoch"] for x in recs if m in x["sample_metrics"]]
-        ys = [x["sample_metrics"][m] for x in recs if m in x["sample_metrics"]]
-        data.append({"type": "scatter", "mode": "lines+markers", "x": ep, "y": ys, "name": m, "showlegend": False,
-                     "xaxis": f"x{s}", "yaxis": f"y{s}", "line": {"color": "#1f77b4"}})
+        layout[f"yaxis{s}"] = {"domain": dy, "anchor": f"x{s}", "type": "log" if log else "linear"}
+        data.append({"type": "scatter", "mode": "lines+markers" if len(ep) < 60 else "lines", "x": ep, "y": ys,
+                     "name": m, "showlegend": False, "xaxis": f"x{s}", "yaxis": f"y{s}", "line": {"color": "#1f77b4"}})
+        if baseline and m in baseline and ep:
+            data.append({"type": "scatter", "mode": "lines", "x": [min(ep), max(ep)], "y": [baseline[m]] * 2,
+                         "name": "dataset baseline", "legendgroup": "baseline", "showlegend": i == 0,
+                         "xaxis": f"x{s}", "yaxis": f"y{s}", "line": {"color": "black", "dash": "dash", "width": 1.5},
+                         "hovertemplate": f"baseline {baseline[m]:.4g}<extra></extra>"})
         ann.append({"text": m, "xref": "paper", "yref": "paper", "x": (dx[0] + dx[1]) / 2, "y": dy[1],
                     "xanchor": "center", "yanchor": "bottom", "showarrow": False})
-        if baseline and m in baseline:
-            shapes.append({"type": "line", "xref": f"x{s} domain", "x0": 0, "x1": 1, "yref": f"y{s}",
-                           "y0": baseline[m], "y1": baseline[m], "line": {"color": "black", "dash": "dash"}})
-    layout.update({"height": 480, "margin": {"l": 50, "r": 10, "t": 50, "b": 40}, "shapes": shapes,
-                   "annotations": ann, "title": {"text": "sample metrics (dashed: dataset baseline)", "x": 0}})
+    layout.update({"height": 480, "margin": {"l": 50, "r": 10, "t": 50, "b": 40}, "annotations": ann,
+                   "title": {"text": "sample metrics vs epoch", "x": 0},
+                   "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.08, "yanchor": "bottom"}})
     return {"data": data, "layout": layout}
 
 

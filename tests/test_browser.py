@@ -1,0 +1,180 @@
+"""The lab in a real browser: headless Debian Chromium (playwright) against `streamlit run lab_app.py`.
+
+Opens every page on tiny tmp checkpoints, samples once, plays an animation, moves the denoising
+slider, downloads a GIF, and saves a screenshot of each page to artifacts/screenshots/. Skips only
+when /usr/bin/chromium is missing and CI is not set; under CI a missing chromium fails.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lab_support import ROOT, lab_tree  # noqa: F401  (fixture)
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+SHOTS = ROOT / "artifacts" / "screenshots"
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _need_chromium() -> None:
+    if CHROMIUM.is_file():
+        return
+    if _ci():
+        pytest.fail(f"CI is set but {CHROMIUM} is missing: DEBIAN_FRONTEND=noninteractive apt-get install -y chromium")
+    pytest.skip(f"{CHROMIUM} not found and CI is not set "
+                "(install Debian's chromium: DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(lab_tree, tmp_path):
+    _need_chromium()
+    pytest.importorskip("playwright.sync_api")
+    port = _free_port()
+    env = {**os.environ, **lab_tree["env"], "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    log_path = tmp_path / "streamlit.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "lab_app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        t = time.time()
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() - t > 60:
+                pytest.fail(f"streamlit did not come up:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield url, log_path
+    finally:
+        try:
+            os.killpg(proc.pid, 15)
+            proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, 9)
+            proc.wait()
+
+
+def test_every_page_in_chromium(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, log_path = server
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 2400}, accept_downloads=True)
+        page.set_default_timeout(60_000)
+        js_errors, stage = [], ["load"]
+        page.on("pageerror", lambda e: js_errors.append(f"{stage[0]}: {e} {getattr(e, 'stack', '')}"))
+
+        def settled(header: str):
+            expect(page.locator("h2", has_text=re.compile(f"^{header}$"))).to_be_visible()
+            page.wait_for_selector(IDLE)
+            assert page.locator("[data-testid='stException']").count() == 0, page.locator(
+                "[data-testid='stException']").first.inner_text()
+            errs = page.locator("[data-testid='stAlertContentError']")
+            assert errs.count() == 0, errs.all_inner_texts()
+
+        def shot(name: str):
+            page.wait_for_timeout(400)  # let plotly finish drawing
+            page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+        def go(name: str):
+            stage[0] = name
+            page.locator("[data-testid='stSidebarNav'] a", has_text=name).click()
+            settled(name)
+
+        # -- Sample: sample 8 clips, play, scrub the denoising steps, download a GIF ------------
+        page.goto(url)
+        settled("Sample")
+        assert "missing (demo clip in use)" in page.locator("[data-testid='stSidebar']").inner_text()
+        page.locator(".st-key-sample-run button").click()
+        page.wait_for_selector(".st-key-sample-denoise .js-plotly-plot")
+        settled("Sample")
+        anim = page.locator(".st-key-sample-animation")
+        expect(anim.locator(".annotation-text", has_text="tiny_ship #7")).to_have_count(1)
+        expect(anim.locator(".updatemenu-button")).to_have_count(2)  # play, pause
+        current = anim.locator(".slider-container text.slider-label").first
+        assert current.text_content() == "frame 0"
+        anim.locator(".updatemenu-button", has_text="Play").click()
+        page.wait_for_function("el => el.textContent !== 'frame 0'", arg=current.element_handle(), timeout=10_000)
+        stage[0] = "pause"  # plotly.js rejects the interrupted animate() promise with no reason
+        anim.locator(".updatemenu-button", has_text="Pause").click()
+        page.wait_for_timeout(300)
+        stage[0] = "Sample"
+        den = page.locator(".st-key-sample-denoise")
+        expect(den.locator(".annotation-text", has_text="x_t at step 0")).to_have_count(1)
+        thumb = page.locator(".st-key-sample-denoise_step input[type='range']")
+        thumb.focus()
+        thumb.press("Home")  # to T = pure noise; a fragment rerun, no model call
+        expect(den.locator(".annotation-text", has_text="x_t at step 10")).to_have_count(1)
+        settled("Sample")
+        with page.expect_download() as dl:
+            page.locator(".st-key-sample-export_gif button").click()
+        assert dl.value.suggested_filename == "tiny_ship_seed42.gif"
+        assert Path(dl.value.path()).read_bytes()[:6] == b"GIF89a"
+        shot("sample")
+
+        # -- Compare: both checkpoints and a real window, one figure ---------------------------
+        go("Compare")
+        page.locator(".st-key-compare-run button").click()
+        cmp_anim = page.locator(".st-key-compare-animation")
+        expect(cmp_anim.locator(".annotation-text", has_text="tiny_ship #1")).to_have_count(1)
+        settled("Compare")
+        expect(cmp_anim.locator(".annotation-text", has_text="real @0")).to_have_count(1)
+        expect(cmp_anim.locator(".updatemenu-button")).to_have_count(2)
+        shot("compare")
+
+        # -- Metrics: evaluate the shipped checkpoint beside the spec's numbers ----------------
+        go("Metrics")
+        page.locator(".st-key-metrics-run button").click()
+        expect(page.locator(".st-key-metrics-ratios .legendtext", has_text="ours: tiny_ship")).to_have_count(1)
+        settled("Metrics")
+        expect(page.locator(".st-key-metrics-ratios .legendtext", has_text=re.compile("^spec: long_1000$"))).to_have_count(1)
+        shot("metrics")
+
+        # -- Dataset: the demo clip (no data/ here), its windows and baseline ------------------
+        go("Dataset")
+        expect(page.get_by_text("copy ../shared/data/uptown_funk.json to data/uptown_funk.json")).to_be_visible()
+        page.wait_for_selector(".st-key-dataset-animation .js-plotly-plot")
+        page.wait_for_selector(".st-key-dataset-coverage .js-plotly-plot")
+        expect(page.locator("[data-testid='stFileUploader']")).to_have_count(1)
+        shot("dataset")
+
+        # -- Training: the run's loss and sample-metric curves ---------------------------------
+        go("Training")
+        page.wait_for_selector(".st-key-training-loss .js-plotly-plot")
+        page.wait_for_selector(".st-key-training-sample_metrics .js-plotly-plot")
+        expect(page.locator(".st-key-training-start button")).to_be_visible()
+        shot("training")
+
+        browser.close()
+    assert [e for e in js_errors if not e.startswith("pause: undefined")] == [], js_errors
+    assert "Traceback" not in log_path.read_text(), log_path.read_text()[-3000:]
+    assert time.time() - t0 < 120
