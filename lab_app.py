@@ -17,11 +17,11 @@ if config.torch_threads():
 st.set_page_config(page_title="motionlab lab", page_icon=":material/directions_run:", layout="wide")
 
 PAGES = [
-    st.Page("pages/sample.py", title="Sample", icon=":material/casino:", default=True),
-    st.Page("pages/compare.py", title="Compare", icon=":material/view_column:"),
-    st.Page("pages/metrics.py", title="Metrics", icon=":material/bar_chart:"),
-    st.Page("pages/dataset.py", title="Dataset", icon=":material/dataset:"),
-    st.Page("pages/training.py", title="Training", icon=":material/model_training:"),
+    st.Page("lab_pages/sample.py", title="Sample", icon=":material/casino:", default=True),
+    st.Page("lab_pages/compare.py", title="Compare", icon=":material/view_column:"),
+    st.Page("lab_pages/metrics.py", title="Metrics", icon=":material/bar_chart:"),
+    st.Page("lab_pages/dataset.py", title="Dataset", icon=":material/dataset:"),
+    st.Page("lab_pages/training.py", title="Training", icon=":material/model_training:"),
 ]
 page = st.navigation(PAGES)
 

@@ -43,7 +43,7 @@ def app(page: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     if page:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"lab_pages/{page}.py").run()
     ok(at)
     return at
 
@@ -211,9 +211,9 @@ def test_dataset_page_windows_baseline_and_upload(lab_env):
     ok(at)
     assert any("Loaded upload:mine.json: 90 frames, 20 joints." in s.value for s in at.success)
     assert "Clip **upload:mine.json**: 90 frames" in texts(at)
-    at.switch_page("pages/compare.py").run()  # the uploaded clip follows to other pages
+    at.switch_page("lab_pages/compare.py").run()  # the uploaded clip follows to other pages
     assert at.slider(key="compare.real_start").max == 90 - 32
-    at.switch_page("pages/dataset.py").run()
+    at.switch_page("lab_pages/dataset.py").run()
     at.button(key="dataset.forget_upload").click().run()
     ok(at)
     assert "Clip **demo**: 480 frames" in texts(at)
@@ -278,6 +278,6 @@ def test_every_page_renders_with_the_real_defaults():
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     for page in ("compare", "metrics", "dataset", "training"):
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"lab_pages/{page}.py").run()
         assert not at.exception, page
         assert not np.any([e.value.startswith("Traceback") for e in at.error])

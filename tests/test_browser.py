@@ -110,7 +110,15 @@ def test_every_page_in_chromium(server):
             page.locator("[data-testid='stSidebarNav'] a", has_text=name).click()
             settled(name)
 
+        # -- a deep link on a fresh server gets lab_app.py's navigation, not a file-based one ---
+        page.goto(f"{url}/training")
+        settled("Training")
+        nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+        assert all(t in nav for t in ("Sample", "Compare", "Metrics", "Dataset", "Training")), nav
+        assert "motionlab" in page.locator("[data-testid='stSidebar']").inner_text()
+
         # -- Sample: sample 8 clips, play, scrub the denoising steps, download a GIF ------------
+        stage[0] = "Sample"
         page.goto(url)
         settled("Sample")
         assert "missing (demo clip in use)" in page.locator("[data-testid='stSidebar']").inner_text()

@@ -1,6 +1,8 @@
 """The Streamlit lab's logic, kept testable without Streamlit.
 
-Run the app with ``streamlit run lab_app.py``. Pages live in ``pages/`` and stay thin:
+Run the app with ``streamlit run lab_app.py``. Pages live in ``lab_pages/`` and stay thin (the folder is
+not called ``pages/``: Streamlit would treat that as a second, file-based navigation and serve a
+deep link such as /training without lab_app.py on a fresh server):
 
     config.py     folders and limits (environment variables below)
     catalog.py    checkpoint discovery with cached summaries (broken files listed, never raised)

@@ -49,14 +49,15 @@ if done is not None:
 
 result = session.get_result(st.session_state)
 if result is None:
-    st.info("Choose a checkpoint and settings, then press **Sample**.")
+    if not ui.job_running("sample"):
+        st.info("Choose a checkpoint and settings, then press **Sample**.")
     st.stop()
 
 st.subheader("Samples")
 st.caption(f"{result.num_samples} samples from **{result.name}**, seed {result.seed}, {result.precision}, "
            f"{result.timesteps} steps, {result.window} frames, {result.seconds:.1f} s.")
-if result.path != entry.path:
-    st.caption("(From an earlier selection; press Sample to draw from the checkpoint chosen above.)")
+if (result.path, result.seed, result.num_samples, result.precision) != (entry.path, seed, n, precision):
+    st.caption("These samples come from earlier settings; press **Sample** to draw with the ones above.")
 if not np.isfinite(result.pixels).all():
     st.warning("Some samples contain NaN or inf values; those joints are left out of the drawing.")
 
