@@ -361,6 +361,10 @@ def configs_from_args(a):
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
     data, model, diff, train = configs_from_args(a)
+    if not a.resume and (Path(a.out) / "last.pt").is_file():
+        # a fresh run here would overwrite that run's best.pt and mix its metrics.jsonl with ours
+        raise MotionlabError(f"{a.out} already holds a run (last.pt); pass --resume to continue it "
+                             "or choose another --out")
     log = lambda s: print(s, file=sys.stderr)
     tr = Trainer(data, model, diff, train, a.out, log=log)
     if a.resume and tr.resume():

@@ -248,3 +248,21 @@ def test_disk_full_during_a_save_keeps_the_previous_checkpoint(tmp_path, capsys,
     rc = run_main("motionlab.train", train_mod.main, [*ARGS, "--epochs", "4", "--out", str(out), "--resume"])
     assert rc == 0 and read_checkpoint(out / "last.pt")["epoch"] == 4
     assert _metrics_epochs(out) == [1, 2, 3, 4]
+
+
+def test_a_fresh_run_into_a_finished_run_folder_is_refused(tmp_path, capsys):
+    """Forgetting --resume must not overwrite the folder's best.pt or mix two runs in metrics.jsonl."""
+    import hashlib
+    out = tmp_path / "run"
+    assert run_main("motionlab.train", train_mod.main, [*ARGS, "--epochs", "2", "--out", str(out)]) == 0
+    before = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in out.iterdir()}
+    capsys.readouterr()
+    rc = run_main("motionlab.train", train_mod.main, [*ARGS, "--epochs", "3", "--seed", "8", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.splitlines() == [
+        f"motionlab.train: error: {out} already holds a run (last.pt); pass --resume to continue it "
+        "or choose another --out"]
+    assert {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in out.iterdir()} == before
+    # with --resume it continues
+    assert run_main("motionlab.train", train_mod.main, [*ARGS, "--epochs", "3", "--out", str(out), "--resume"]) == 0
+    assert _metrics_epochs(out) == [1, 2, 3]
