@@ -277,6 +277,11 @@ def test_every_page_renders_with_the_real_defaults():
     """No env overrides: the project's checkpoints/ and runs/ folders and data/ as they are."""
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
+    from motionlab.lab import catalog, config
+    usable = [e for e in catalog.discover(config.checkpoint_dirs(), config.runs_dir()) if e.ok]
+    if usable:  # Sample opens on the most-trained shipped checkpoint
+        want = max(usable, key=lambda e: (e.kind == "shipped", e.epoch))
+        assert at.selectbox(key="sample.checkpoint").value == want.path
     for page in ("compare", "metrics", "dataset", "training"):
         at.switch_page(f"lab_pages/{page}.py").run()
         assert not at.exception, page

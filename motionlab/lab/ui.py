@@ -79,7 +79,10 @@ def checkpoint_picker(key: str, all_entries=None, label: str = "Checkpoint") -> 
         return None
     by = {e.path: e for e in ok}
     keep_valid(key, by)
-    path = st.selectbox(label, list(by), format_func=lambda p: by[p].label, key=key,
+    # open on the most-trained shipped checkpoint: the one a researcher wants to see first
+    first = max(ok, key=lambda e: (e.kind == "shipped", e.epoch))
+    kw = {} if key in st.session_state else {"index": list(by).index(first.path)}
+    path = st.selectbox(label, list(by), format_func=lambda p: by[p].label, key=key, **kw,
                         help="Shipped checkpoints first, then run folders; each with its training config "
                              "(window/stride/limit), epoch and best loss.")
     show_broken(broken)
