@@ -68,41 +68,44 @@ def show_broken(broken: list[catalog.CheckpointEntry]) -> None:
             st.warning(f"**{e.name}** (broken): {e.error}")
 
 
-def checkpoint_picker(key: str, all_entries=None, label: str = "Checkpoint") -> catalog.CheckpointEntry | None:
-    """Select one usable checkpoint by path; broken files are listed, never offered."""
+def _split(all_entries) -> tuple[list, list]:
+    """(usable, broken) entries; with none usable, says where checkpoints go."""
     all_entries = entries() if all_entries is None else all_entries
     ok = [e for e in all_entries if e.ok]
-    broken = [e for e in all_entries if not e.ok]
     if not ok:
         st.info(where_checkpoints_go())
-        show_broken(broken)
-        return None
+    return ok, [e for e in all_entries if not e.ok]
+
+
+def _preferred(ok: list[catalog.CheckpointEntry]) -> list[str]:
+    """Paths, most-trained shipped checkpoints first: what a researcher wants to see first."""
+    return [e.path for e in sorted(ok, key=lambda e: (e.kind == "shipped", e.epoch), reverse=True)]
+
+
+def checkpoint_picker(key: str, all_entries=None, label: str = "Checkpoint") -> catalog.CheckpointEntry | None:
+    """Select one usable checkpoint by path; broken files are listed, never offered."""
+    ok, broken = _split(all_entries)
     by = {e.path: e for e in ok}
-    keep_valid(key, by)
-    # open on the most-trained shipped checkpoint: the one a researcher wants to see first
-    first = max(ok, key=lambda e: (e.kind == "shipped", e.epoch))
-    kw = {} if key in st.session_state else {"index": list(by).index(first.path)}
-    path = st.selectbox(label, list(by), format_func=lambda p: by[p].label, key=key, **kw,
-                        help="Shipped checkpoints first, then run folders; each with its training config "
-                             "(window/stride/limit), epoch and best loss.")
+    if ok:
+        keep_valid(key, by)
+        kw = {} if key in st.session_state else {"index": list(by).index(_preferred(ok)[0])}
+        path = st.selectbox(label, list(by), format_func=lambda p: by[p].label, key=key, **kw,
+                            help="Shipped checkpoints first, then run folders; each with its training config "
+                                 "(window/stride/limit), epoch and best loss.")
     show_broken(broken)
-    return by.get(path)
+    return by.get(path) if ok else None
 
 
 def checkpoints_multi(key: str, all_entries=None, label: str = "Checkpoints", default_max: int = 2):
-    all_entries = entries() if all_entries is None else all_entries
-    ok = [e for e in all_entries if e.ok]
-    broken = [e for e in all_entries if not e.ok]
-    if not ok:
-        st.info(where_checkpoints_go())
-        show_broken(broken)
-        return []
+    ok, broken = _split(all_entries)
     by = {e.path: e for e in ok}
-    keep_valid(key, by, multi=True)
-    shipped = [e.path for e in ok if e.kind == "shipped"]
-    default = (shipped or [e.path for e in ok])[:default_max]
-    kw = {} if key in st.session_state else {"default": default}
-    paths = st.multiselect(label, list(by), format_func=lambda p: by[p].label, key=key, **kw)
+    paths = []
+    if ok:
+        keep_valid(key, by, multi=True)
+        pref = _preferred(ok)
+        default = [p for p in pref if by[p].kind == "shipped"] or pref
+        kw = {} if key in st.session_state else {"default": default[:default_max]}
+        paths = st.multiselect(label, list(by), format_func=lambda p: by[p].label, key=key, **kw)
     show_broken(broken)
     return [by[p] for p in paths if p in by]
 
