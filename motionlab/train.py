@@ -192,8 +192,13 @@ class Trainer:
         n = len(self.ds)
         use_graph = cfg.cuda_graph and self.device.type == "cuda" and n % cfg.batch_size == 0
         graph, x = None, None
-        stop = {"flag": False}
-        old = signal.signal(signal.SIGTERM, lambda *a: stop.update(flag=True)) if _main_thread() else None
+        stop = {"flag": False, "by": ""}
+
+        def on_signal(signum, frame):  # finish the epoch, save, stop; a second Ctrl-C interrupts at once
+            stop.update(flag=True, by=signal.Signals(signum).name)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)} if _main_thread() else {}
         self.model.train()
         bar = tqdm(total=cfg.epochs, initial=self.epoch, disable=not progress, unit="ep", dynamic_ncols=True,
                    mininterval=1.0)
@@ -257,12 +262,12 @@ class Trainer:
                     break
             if stop["flag"]:
                 self.save()
-                self.log(f"stopped by SIGTERM at epoch {self.epoch}; resume with --resume")
+                self.log(f"stopped by {stop['by']} at epoch {self.epoch}; resume with --resume")
         finally:
             mfile.close()
             bar.close()
-            if old is not None:
-                signal.signal(signal.SIGTERM, old)
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
         return {"epoch": self.epoch, "step": self.step, "best_loss": self.best_loss, "best_epoch": self.best_epoch,
                 "seconds": round(time.time() - t_start, 2), "out": str(self.out)}
 

@@ -156,20 +156,22 @@ def _args_without_save_every():
     return a
 
 
-def test_sigterm_saves_and_stops_cleanly(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_saves_and_stops_cleanly(tmp_path, sig):
     out = tmp_path / "run"
     log = tmp_path / "term.log"
     p = _start(out, 10_000, log)
     try:
         assert _wait_for(p, log, READY)
         time.sleep(0.4)
-        p.send_signal(signal.SIGTERM)
+        p.send_signal(sig)
         assert p.wait(60) == 0, log.read_text()
     finally:
         p.kill()
     text = log.read_text()
-    assert "stopped by SIGTERM at epoch" in text and "Traceback" not in text
-    stopped = int(text.split("stopped by SIGTERM at epoch ")[1].split(";")[0])
+    said = f"stopped by {sig.name} at epoch "
+    assert said in text and "Traceback" not in text
+    stopped = int(text.split(said)[1].split(";")[0])
     assert read_checkpoint(out / "last.pt")["epoch"] == stopped
     assert _metrics_epochs(out)[-1] == stopped
 
