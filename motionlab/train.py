@@ -62,7 +62,8 @@ class _GraphStep:
         params = [p for p in model.parameters()]
 
         def step():
-            out = diffusion.training_losses(model, self.static_x0, vel_weight=cfg.vel_weight)
+            with autocast(device, cfg.precision):  # --precision holds in the graph too
+                out = diffusion.training_losses(model, self.static_x0, vel_weight=cfg.vel_weight)
             out["loss"].backward()
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
             opt.step()
