@@ -44,9 +44,10 @@ def build_report(rows: list[dict], chart_name: str, notes: str, command: str,
         if spec:
             same = all(fmt(m[n]) == fmt(spec[n]) for n in METRICS) and m["clips"] == spec["clips"]
             out.append(f"- {k[0]} / {k[1]} / {k[2]}: {'equal to' if same else 'DIFFERENT FROM'} the spec's row.")
-    out += ["", "## Checkpoints: ours and the spec's", "",
-            "Each cell is the value and, in brackets, its % of the dataset baseline of that training config "
-            "(ours against our baseline, the spec's against the spec's).", "",
+    with_spec = any(r["tag"] in SPEC_RUNS for r in rows)
+    out += ["", "## Checkpoints: ours and the spec's" if with_spec else "## Checkpoints", "",
+            "Each cell is the value and, in brackets, its % of the dataset baseline of that training config"
+            + (" (ours against our baseline, the spec's against the spec's)." if with_spec else "."), "",
             "| tag | source | epoch | " + " | ".join(METRICS) + " |",
             "| --- | --- | --- | " + " | ".join("---" for _ in METRICS) + " |"]
     for r in rows:
@@ -59,7 +60,7 @@ def build_report(rows: list[dict], chart_name: str, notes: str, command: str,
             out.append(f"| {r['tag']} | spec | {cfg[3]} | "
                        + " | ".join(f"{fmt(sm[k])} ({pct(sm[k], sb[k])})" for k in METRICS) + " |")
     missing = [t for t in SPEC_RUNS if t not in {r["tag"] for r in rows}]
-    if missing and any(r["tag"] in SPEC_RUNS for r in rows):
+    if missing and with_spec:
         out += ["", "Not evaluated here (no shipped checkpoint yet): " + ", ".join(missing) + "."]
     out += ["", f"![metrics as % of baseline]({chart_name})", ""]
     if notes:
@@ -114,8 +115,8 @@ def main(argv=None) -> int:
         r["data_config"] = read_checkpoint(c)["data_config"]
         rows.append(r)
         print(f"{r['tag']}: " + ", ".join(f"{k}={fmt(r['metrics'][k])}" for k in METRICS), file=sys.stderr)
-    order = list(SPEC_RUNS)
-    rows.sort(key=lambda r: (order.index(r["tag"]) if r["tag"] in order else len(order), r["tag"]))
+    order = list(SPEC_RUNS)  # the spec's runs in its order, then the rest as given
+    rows = sorted(rows, key=lambda r: order.index(r["tag"]) if r["tag"] in order else len(order))
     out = Path(a.out)
     chart_path = out.with_name(out.stem.lower() + "_chart.png")
     chart(rows, chart_path)
