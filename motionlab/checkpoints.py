@@ -189,26 +189,41 @@ def release_copy(src, dst) -> None:
 
 
 def summarize(path) -> dict:
-    """One line of facts about a checkpoint, or its error; never raises for a bad file."""
+    """Facts about a checkpoint for listings, or its error; never raises for a bad file."""
     p = Path(path)
     try:
+        st = p.stat()
         ck = read_checkpoint(p)
         d, t = ck["data_config"], ck["train_config"]
-        return {"path": str(p), "ok": True, "tag": t.get("tag") or p.parent.name, "epoch": ck["epoch"],
-                "step": ck["step"], "best_loss": ck["best_loss"], "window": ck["window"],
-                "stride": d.get("stride"), "limit": d.get("limit"), "joints": len(ck["joints"]),
-                "size_mb": round(p.stat().st_size / 2**20, 2)}
+        return {"path": str(p), "ok": True, "tag": str(t.get("tag") or p.parent.name), "epoch": int(ck["epoch"]),
+                "epochs": int(t.get("epochs", 0)), "step": int(ck["step"]), "best_loss": float(ck["best_loss"]),
+                "window": int(ck["window"]), "stride": int(d.get("stride", 0)), "limit": int(d.get("limit", 0)),
+                "timesteps": int(ck["diffusion_config"].get("timesteps", 0)), "joints": len(ck["joints"]),
+                "num_params": int(ck.get("num_params") or sum(v.numel() for v in ck["model_state"].values())),
+                "size_mb": round(st.st_size / 2**20, 2), "mtime_ns": st.st_mtime_ns,
+                "baseline": dict(ck["baseline"]), "model_config": dict(ck["model_config"])}
     except CheckpointError as e:
         return {"path": str(p), "ok": False, "error": str(e)}
     except OSError as e:  # removed or unreadable while listing
         return {"path": str(p), "ok": False, "error": f"{p}: {e.strerror or e}"}
+    except Exception as e:  # validated, but a field has an odd type
+        return {"path": str(p), "ok": False, "error": f"{p}: unreadable summary ({type(e).__name__})"}
+
+
+def checkpoint_files(folder) -> list[Path]:
+    """*.pt / *.pth paths under a folder, sorted; hidden ones (atomic-write temporaries) left out.
+
+    A folder with such a name is kept, so that listings show it as broken rather than hide it.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    try:
+        return sorted(p for p in folder.rglob("*") if p.suffix in (".pt", ".pth") and not p.name.startswith("."))
+    except OSError:
+        return []
 
 
 def list_checkpoints(*folders) -> list[dict]:
-    """Summaries of every *.pt / *.pth under the folders, sorted by path."""
-    out = []
-    for f in folders:
-        f = Path(f)
-        if f.is_dir():
-            out += [summarize(p) for p in sorted(f.rglob("*.pt*")) if p.suffix in (".pt", ".pth")]
-    return out
+    """Summaries of every checkpoint file under the folders, sorted by path within each."""
+    return [summarize(p) for f in folders for p in checkpoint_files(f)]

@@ -73,8 +73,8 @@ def tree(tmp_path_factory):
         p = ck / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(content)
-    (ck / "folder.pt").mkdir()  # a directory with a checkpoint's name
-    bad_paths = [str(ck / rel) for rel in broken]
+    (ck / "folder.pt").mkdir()  # a directory with a checkpoint's name: listed as broken, like list_checkpoints
+    bad_paths = [str(ck / rel) for rel in broken] + [str(ck / "folder.pt")]
     # a run folder as SIGKILL can leave it: best.pt good, last.pt torn, a half-written metrics line
     runs = base / "runs"
     run = make_tiny_run(runs / "killed", "killed", epochs=2, window=16, timesteps=8, frames=96, monitor_every=0)

@@ -307,9 +307,8 @@ def test_a_file_vanishing_while_listing_does_not_raise(tmp_path, tiny_checkpoint
     real = ckmod.read_checkpoint
 
     def vanish(p):
-        ck = real(p)
-        os.unlink(p)  # gone between reading and stat()
-        return ck
+        os.unlink(p)  # gone between the listing's stat() and reading
+        return real(p)
     monkeypatch.setattr(ckmod, "read_checkpoint", vanish)
     rows = list_checkpoints(tmp_path)
     assert len(rows) == 1 and rows[0]["ok"] is False

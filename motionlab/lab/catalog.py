@@ -9,10 +9,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..checkpoints import read_checkpoint
-from ..errors import CheckpointError
+from ..checkpoints import checkpoint_files, summarize
 
-SUFFIXES = (".pt", ".pth")
 
 
 @dataclass(frozen=True)
@@ -81,6 +79,9 @@ _lock = threading.Lock()
 _CACHE_MAX = 256
 
 
+_FIELDS = {f for f in CheckpointEntry.__dataclass_fields__} - {"path", "name", "kind", "ok", "error"}
+
+
 def describe(path, name: str | None = None, kind: str = "run") -> CheckpointEntry:
     """Summary of one checkpoint file; a bad file gives ok=False and a one-line error."""
     p = Path(path)
@@ -94,37 +95,14 @@ def describe(path, name: str | None = None, kind: str = "run") -> CheckpointEntr
         hit = _cache.get(key)
     if hit is not None:
         return hit
-    try:
-        ck = read_checkpoint(p)
-        d, t = ck["data_config"], ck["train_config"]
-        e = CheckpointEntry(
-            str(p), name, kind, True, "", tag=str(t.get("tag") or p.parent.name), epoch=int(ck["epoch"]),
-            epochs=int(t.get("epochs", 0)), best_loss=float(ck["best_loss"]), window=int(ck["window"]),
-            stride=int(d.get("stride", 0)), limit=int(d.get("limit", 0)),
-            timesteps=int(ck["diffusion_config"].get("timesteps", 0)), joints=len(ck["joints"]),
-            num_params=int(ck.get("num_params") or sum(v.numel() for v in ck["model_state"].values())),
-            size_mb=round(st.st_size / 2**20, 2), mtime_ns=st.st_mtime_ns, baseline=dict(ck["baseline"]),
-            model_config=dict(ck["model_config"]))
-    except CheckpointError as err:
-        e = CheckpointEntry(str(p), name, kind, False, str(err), mtime_ns=st.st_mtime_ns)
-    except Exception as err:  # a checkpoint that passes validation but has odd fields
-        e = CheckpointEntry(str(p), name, kind, False, f"{p}: unreadable summary ({type(err).__name__})",
-                            mtime_ns=st.st_mtime_ns)
+    s = summarize(p)
+    e = CheckpointEntry(str(p), name, kind, s["ok"], s.get("error", ""), mtime_ns=st.st_mtime_ns,
+                        **{k: v for k, v in s.items() if k in _FIELDS and k != "mtime_ns"})
     with _lock:
         if len(_cache) >= _CACHE_MAX:
             _cache.clear()
         _cache[key] = e
     return e
-
-
-def _files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    try:
-        return sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file()
-                      and not p.name.startswith("."))
-    except OSError:
-        return []
 
 
 def discover(checkpoint_dirs, runs_dir=None) -> list[CheckpointEntry]:
@@ -133,7 +111,7 @@ def discover(checkpoint_dirs, runs_dir=None) -> list[CheckpointEntry]:
     for kind, folders in (("shipped", list(checkpoint_dirs)), ("run", [runs_dir] if runs_dir else [])):
         for folder in folders:
             folder = Path(folder)
-            for p in _files(folder):
+            for p in checkpoint_files(folder):
                 rp = p.resolve()
                 if rp in seen:
                     continue
