@@ -110,6 +110,7 @@ def main(argv=None) -> int:
     p.add_argument("--gif", action="store_true")
     p.add_argument("--mp4", action="store_true")
     p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--grid", action="store_true", help="also one side-by-side video of all samples (samples.gif/.mp4)")
     a = p.parse_args(argv)
     if not 1 <= a.fps <= 120:
         raise MotionlabError(f"--fps must be 1..120, got {a.fps}")
@@ -122,16 +123,20 @@ def main(argv=None) -> int:
     px = sample_checkpoint(lm, a.num_samples, a.seed, a.precision)
     if not np.isfinite(px).all():  # such files would not load back as clips
         raise MotionlabError(f"{a.checkpoint}: samples contain NaN or inf; nothing written")
-    written = []
+    from .render import write_video
+    exts = [e for e, on in (("gif", a.gif), ("mp4", a.mp4)) if on]
+    written, clips = [], []
     for i, s in enumerate(px):
         clip = clip_from_channels(s, lm.joints)
+        clips.append(clip)
         save_clip(clip, out / f"sample_{i:02d}.json")
         written.append(str(out / f"sample_{i:02d}.json"))
-        if a.gif or a.mp4:
-            from .render import write_video
-            for ext in [e for e, on in (("gif", a.gif), ("mp4", a.mp4)) if on]:
-                write_video(out / f"sample_{i:02d}.{ext}", [clip], fps=a.fps)
-                written.append(str(out / f"sample_{i:02d}.{ext}"))
+        for ext in exts:
+            write_video(out / f"sample_{i:02d}.{ext}", [clip], fps=a.fps)
+            written.append(str(out / f"sample_{i:02d}.{ext}"))
+    for ext in exts if a.grid else []:
+        write_video(out / f"samples.{ext}", clips, fps=a.fps, titles=[f"#{i}" for i in range(len(clips))])
+        written.append(str(out / f"samples.{ext}"))
     print(json.dumps({"checkpoint": a.checkpoint, "seed": a.seed, "files": written}))
     return 0
 

@@ -119,10 +119,14 @@ def test_train_sample_evaluate_end_to_end(tmp_path):
 
     out = tmp_path / "samples"
     p = _run("motionlab.sample", "--checkpoint", str(run / "best.pt"), "--num-samples", "2", "--seed", "42",
-             "--out", str(out), "--gif", "--mp4", "--fps", "20")
+             "--out", str(out), "--gif", "--mp4", "--grid", "--fps", "20")
     files = json.loads(p.stdout)["files"]
     assert sorted(f.rsplit("/", 1)[-1] for f in files) == [
-        "sample_00.gif", "sample_00.json", "sample_00.mp4", "sample_01.gif", "sample_01.json", "sample_01.mp4"]
+        "sample_00.gif", "sample_00.json", "sample_00.mp4", "sample_01.gif", "sample_01.json", "sample_01.mp4",
+        "samples.gif", "samples.mp4"]
+    from PIL import Image
+    single, grid = Image.open(out / "sample_00.gif"), Image.open(out / "samples.gif")
+    assert grid.size == (2 * single.size[0], single.size[1]) and grid.n_frames == single.n_frames == 64
     clip = load_clip(out / "sample_00.json")
     assert clip.num_frames == 64 and len(clip.joints) == 20
     assert (out / "sample_00.gif").read_bytes()[:6] == b"GIF89a"
