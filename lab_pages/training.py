@@ -23,15 +23,6 @@ if pending in files:
 ui.keep_valid("training.run", files)
 
 
-def run_baseline(run_dir: Path) -> dict:
-    for fn in ("best.pt", "last.pt", "model.pt"):
-        if (run_dir / fn).is_file():
-            e = catalog.describe(run_dir / fn)
-            if e.ok:
-                return e.baseline
-    return {}
-
-
 def show_run(path: str, was_live: bool) -> None:
     run_dir = Path(path).parent
     stt = processes.status(run_dir)
@@ -52,7 +43,7 @@ def show_run(path: str, was_live: bool) -> None:
         st.progress(min(1.0, done / planned), text=f"epoch {done} of {planned}")
     if records:
         ui.plotly(figures.loss_figure(records, f"loss · {ui.project_path(path)}"), "training.loss")
-        smf = figures.sample_metrics_figure(records, run_baseline(run_dir))
+        smf = figures.sample_metrics_figure(records, catalog.run_baseline(run_dir))
         if smf is not None:
             ui.plotly(smf, "training.sample_metrics")
         else:

@@ -376,3 +376,13 @@ def test_a_recycled_pid_is_not_our_run(tmp_path):
     finally:
         p.kill()
         p.wait()
+
+
+def test_run_baseline_comes_from_the_folders_checkpoint(lab_tree, tmp_path):
+    from motionlab.checkpoints import read_checkpoint
+    from motionlab.lab import catalog
+    want = read_checkpoint(lab_tree["run_best"])["baseline"]
+    assert catalog.run_baseline(lab_tree["run_best"].parent) == want
+    assert catalog.run_baseline(lab_tree["ship"].parent) == read_checkpoint(lab_tree["ship"])["baseline"]
+    assert catalog.run_baseline(lab_tree["broken"].parent) == {}
+    assert catalog.run_baseline(tmp_path) == {}

@@ -118,3 +118,13 @@ def discover(checkpoint_dirs, runs_dir=None) -> list[CheckpointEntry]:
                 seen.add(rp)
                 out.append(describe(p, f"{folder.name}/{p.relative_to(folder)}", kind))
     return out
+
+
+def run_baseline(run_dir) -> dict:
+    """The dataset baseline stored in a run or release folder's checkpoint ({} when none loads)."""
+    for fn in ("best.pt", "last.pt", "model.pt"):
+        if (Path(run_dir) / fn).is_file():
+            e = describe(Path(run_dir) / fn)
+            if e.ok:
+                return e.baseline
+    return {}
