@@ -16,15 +16,20 @@ COLORS = {"left": (230, 97, 0), "right": (40, 110, 220), "center": (90, 90, 90)}
 BACKGROUND = (255, 255, 255)
 
 
-def clip_bounds(clips: list[Clip], pad: float = 0.08) -> tuple[float, float, float, float]:
-    """Shared square (x0, y0, x1, y1) bounds in image coordinates for all clips."""
-    xy = np.concatenate([c.xy.reshape(-1, 2) for c in clips])
-    xy = xy[np.isfinite(xy).all(1)]
-    if len(xy) == 0:
+def square_bounds(xys, pad: float = 0.08) -> tuple[float, float, float, float]:
+    """Square (x0, y0, x1, y1) in image coordinates covering every finite point of the (..., 2) arrays."""
+    pts = np.concatenate([np.asarray(a, np.float64).reshape(-1, 2) for a in xys])
+    pts = pts[np.isfinite(pts).all(1)]
+    if len(pts) == 0:
         return 0.0, 0.0, 512.0, 512.0
-    lo, hi = xy.min(0), xy.max(0)
+    lo, hi = pts.min(0), pts.max(0)
     c, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2, 1.0) * (1 + pad)
-    return c[0] - half, c[1] - half, c[0] + half, c[1] + half
+    return float(c[0] - half), float(c[1] - half), float(c[0] + half), float(c[1] + half)
+
+
+def clip_bounds(clips: list[Clip], pad: float = 0.08) -> tuple[float, float, float, float]:
+    """Shared square bounds for all clips."""
+    return square_bounds([c.xy for c in clips], pad)
 
 
 def render_clip(clip: Clip, size: int = 256, bounds=None, title: str | None = None) -> np.ndarray:

@@ -21,12 +21,14 @@ from plotly.basedatatypes import BaseFigure
 
 from ..metrics import METRICS
 from ..render import COLORS as RGB
+from ..render import square_bounds
 from ..skeleton import bones_for
 
 SIDES = ("center", "left", "right")
 COLORS = {s: "rgb({}, {}, {})".format(*c) for s, c in RGB.items()}
 MAX_PANEL_FRAMES = 4096   # panels x animation frames; longer clips are shown every k-th frame
 PANEL_HEIGHT = 300
+PAD = 0.06                # margin around a panel's skeleton, as a fraction of its extent
 
 
 @dataclass
@@ -51,17 +53,6 @@ def untyped(spec) -> np.ndarray:
     if isinstance(spec, dict):
         return np.frombuffer(base64.b64decode(spec["bdata"]), dtype="<f4")
     return np.asarray(spec, dtype=np.float32)
-
-
-def bounds(xys, pad: float = 0.06) -> tuple[float, float, float, float]:
-    """Square (x0, y0, x1, y1) covering all finite points of the arrays."""
-    pts = np.concatenate([np.asarray(a, np.float64).reshape(-1, 2) for a in xys])
-    pts = pts[np.isfinite(pts).all(1)]
-    if len(pts) == 0:
-        return 0.0, 0.0, 512.0, 512.0
-    lo, hi = pts.min(0), pts.max(0)
-    c, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2, 1.0) * (1 + pad)
-    return float(c[0] - half), float(c[1] - half), float(c[0] + half), float(c[1] + half)
 
 
 def _side_layout(joints) -> dict[str, np.ndarray]:
@@ -118,13 +109,13 @@ def skeleton_figure(panels: list[Panel], fps: float = 30.0, cols: int | None = N
     T = max(p.num_frames for p in panels)
     k = frame_step(n, T, max_panel_frames) if animate else 1
     shown = list(range(0, T, k)) if animate else [min(max(int(frame), 0), T - 1)]
-    common = bounds([p.xy for p in panels]) if shared_bounds else None
+    common = square_bounds([p.xy for p in panels], PAD) if shared_bounds else None
     data, layout, animated = [], {}, []
     lines = []  # per panel: {trace_index: (T, L, 2) polyline}
     annotations = []
     for i, (p, (dx, dy)) in enumerate(zip(panels, cells)):
         s = "" if i == 0 else str(i + 1)
-        x0, y0, x1, y1 = common or bounds([p.xy])
+        x0, y0, x1, y1 = common or square_bounds([p.xy], PAD)
         layout[f"xaxis{s}"] = {"domain": dx, "anchor": f"y{s}", "autorange": True, "showgrid": False,
                                "zeroline": False, "showticklabels": False, "ticks": "", "showline": True,
                                "mirror": True, "linecolor": "#d0d0d0"}
