@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 import numpy as np
@@ -35,12 +36,14 @@ def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: s
     d, t = lm.meta["data_config"], lm.meta["train_config"]
     return {"tag": t.get("tag") or "", "checkpoint": str(path),
             "config": f"{d['window']} / {d['stride']} / {d['limit']} / {lm.meta['train_config']['epochs']}",
+            "window_stride_limit": (d["window"], d["stride"], d["limit"]),
             "epoch": lm.meta["epoch"], "metrics": {k: v for k, v in all_metrics(px).items() if k != "clips"},
             "baseline": lm.meta["baseline"], "num_samples": num_samples, "seed": seed}
 
 
-def fmt(v: float) -> str:
-    return f"{v:.2f}"
+def fmt(v) -> str:
+    """Two decimals, as the spec's tables; 'n/a' for a missing or non-finite value."""
+    return f"{v:.2f}" if isinstance(v, (int, float)) and math.isfinite(v) else "n/a"
 
 
 def baseline_markdown(rows: list[tuple[str, str, dict]]) -> str:
@@ -51,14 +54,17 @@ def baseline_markdown(rows: list[tuple[str, str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def checkpoints_markdown(rows: list[dict]) -> str:
+def checkpoints_markdown(rows: list[dict], baselines: bool = True) -> str:
+    """The spec's "Model checkpoints evaluated" table; rows have tag, checkpoint, config, metrics
+    (and baseline, printed under each row when `baselines`)."""
     lines = ["| tag | checkpoint | training config (window / stride / limit / epochs) | "
              + " | ".join(METRICS) + " |", "| --- | --- | --- | " + " | ".join("---" for _ in METRICS) + " |"]
     for r in rows:
         lines.append(f"| {r['tag']} | `{r['checkpoint']}` | {r['config']} | "
                      + " | ".join(fmt(r["metrics"][k]) for k in METRICS) + " |")
-        lines.append(f"| ↳ dataset baseline | | {r['baseline']['clips']} clips | "
-                     + " | ".join(fmt(r["baseline"][k]) for k in METRICS) + " |")
+        if baselines:
+            lines.append(f"| ↳ dataset baseline | | {r['baseline']['clips']} clips | "
+                         + " | ".join(fmt(r["baseline"][k]) for k in METRICS) + " |")
     return "\n".join(lines)
 
 

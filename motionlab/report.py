@@ -24,8 +24,7 @@ def pct(v: float, base: float) -> str:
 
 
 def _key(row) -> tuple:
-    d = row["data_config"]
-    return d["window"], d["stride"], d["limit"]
+    return tuple(row["window_stride_limit"])
 
 
 def build_report(rows: list[dict], chart_name: str, notes: str, command: str,
@@ -111,8 +110,6 @@ def main(argv=None) -> int:
     rows = []
     for c in a.checkpoints:
         r = evaluate_checkpoint(c, a.num_samples, a.seed)
-        from .checkpoints import read_checkpoint
-        r["data_config"] = read_checkpoint(c)["data_config"]
         rows.append(r)
         print(f"{r['tag']}: " + ", ".join(f"{k}={fmt(r['metrics'][k])}" for k in METRICS), file=sys.stderr)
     order = list(SPEC_RUNS)  # the spec's runs in its order, then the rest as given

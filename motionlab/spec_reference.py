@@ -22,3 +22,7 @@ SPEC_RUNS = {
     "long_10000": ((256, 5, 1024, 10000), {"coord_range": 192.45, "pos_std": 28.22, "vel_std": 5.24,
                                            "vel_energy": 34.30, "com_speed": 3.58, "diversity": 42.36}),
 }
+
+# The checkpoint column of the spec's table.
+SPEC_CHECKPOINTS = {"baseline_1epoch": "checkpoints/ddpm_epoch_1.pth", "earlystop_500": "checkpoints/ddpm_epoch_500.pth",
+                    "long_1000": "checkpoints/1000/ddpm_best.pth", "long_10000": "checkpoints/10000/ddpm_best.pth"}

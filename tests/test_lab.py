@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab_support import ROOT, lab_env, lab_tree, make_tiny_run  # noqa: F401  (fixtures)
+from lab_support import lab_env, lab_tree  # noqa: F401  (fixtures)
 from motionlab.checkpoints import load_model
 from motionlab.clip import loads_clip
 from motionlab.demo import demo_clip

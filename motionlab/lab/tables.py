@@ -1,18 +1,13 @@
 """Metrics rows for the Metrics page: ratios to the dataset baseline and the spec's table layout."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
-from ..evaluate import baseline_markdown, fmt
+from ..evaluate import baseline_markdown, checkpoints_markdown
 from ..metrics import METRICS, all_metrics
-from ..spec_reference import SPEC_BASELINES, SPEC_RUNS
+from ..spec_reference import SPEC_BASELINES, SPEC_CHECKPOINTS, SPEC_RUNS
 
-# The checkpoint column of the spec's table, for its rows.
-SPEC_CHECKPOINTS = {"baseline_1epoch": "checkpoints/ddpm_epoch_1.pth", "earlystop_500": "checkpoints/ddpm_epoch_500.pth",
-                    "long_1000": "checkpoints/1000/ddpm_best.pth", "long_10000": "checkpoints/10000/ddpm_best.pth"}
 CONFIG_COL = "training config (window / stride / limit / epochs)"
 
 
@@ -77,19 +72,6 @@ def to_csv(ours: list[dict], spec: list[dict] | None = None) -> str:
     return table(ours, spec).to_csv(index=False, float_format="%.4f")
 
 
-def _f(v) -> str:
-    return fmt(v) if isinstance(v, (int, float)) and math.isfinite(v) else "n/a"
-
-
-def _checkpoint_lines(rows: list[dict]) -> list[str]:
-    lines = [f"| tag | checkpoint | {CONFIG_COL} | " + " | ".join(METRICS) + " |",
-             "| --- | --- | --- | " + " | ".join("---" for _ in METRICS) + " |"]
-    for r in rows:
-        lines.append(f"| {r['tag']} | `{r['checkpoint']}` | {r['config']} | "
-                     + " | ".join(_f(r["metrics"][m]) for m in METRICS) + " |")
-    return lines
-
-
 def to_markdown(ours: list[dict], spec: list[dict] | None = None) -> str:
     """Markdown in the spec's layout: dataset baselines, our checkpoints, and the spec's rows."""
     parts = []
@@ -107,10 +89,10 @@ def to_markdown(ours: list[dict], spec: list[dict] | None = None) -> str:
         n = sorted({r["num_samples"] for r in ours})
         parts += ["## Model checkpoints evaluated (ours)", "",
                   f"{'/'.join(map(str, n))} samples per checkpoint, seed {'/'.join(map(str, seeds))}.", "",
-                  *_checkpoint_lines(ours), ""]
+                  checkpoints_markdown(ours, baselines=False), ""]
     if spec:
         parts += ["## Reported in the spec (motion_diffusion_experiments.md)", "",
                   baseline_markdown([(f"dataset_{w}x{s}x{l}", f"{w} / {s} / {l}", m)
                                      for (w, s, l), m in SPEC_BASELINES.items()]), "",
-                  *_checkpoint_lines(spec), ""]
+                  checkpoints_markdown(spec, baselines=False), ""]
     return "\n".join(parts)
