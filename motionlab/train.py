@@ -189,6 +189,33 @@ class Trainer:
         px = x.float().cpu().numpy().transpose(0, 2, 1) * self.ds.std + self.ds.mean
         return {k: v for k, v in all_metrics(px).items() if k != "clips"} if np.isfinite(px).all() else {"nonfinite": True}
 
+    def _train_epoch(self, x: torch.Tensor, graph: "_GraphStep | None") -> float:
+        """One pass over the windows in a seeded order; returns the summed per-window loss."""
+        cfg, n = self.cfg, len(x)
+        es = _epoch_seed(cfg.seed, self.epoch)
+        gcpu = torch.Generator().manual_seed(es)
+        perm = torch.randperm(n, generator=gcpu).to(self.device)
+        batches = [perm[i:i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
+        if graph is not None:  # a captured graph keeps its own RNG stream
+            graph.acc.zero_()
+            for idx in batches:
+                graph(x[idx])
+            self.step += len(batches)
+            return graph.acc.item() * cfg.batch_size
+        torch.manual_seed(es)  # dropout
+        gdev = gcpu if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(es)
+        total = 0.0
+        for idx in batches:
+            with autocast(self.device, cfg.precision):
+                out = self.diffusion.training_losses(self.net, x[idx], gdev, cfg.vel_weight)
+            self.opt.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.opt.step()
+            total += out["loss"].item() * len(idx)
+            self.step += 1
+        return total
+
     def run(self, progress: bool = True) -> dict:
         cfg = self.cfg
         from tqdm import tqdm
@@ -210,35 +237,12 @@ class Trainer:
         try:
             while self.epoch < cfg.epochs and not stop["flag"]:
                 t0 = time.time()
-                es = _epoch_seed(cfg.seed, self.epoch)
-                if graph is None:  # dropout; a captured graph keeps its own RNG stream
-                    torch.manual_seed(es)
-                gcpu = torch.Generator().manual_seed(es)
-                gdev = gcpu if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(es)
                 if x is None or self.data_cfg.jitter or self.data_cfg.mirror:
                     x = self.ds.epoch_windows(self.epoch).to(self.device)
-                perm = torch.randperm(n, generator=gcpu).to(self.device)
-                total = 0.0
                 if use_graph:
-                    if graph is None:
-                        graph = _GraphStep(self.net, self.opt, self.diffusion, cfg,
-                                           (cfg.batch_size, *x.shape[1:]), self.device)
-                    graph.acc.zero_()
-                    for i in range(0, n, cfg.batch_size):
-                        graph(x[perm[i:i + cfg.batch_size]])
-                    total = graph.acc.item() * cfg.batch_size
-                    self.step += n // cfg.batch_size
-                else:
-                    for i in range(0, n, cfg.batch_size):
-                        xb = x[perm[i:i + cfg.batch_size]]
-                        with autocast(self.device, cfg.precision):
-                            out = self.diffusion.training_losses(self.net, xb, gdev, cfg.vel_weight)
-                        self.opt.zero_grad(set_to_none=True)
-                        out["loss"].backward()
-                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-                        self.opt.step()
-                        total += out["loss"].item() * len(xb)
-                        self.step += 1
+                    graph = graph or _GraphStep(self.net, self.opt, self.diffusion, cfg,
+                                                (cfg.batch_size, *x.shape[1:]), self.device)
+                total = self._train_epoch(x, graph)
                 loss = total / n
                 if not math.isfinite(loss):
                     raise MotionlabError(f"loss became {loss} at epoch {self.epoch + 1}; lower --lr")
