@@ -2,13 +2,10 @@
 import pandas as pd
 import streamlit as st
 
-from motionlab.clip import ClipError, loads_clip
-from motionlab.dataset import DataConfig, MotionSequenceDataset
 from motionlab.errors import MotionlabError
-from motionlab.evaluate import dataset_baseline
-from motionlab.lab import config, figures, ui
-from motionlab.lab.session import UPLOAD_CHECK, UPLOADED_CLIP
-from motionlab.metrics import METRICS
+from motionlab.evaluate import baseline_windows
+from motionlab.lab import config, figures, session, ui
+from motionlab.metrics import METRICS, all_metrics
 from motionlab.spec_reference import SPEC_BASELINES
 
 st.header("Dataset")
@@ -22,23 +19,14 @@ with st.container(border=True):
                                "the same number of frames (at least 8). It is validated before use and kept for "
                                "this browser session only.")
     if up is not None:
-        seen = st.session_state.get(UPLOAD_CHECK)
-        if not (isinstance(seen, dict) and seen.get("file_id") == up.file_id):
-            try:
-                if up.size > config.UPLOAD_LIMIT_MB * 2**20:
-                    raise ClipError(f"{up.name}: {up.size / 2**20:.1f} MB exceeds the {config.UPLOAD_LIMIT_MB} MB "
-                                    "limit for clip files")
-                clip_up = loads_clip(up.getvalue(), min_frames=8, source=up.name)
-                st.session_state[UPLOADED_CLIP] = {"clip": clip_up, "name": f"upload:{up.name}",
-                                                   "file_id": up.file_id, "bytes": up.size}
-                st.session_state["lab.use_upload"] = True
-                st.session_state.pop("dataset.use_upload", None)
-                seen = {"file_id": up.file_id, "error": ""}
-            except MotionlabError as e:
-                seen = {"file_id": up.file_id, "error": str(e).strip().splitlines()[0]}
-            st.session_state[UPLOAD_CHECK] = seen
-        if seen["error"]:
-            st.error(seen["error"])
+        was = st.session_state.get(session.UPLOADED_CLIP)
+        error = session.accept_upload(st.session_state, up.name, up.file_id, up.size, up.getvalue,
+                                      config.UPLOAD_LIMIT_MB * 2**20)
+        if error:
+            st.error(error)
+        elif st.session_state.get(session.UPLOADED_CLIP) is not was:  # a new clip: use it everywhere
+            st.session_state["lab.use_upload"] = True
+            st.session_state.pop("dataset.use_upload", None)
     stored = ui.uploaded_clip()
     if stored is not None:
         c = stored["clip"]
@@ -48,7 +36,7 @@ with st.container(border=True):
                        key="dataset.use_upload")
         st.session_state["lab.use_upload"] = use
         if b.button("Forget the uploaded clip", key="dataset.forget_upload"):
-            st.session_state.pop(UPLOADED_CLIP, None)
+            st.session_state.pop(session.UPLOADED_CLIP, None)
             st.session_state.pop("dataset.use_upload", None)
             st.rerun()
 
@@ -66,19 +54,14 @@ limit = c3.number_input("Limit (0 = all)", min_value=0, max_value=100_000, value
 
 
 @st.cache_data(max_entries=64, show_spinner="Computing baseline metrics…")
-def baseline(fp: str, window: int, stride: int, limit: int, _clip) -> dict:
-    return dataset_baseline(_clip, window, stride, limit)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def starts(fp: str, window: int, stride: int, limit: int, _clip) -> list[int]:
-    return MotionSequenceDataset(_clip, DataConfig(window=window, stride=stride, limit=limit)).starts.tolist()
+def windows(fp: str, window: int, stride: int, limit: int, _clip) -> tuple[dict, list[int]]:
+    ds = baseline_windows(_clip, window, stride, limit)
+    return all_metrics(ds.windows_pixels()), ds.starts.tolist()
 
 
 fp = ui.fingerprint(clip)
 try:
-    m = baseline(fp, int(window), int(stride), int(limit), clip)
-    win_starts = starts(fp, int(window), int(stride), int(limit), clip)
+    m, win_starts = windows(fp, int(window), int(stride), int(limit), clip)
 except MotionlabError as e:
     ui.error(e)
     m, win_starts = None, []

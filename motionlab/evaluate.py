@@ -20,11 +20,15 @@ from .metrics import METRICS, all_metrics
 from .sample import sample_checkpoint
 
 
-def dataset_baseline(clip, window: int, stride: int, limit: int, seed: int = 42) -> dict:
+def baseline_windows(clip, window: int, stride: int, limit: int, seed: int = 42) -> MotionSequenceDataset:
+    """The training windows a baseline is measured on, as the trainer builds them."""
     if window < 2 or limit < 0:  # velocities need two frames; a negative limit is a typo, not "all"
         raise MotionlabError(f"window must be at least 2 frames and limit >= 0, got {window} and {limit}")
-    ds = MotionSequenceDataset(clip, DataConfig(window=window, stride=stride, limit=limit, seed=seed))
-    return all_metrics(ds.windows_pixels())
+    return MotionSequenceDataset(clip, DataConfig(window=window, stride=stride, limit=limit, seed=seed))
+
+
+def dataset_baseline(clip, window: int, stride: int, limit: int, seed: int = 42) -> dict:
+    return all_metrics(baseline_windows(clip, window, stride, limit, seed).windows_pixels())
 
 
 def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: str = "fp32") -> dict:

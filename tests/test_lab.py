@@ -386,3 +386,25 @@ def test_run_baseline_comes_from_the_folders_checkpoint(lab_tree, tmp_path):
     assert catalog.run_baseline(lab_tree["ship"].parent) == read_checkpoint(lab_tree["ship"])["baseline"]
     assert catalog.run_baseline(lab_tree["broken"].parent) == {}
     assert catalog.run_baseline(tmp_path) == {}
+
+
+def test_accept_upload_validates_once_per_file_and_checks_size_before_reading():
+    import json as _json
+
+    from motionlab.demo import demo_clip
+    from motionlab.lab import session
+    state, reads = {}, []
+
+    def reader(data):
+        return lambda: reads.append(1) or data
+
+    good = _json.dumps(demo_clip(frames=20).to_dict()).encode()
+    assert session.accept_upload(state, "a.json", "f1", len(good), reader(good), 2**20) == ""
+    assert state[session.UPLOADED_CLIP]["clip"].num_frames == 20 and len(reads) == 1
+    assert session.accept_upload(state, "a.json", "f1", len(good), reader(good), 2**20) == ""
+    assert len(reads) == 1  # the same file is not parsed again on a rerun
+    err = session.accept_upload(state, "big.json", "f2", 2**21, reader(b"never read"), 2**20)
+    assert "exceeds the 1 MB limit" in err and len(reads) == 1
+    err = session.accept_upload(state, "bad.json", "f3", 5, reader(b"[1,2]"), 2**20)
+    assert err.startswith("bad.json:") and "\n" not in err
+    assert state[session.UPLOADED_CLIP]["name"] == "upload:a.json"  # a bad file keeps the good clip

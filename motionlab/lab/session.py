@@ -14,8 +14,8 @@ from typing import Callable, MutableMapping
 import numpy as np
 
 from ..checkpoints import LoadedModel
-from ..clip import Clip, clip_from_channels
-from ..errors import MotionlabError
+from ..clip import Clip, clip_from_channels, loads_clip
+from ..errors import ClipError, MotionlabError
 from ..sample import Trajectory, generate
 
 SAMPLE_RESULT = "lab.sample.result"
@@ -125,6 +125,27 @@ def run_sampling(lm: LoadedModel, num_samples: int, seed: int = 42, precision: s
     return SampleResult(lm.path, name or lm.path, tag or str(lm.meta["train_config"].get("tag") or ""), int(seed),
                         precision, T, tuple(lm.joints), lm.mean, lm.std, px, traj,
                         round(time.perf_counter() - t0, 3), mtime_ns)
+
+
+def accept_upload(state: MutableMapping, name: str, file_id: str, size: int, read: Callable[[], bytes],
+                  limit_bytes: int) -> str:
+    """Validate an uploaded clip once per file; keep it in `state` when good. Returns the error ('' if none).
+
+    The size is checked before the bytes are read or parsed; `read` returns the file's bytes.
+    """
+    seen = state.get(UPLOAD_CHECK)
+    if isinstance(seen, dict) and seen.get("file_id") == file_id:
+        return seen["error"]
+    try:
+        if size > limit_bytes:
+            raise ClipError(f"{name}: {size / 2**20:.1f} MB exceeds the {limit_bytes // 2**20} MB limit for clip files")
+        clip = loads_clip(read(), min_frames=8, source=name)
+        state[UPLOADED_CLIP] = {"clip": clip, "name": f"upload:{name}", "file_id": file_id, "bytes": size}
+        error = ""
+    except MotionlabError as e:
+        error = str(e).strip().splitlines()[0]
+    state[UPLOAD_CHECK] = {"file_id": file_id, "error": error}
+    return error
 
 
 def store_result(state: MutableMapping, result: SampleResult) -> None:
