@@ -32,13 +32,7 @@ if st.button(label, key="compare.run", type="primary", disabled=not missing or u
         models = [(e, ui.model_for(e)) for e in missing]
 
         def work(report, models=models, n=int(n), seed=int(seed), precision=precision):
-            out = []
-            for k, (e, lm) in enumerate(models):
-                r = session.run_sampling(lm, n, seed, precision, keep_trajectory=False,
-                                         on_progress=session.step_reporter(report, e.short, k, len(models)),
-                                         name=e.name, tag=e.tag, mtime_ns=e.mtime_ns)
-                out.append((session.pixel_key(e.path, e.mtime_ns, seed, n, precision), r))
-            return out
+            return session.sample_entries(report, models, n, seed, precision)
 
         session.start_job(st.session_state, "compare", work, label=f"Sampling {len(models)} checkpoint(s)",
                           meta={"joints": models[0][1].joints})

@@ -27,12 +27,11 @@ if st.button(f"Evaluate {len(todo)} checkpoint(s)" if todo else "All evaluated",
             work_items.append((e, keys[e.path], r, None if r is not None else ui.model_for(e)))
 
         def work(report, items=work_items, n=int(n), seed=int(seed), precision=precision):
+            drawn = dict(session.sample_entries(report, [(e, lm) for e, _, r, lm in items if r is None],
+                                                n, seed, precision))
             out = []
-            for k, (e, key, r, lm) in enumerate(items):
-                if r is None:
-                    r = session.run_sampling(lm, n, seed, precision, keep_trajectory=False,
-                                             on_progress=session.step_reporter(report, e.short, k, len(items)),
-                                             name=e.name, tag=e.tag, mtime_ns=e.mtime_ns)
+            for e, key, r, _ in items:
+                r = r or drawn[key]
                 row = tables.metrics_row(e, r.pixels, seed, precision)
                 row["name"] = e.short
                 out.append((key, r, row))

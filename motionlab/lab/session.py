@@ -148,6 +148,20 @@ def accept_upload(state: MutableMapping, name: str, file_id: str, size: int, rea
     return error
 
 
+def sample_entries(report: "Report", models: list, num_samples: int, seed: int, precision: str) -> list[tuple]:
+    """Sample each (catalog entry, LoadedModel) in turn, without trajectories, as one job's progress.
+
+    Returns (pixel_key, SampleResult) pairs, ready for remember_result.
+    """
+    out = []
+    for k, (e, lm) in enumerate(models):
+        r = run_sampling(lm, num_samples, seed, precision, keep_trajectory=False,
+                         on_progress=step_reporter(report, e.short, k, len(models)),
+                         name=e.name, tag=e.tag, mtime_ns=e.mtime_ns)
+        out.append((pixel_key(e.path, e.mtime_ns, seed, num_samples, precision), r))
+    return out
+
+
 def store_result(state: MutableMapping, result: SampleResult) -> None:
     state[SAMPLE_RESULT] = result
 
