@@ -1,6 +1,8 @@
 """Seconds per training step (batch 16, window 256, 40 channels), fp32 vs bf16 autocast; prints JSON.
 
     python bench/train_step.py [--device cuda] [--steps 10] [--cuda-graph]
+
+--cuda-graph times the captured step that `motionlab.train --cuda-graph` replays.
 """
 import argparse
 import json
@@ -13,16 +15,22 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from motionlab.diffusion import DiffusionConfig, GaussianDiffusion, autocast  # noqa: E402
 from motionlab.model import ModelConfig, PositionalUNet1D, count_parameters  # noqa: E402
+from motionlab.train import GraphStep, TrainConfig, fast_cuda_backends  # noqa: E402
 
 
-def time_steps(model, diffusion, opt, x, precision, steps, device):
-    def one():
+def time_steps(model, diffusion, opt, x, precision, steps, device, graph=False):
+    def eager():
         with autocast(device, precision):
             loss = diffusion.training_losses(model, x)["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+    if graph:
+        step = GraphStep(model, opt, diffusion, TrainConfig(precision=precision), tuple(x.shape), device)
+        one = lambda: step(x)  # noqa: E731
+    else:
+        one = eager
     for _ in range(2):
         one()
     if device.type == "cuda":
@@ -41,17 +49,24 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--window", type=int, default=256)
+    p.add_argument("--cuda-graph", action="store_true", help="time the captured step (CUDA only)")
     a = p.parse_args()
     device = torch.device(a.device)
+    if a.cuda_graph and device.type != "cuda":
+        p.error("--cuda-graph needs --device cuda")
+    if device.type == "cuda":
+        fast_cuda_backends()  # as the trainer runs
     torch.manual_seed(0)
     model = PositionalUNet1D(ModelConfig()).to(device).train()
-    diffusion = GaussianDiffusion(DiffusionConfig())
-    opt = torch.optim.Adam(model.parameters(), lr=2e-4)
+    diffusion = GaussianDiffusion(DiffusionConfig()).to(device)
     x = torch.randn(a.batch_size, 40, a.window, device=device)
     res = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-           "params": count_parameters(model), "batch_size": a.batch_size, "window": a.window}
-    for prec in ("fp32", "bf16"):
-        res[f"{prec}_s_per_step"] = round(time_steps(model, diffusion, opt, x, prec, a.steps, device), 4)
+           "params": count_parameters(model), "batch_size": a.batch_size, "window": a.window,
+           "cuda_graph": a.cuda_graph}
+    for prec in ("fp32", "bf16"):  # a fresh optimizer each, as a run starts
+        opt = torch.optim.Adam(model.parameters(), lr=2e-4, capturable=a.cuda_graph)
+        res[f"{prec}_s_per_step"] = round(time_steps(model, diffusion, opt, x, prec, a.steps, device,
+                                                     a.cuda_graph), 4)
     res["bf16_speedup"] = round(res["fp32_s_per_step"] / res["bf16_s_per_step"], 2)
     print(json.dumps(res))
 

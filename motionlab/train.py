@@ -54,7 +54,13 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7919) % (2**62)
 
 
-class _GraphStep:
+def fast_cuda_backends() -> None:
+    """TF32 convs and matmuls and cuDNN autotuning: the settings every CUDA run here trains with."""
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+
+
+class GraphStep:
     """One optimizer step captured as a CUDA graph: kernel launches dominate this small net."""
 
     def __init__(self, model, opt, diffusion, cfg, shape, device):
@@ -122,8 +128,7 @@ class Trainer:
         self.net = torch.compile(self.model) if cfg.compile else self.model  # shares the parameters
         self.diffusion = GaussianDiffusion(diff_cfg).to(self.device)
         if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
-            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+            fast_cuda_backends()
         cap = cfg.cuda_graph and self.device.type == "cuda"
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, capturable=cap)
         self.baseline = all_metrics(self.ds.windows_pixels())
@@ -189,7 +194,7 @@ class Trainer:
         px = x.float().cpu().numpy().transpose(0, 2, 1) * self.ds.std + self.ds.mean
         return {k: v for k, v in all_metrics(px).items() if k != "clips"} if np.isfinite(px).all() else {"nonfinite": True}
 
-    def _train_epoch(self, x: torch.Tensor, graph: "_GraphStep | None") -> float:
+    def _train_epoch(self, x: torch.Tensor, graph: "GraphStep | None") -> float:
         """One pass over the windows in a seeded order; returns the summed per-window loss."""
         cfg, n = self.cfg, len(x)
         es = _epoch_seed(cfg.seed, self.epoch)
@@ -240,7 +245,7 @@ class Trainer:
                 if x is None or self.data_cfg.jitter or self.data_cfg.mirror:
                     x = self.ds.epoch_windows(self.epoch).to(self.device)
                 if use_graph:
-                    graph = graph or _GraphStep(self.net, self.opt, self.diffusion, cfg,
+                    graph = graph or GraphStep(self.net, self.opt, self.diffusion, cfg,
                                                 (cfg.batch_size, *x.shape[1:]), self.device)
                 total = self._train_epoch(x, graph)
                 loss = total / n
