@@ -1,0 +1,53 @@
+"""scripts/resume_state.py: a GPU run's last.pt, shrunk to bf16 moments and back, resumes on the CPU."""
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from conftest import tiny_trainer
+from motionlab.checkpoints import read_checkpoint, save_checkpoint
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "resume_state.py"
+
+
+def _script(*args):
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120)
+
+
+def test_pack_then_unpack_resumes_with_moments_within_bf16_rounding(tmp_path, demo):
+    gpu, cpu = tmp_path / "gpu", tmp_path / "cpu"
+    tiny_trainer(gpu, demo, epochs=2).run(progress=False)
+    ck = read_checkpoint(gpu / "last.pt")
+    for g in ck["optimizer_state"]["param_groups"]:
+        g["capturable"] = True  # as a --cuda-graph run saves it
+    save_checkpoint(gpu / "last.pt", ck)
+    before = ck["optimizer_state"]["state"]
+
+    r = _script("pack", str(gpu / "last.pt"), str(tmp_path / "state.pt"))
+    assert r.returncode == 0, r.stderr
+    packed = torch.load(tmp_path / "state.pt", weights_only=True)
+    assert {v["exp_avg_sq"].dtype for v in packed["optimizer_state"]["state"].values()} == {torch.bfloat16}
+    assert all(v.dtype == torch.float32 for v in packed["model_state"].values())  # weights kept whole
+
+    cpu.mkdir()
+    r = _script("unpack", str(tmp_path / "state.pt"), str(cpu / "last.pt"))
+    assert r.returncode == 0, r.stderr
+    assert "epoch 2" in r.stdout
+    after = read_checkpoint(cpu / "last.pt")["optimizer_state"]
+    assert not any(g["capturable"] for g in after["param_groups"])
+    for i, s in after["state"].items():
+        for k in ("exp_avg", "exp_avg_sq"):
+            assert s[k].dtype == torch.float32
+            torch.testing.assert_close(s[k], before[i][k], rtol=2 ** -8, atol=0)
+
+    tr = tiny_trainer(cpu, demo, epochs=3)
+    assert tr.resume() and tr.epoch == 2
+    assert tr.run(progress=False)["epoch"] == 3
+
+
+def test_pack_refuses_a_file_without_optimizer_state(tmp_path, demo):
+    tiny_trainer(tmp_path, demo, epochs=1).run(progress=False)
+    r = _script("pack", str(tmp_path / "best.pt"), str(tmp_path / "state.pt"))
+    assert r.returncode == 1 and "not a resumable motionlab last.pt" in r.stderr
+    assert not (tmp_path / "state.pt").exists()
