@@ -21,8 +21,11 @@ MOMENTS = ("exp_avg", "exp_avg_sq")
 
 
 def convert(src: str, dst: str, dtype: torch.dtype, capturable: bool | None) -> dict:
-    ck = torch.load(src, map_location="cpu", weights_only=True)  # a CUDA run saves CUDA optimizer tensors
-    if ck.get("format") != "motionlab-checkpoint" or "optimizer_state" not in ck:
+    try:  # a CUDA run saves CUDA optimizer tensors
+        ck = torch.load(src, map_location="cpu", weights_only=True)
+    except Exception as e:
+        sys.exit(f"{src}: cannot be read as a checkpoint ({' '.join(str(e).split())[:120]})")
+    if not isinstance(ck, dict) or ck.get("format") != "motionlab-checkpoint" or "optimizer_state" not in ck:
         sys.exit(f"{src}: not a resumable motionlab last.pt")
     opt = ck["optimizer_state"]
     for state in opt["state"].values():
@@ -41,10 +44,8 @@ def main():
     p.add_argument("src")
     p.add_argument("dst")
     a = p.parse_args()
-    if a.mode == "pack":
-        ck = convert(a.src, a.dst, torch.bfloat16, None)
-    else:
-        ck = convert(a.src, a.dst, torch.float32, False)
+    dtype, capturable = (torch.bfloat16, None) if a.mode == "pack" else (torch.float32, False)
+    ck = convert(a.src, a.dst, dtype, capturable)
     print(f"{a.dst}: epoch {ck['epoch']}, best loss {ck['best_loss']:.5f} at epoch {ck['best_epoch']}, "
           f"{Path(a.dst).stat().st_size / 2**20:.1f} MiB")
 

@@ -51,3 +51,14 @@ def test_pack_refuses_a_file_without_optimizer_state(tmp_path, demo):
     r = _script("pack", str(tmp_path / "best.pt"), str(tmp_path / "state.pt"))
     assert r.returncode == 1 and "not a resumable motionlab last.pt" in r.stderr
     assert not (tmp_path / "state.pt").exists()
+
+
+def test_a_truncated_file_gets_one_line_and_leaves_dst_alone(tmp_path, demo):
+    tiny_trainer(tmp_path, demo, epochs=1).run(progress=False)
+    data = (tmp_path / "last.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    (tmp_path / "state.pt").write_bytes(b"kept")
+    r = _script("pack", str(tmp_path / "cut.pt"), str(tmp_path / "state.pt"))
+    assert r.returncode == 1 and "cannot be read as a checkpoint" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "state.pt").read_bytes() == b"kept"
