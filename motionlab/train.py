@@ -170,7 +170,10 @@ class Trainer:
             raise MotionlabError(f"{p}: has no optimizer state, so it cannot be resumed")
         try:  # another --base-channels / --channel-mults / --time-dim than the run being resumed
             self.model.load_state_dict({k: v.float() for k, v in ck["model_state"].items()})
-            self.opt.load_state_dict(ck["optimizer_state"])
+            opt_state = ck["optimizer_state"]
+            for g in opt_state["param_groups"]:  # a CUDA-graph run may go on without a graph, or the reverse
+                g["capturable"] = self.opt.param_groups[0]["capturable"]
+            self.opt.load_state_dict(opt_state)  # also casts saved moments to the weights' dtype and device
         except Exception as e:
             msg = " ".join(str(e).split())[:160]
             raise MotionlabError(f"{p}: does not fit this model config; resume with the run's own options "

@@ -8,8 +8,8 @@
 # When the device time runs out first, hand the run to the CPU (as long_10000 was, docs/RESULTS_NOTES.md):
 #   there: python3 scripts/resume_state.py pack /tmp/long_runs/long_10000/last.pt /tmp/state.pt
 #          split -b 15M /tmp/state.pt $OUT/state.part_     (75 MiB: two calls bring it back)
-#   here:  cat state.part_* > state.pt; python scripts/resume_state.py unpack state.pt RUN/last.pt
-#          copy metrics.jsonl beside it, then motionlab.train with the same flags, --device cpu --resume
+#   here:  cat state.part_* > RUN/last.pt, copy metrics.jsonl beside it, then motionlab.train with the
+#          same flags and --device cpu --resume (loading fits the optimizer to the CPU)
 set -u
 secs=${1:?seconds for this call}
 end=$(( $(date +%s) + secs ))
