@@ -16,7 +16,7 @@ from .cli import run_main
 from .evaluate import baseline_markdown, evaluate_checkpoint, fmt
 from .io import atomic_write_bytes
 from .metrics import METRICS
-from .spec_reference import SPEC_BASELINES, SPEC_RUNS
+from .spec_reference import SPEC_BASELINES, SPEC_RUNS, spec_run
 
 
 def pct(v: float, base: float) -> str:
@@ -53,10 +53,9 @@ def build_report(rows: list[dict], chart_name: str, notes: str, command: str,
         b = r["baseline"]
         out.append(f"| {r['tag']} | ours `{r['checkpoint']}` | {r['epoch']} | "
                    + " | ".join(f"{fmt(r['metrics'][k])} ({pct(r['metrics'][k], b[k])})" for k in METRICS) + " |")
-        if r["tag"] in SPEC_RUNS:
-            cfg, sm = SPEC_RUNS[r["tag"]]
-            sb = SPEC_BASELINES[cfg[:3]]
-            out.append(f"| {r['tag']} | spec | {cfg[3]} | "
+        if ref := spec_run(r["tag"]):
+            epochs, sm, sb = ref
+            out.append(f"| {r['tag']} | spec | {epochs} | "
                        + " | ".join(f"{fmt(sm[k])} ({pct(sm[k], sb[k])})" for k in METRICS) + " |")
     missing = [t for t in SPEC_RUNS if t not in {r["tag"] for r in rows}]
     if missing and with_spec:
@@ -79,9 +78,8 @@ def chart(rows: list[dict], path: Path) -> None:
     for ax, r in zip(axes[0], rows):
         ours = [100 * r["metrics"][k] / r["baseline"][k] for k in METRICS]
         ax.bar(x - 0.2, ours, 0.4, label="ours", color="#2a6fdb")
-        if r["tag"] in SPEC_RUNS:
-            cfg, sm = SPEC_RUNS[r["tag"]]
-            sb = SPEC_BASELINES[cfg[:3]]
+        if ref := spec_run(r["tag"]):
+            _, sm, sb = ref
             ax.bar(x + 0.2, [100 * sm[k] / sb[k] for k in METRICS], 0.4, label="spec", color="#e66100")
         ax.axhline(100, color="k", lw=0.8, ls="--")
         ax.set_xticks(x, METRICS, rotation=45, ha="right", fontsize=8)

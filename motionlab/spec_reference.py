@@ -23,6 +23,16 @@ SPEC_RUNS = {
                                            "vel_energy": 34.30, "com_speed": 3.58, "diversity": 42.36}),
 }
 
+
+
+def spec_run(tag: str) -> tuple[int, dict, dict] | None:
+    """(epochs, metrics, the baseline of its training config) for one of the spec's runs, else None."""
+    if tag not in SPEC_RUNS:
+        return None
+    (w, s, l, epochs), metrics = SPEC_RUNS[tag]
+    return epochs, metrics, SPEC_BASELINES[(w, s, l)]
+
+
 # The checkpoint column of the spec's table.
 SPEC_CHECKPOINTS = {"baseline_1epoch": "checkpoints/ddpm_epoch_1.pth", "earlystop_500": "checkpoints/ddpm_epoch_500.pth",
                     "long_1000": "checkpoints/1000/ddpm_best.pth", "long_10000": "checkpoints/10000/ddpm_best.pth"}
