@@ -27,15 +27,7 @@ if st.button(f"Evaluate {len(todo)} checkpoint(s)" if todo else "All evaluated",
             work_items.append((e, keys[e.path], r, None if r is not None else ui.model_for(e)))
 
         def work(report, items=work_items, n=int(n), seed=int(seed), precision=precision):
-            drawn = dict(session.sample_entries(report, [(e, lm) for e, _, r, lm in items if r is None],
-                                                n, seed, precision))
-            out = []
-            for e, key, r, _ in items:
-                r = r or drawn[key]
-                row = tables.metrics_row(e, r.pixels, seed, precision)
-                row["name"] = e.short
-                out.append((key, r, row))
-            return out
+            return tables.evaluate_entries(report, items, n, seed, precision)
 
         joints = next((lm.joints for *_, lm in work_items if lm is not None), None)
         session.start_job(st.session_state, "metrics", work, label=f"Evaluating {len(work_items)} checkpoint(s)",

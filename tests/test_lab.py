@@ -270,6 +270,18 @@ def test_metrics_rows_ratios_and_spec_layout(lab_tree, tiny_model):
     assert bad["error"] and "n/a" in tables.to_markdown([bad])
 
 
+def test_evaluate_entries_samples_only_what_is_not_cached(lab_tree, tiny_model):
+    e = catalog.describe(lab_tree["run_best"], "runs/tiny_run/best.pt")
+    key = session.pixel_key(e.path, e.mtime_ns, 42, 3, "fp32")
+    fresh = tables.evaluate_entries(lambda *a, **k: None, [(e, key, None, tiny_model)], 3, 42, "fp32")
+    [(k, r, row)] = fresh
+    assert k == key and r.pixels.shape[0] == 3 and row["name"] == e.short and not row["error"]
+    assert row["metrics"] == tables.metrics_row(e, r.pixels, 42)["metrics"]
+    # a cached result is used as it is: with no model to sample, any sampling would fail
+    [(_, r2, row2)] = tables.evaluate_entries(lambda *a, **k: None, [(e, key, r, None)], 3, 42, "fp32")
+    assert r2 is r and row2["metrics"] == row["metrics"]
+
+
 def test_exports_video_and_json():
     c = demo_clip(12)
     assert exports.video([c], "gif", ["a"])[:6] == b"GIF89a"

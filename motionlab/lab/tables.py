@@ -7,6 +7,7 @@ import pandas as pd
 from ..evaluate import baseline_markdown, checkpoints_markdown
 from ..metrics import METRICS, all_metrics
 from ..spec_reference import SPEC_BASELINES, SPEC_CHECKPOINTS, SPEC_RUNS
+from .session import sample_entries
 
 CONFIG_COL = "training config (window / stride / limit / epochs)"
 
@@ -33,6 +34,22 @@ def metrics_row(entry, pixels, seed: int, precision: str = "fp32") -> dict:
     m = {k: v for k, v in all_metrics(px).items() if k != "clips"}
     row.update(metrics=m, ratios=ratios(m, entry.baseline), error="")
     return row
+
+
+def evaluate_entries(report, items: list[tuple], num_samples: int, seed: int, precision: str) -> list[tuple]:
+    """Metrics rows for (entry, pixel_key, cached SampleResult or None, LoadedModel or None) items, as one job.
+
+    Samples only the entries without a cached result. Returns (pixel_key, SampleResult, row) triples.
+    """
+    drawn = dict(sample_entries(report, [(e, lm) for e, _, r, lm in items if r is None],
+                                num_samples, seed, precision))
+    out = []
+    for e, key, r, _ in items:
+        r = r or drawn[key]
+        row = metrics_row(e, r.pixels, seed, precision)
+        row["name"] = e.short
+        out.append((key, r, row))
+    return out
 
 
 def spec_rows() -> list[dict]:
