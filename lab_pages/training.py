@@ -4,7 +4,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from motionlab.clip import save_clip
 from motionlab.errors import MotionlabError
 from motionlab.lab import catalog, config, figures, processes, ui
 
@@ -129,15 +128,10 @@ if submitted:
             time_dim=int(tdim), monitor_every=int(monitor), save_every=int(save_every), patience=int(patience),
             precision=precision, resume=bool(resume))
         opts.validate()
-        if src == "uploaded" and ui.uploaded_clip() is not None:
-            dst = runs_dir / run_name / "uploaded_clip.json"
-            save_clip(ui.uploaded_clip()["clip"], dst)
-            opts.data = str(dst.resolve())
-        elif src == "reference" and ref.is_file():
-            opts.data = str(ref)
-        else:
-            opts.data = "demo"
-        rec = processes.start_run(runs_dir, run_name, opts, max_running=config.max_training_runs())
+        upload = ui.uploaded_clip() if src == "uploaded" else None
+        opts.data = str(ref) if src == "reference" and ref.is_file() else "demo"  # an upload overrides it
+        rec = processes.start_run(runs_dir, run_name, opts, max_running=config.max_training_runs(),
+                                  clip=upload["clip"] if upload else None)
         st.session_state["lab.training.select"] = str(runs_dir / run_name / "metrics.jsonl")
         st.session_state["lab.training.flash"] = f"Started {run_name} (pid {rec['pid']})."
         st.session_state.pop("lab.training.default_name", None)

@@ -258,11 +258,15 @@ def test_training_page_charts_runs_and_starts_one(lab_env, tmp_path, monkeypatch
     assert chart(at, "training.loss")["data"][0]["x"] == [1, 2]
     assert [t["name"] for t in chart(at, "training.sample_metrics")["data"]][:2] == ["coord_range", "dataset baseline"]
     # a second page load (new session) still knows the run; its name is taken now
-    at2 = app("training")
+    at2 = app("dataset")  # with an upload, which a refused start must not write into that run
+    at2.file_uploader(key="dataset.upload").set_value(
+        ("mine.json", json.dumps(demo_clip(90).to_dict()).encode(), "application/json")).run()
+    at2.switch_page("lab_pages/training.py").run()
     at2.text_input(key="training.name").set_value("ui_run")
-    at2.selectbox(key="training.data").set_value("demo")
+    at2.selectbox(key="training.data").set_value("uploaded")
     at2.button(key="training.start").click().run()
     assert not at2.exception and "already holds a run" in at2.error[0].value
+    assert not (run / processes.UPLOADED_CLIP).exists()
 
 
 def test_training_page_shows_shipped_and_run_logs(lab_env):

@@ -16,7 +16,7 @@ import pytest
 
 from lab_support import lab_env, lab_tree  # noqa: F401  (fixtures)
 from motionlab.checkpoints import load_model
-from motionlab.clip import loads_clip
+from motionlab.clip import load_clip, loads_clip
 from motionlab.demo import demo_clip
 from motionlab.errors import MotionlabError
 from motionlab.lab import catalog, config, exports, figures, processes, session, tables
@@ -336,8 +336,12 @@ def _wait_state(run_dir, states, timeout=60):
 
 
 def test_background_run_finishes_and_is_tracked_on_disk(tmp_path):
-    rec = processes.start_run(tmp_path, "t1", processes.TrainOptions(epochs=2, **TINY), env=ONE_THREAD)
+    upload = demo_clip(64, seed=3)
+    rec = processes.start_run(tmp_path, "t1", processes.TrainOptions(epochs=2, **TINY), env=ONE_THREAD, clip=upload)
     run = tmp_path / "t1"
+    saved = (run / processes.UPLOADED_CLIP).read_bytes()
+    assert str((run / processes.UPLOADED_CLIP).resolve()) in rec["command"]
+    np.testing.assert_allclose(load_clip(run / processes.UPLOADED_CLIP).xy, upload.xy, atol=1e-3)
     assert json.loads((run / "lab_process.json").read_text())["pid"] == rec["pid"]
     s = _wait_state(run, ("finished", "failed"))
     assert s["state"] == "finished" and s["returncode"] == 0, processes.log_tail(run)
@@ -345,7 +349,8 @@ def test_background_run_finishes_and_is_tracked_on_disk(tmp_path):
     assert (run / "best.pt").is_file() and "motionlab.train" in processes.log_tail(run)
     assert json.loads((run / "lab_process.json").read_text())["state"] == "finished"
     with pytest.raises(MotionlabError, match="already holds a run"):
-        processes.start_run(tmp_path, "t1", processes.TrainOptions(epochs=2, **TINY))
+        processes.start_run(tmp_path, "t1", processes.TrainOptions(epochs=2, **TINY), clip=demo_clip(32, seed=4))
+    assert (run / processes.UPLOADED_CLIP).read_bytes() == saved  # a refused start keeps the run's clip
     assert run / "metrics.jsonl" in processes.list_metric_files(tmp_path)
 
 

@@ -15,15 +15,17 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from ..clip import Clip, save_clip
 from ..errors import MotionlabError
 from ..io import atomic_write_bytes
 from .config import ROOT
 
 PROCESS_FILE = "lab_process.json"
 LOG_FILE = "train.log"
+UPLOADED_CLIP = "uploaded_clip.json"  # an uploaded clip, kept with the run it trained
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 _children: dict[int, subprocess.Popen] = {}  # started by this server process: poll() reaps them
@@ -158,8 +160,11 @@ def running_runs(runs_dir) -> list[Path]:
 
 
 def start_run(runs_dir, name: str, opts: TrainOptions, max_running: int = 2, python: str | None = None,
-              env: dict | None = None) -> dict:
-    """Launch a training run in the background; returns the process record."""
+              env: dict | None = None, clip: Clip | None = None) -> dict:
+    """Launch a training run in the background; returns the process record.
+
+    A clip given here (an upload) is saved in the run folder as its data, once the run may start.
+    """
     name = validate_name(name)
     runs_dir = Path(runs_dir)
     out = runs_dir / name
@@ -170,9 +175,13 @@ def start_run(runs_dir, name: str, opts: TrainOptions, max_running: int = 2, pyt
         raise MotionlabError(f"run {name!r} is already running (pid {rec['pid']})")
     if (out / "last.pt").exists() and not opts.resume:
         raise MotionlabError(f"{out} already holds a run; pick another name or tick 'resume'")
+    if clip is not None:
+        opts = replace(opts, data=str((out / UPLOADED_CLIP).resolve()))
     cmd = build_command(opts, out.resolve(), python)
     try:
         out.mkdir(parents=True, exist_ok=True)
+        if clip is not None:
+            save_clip(clip, out / UPLOADED_CLIP)
         log = open(out / LOG_FILE, "ab")
     except OSError as e:
         raise MotionlabError(f"cannot create run folder {out}: {e.strerror or e}") from None
