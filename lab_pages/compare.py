@@ -73,9 +73,7 @@ if not picked:
     st.stop()
 sel = [by[name] for name in picked]
 fig = figures.skeleton_figure([figures.Panel(p.name, p.xy, p.joints) for p in sel])
-ui.plotly(fig, "compare.animation")
-if fig["layout"]["meta"]["frame_step"] > 1:
-    st.caption(f"Showing every {fig['layout']['meta']['frame_step']}th frame so the browser stays responsive.")
+ui.skeleton_chart(fig, "compare.animation")
 lengths = sorted({p.xy.shape[0] for p in sel})
 if len(lengths) > 1:
     st.caption(f"Clip lengths differ ({', '.join(map(str, lengths))} frames): shorter ones hold their last frame.")

@@ -90,6 +90,4 @@ if b - a < 1:
 else:
     fig = figures.skeleton_figure([figures.Panel(f"{name}: frames {a}-{b - 1}", clip.xy[a:b], clip.joints)],
                                   panel_height=480)
-    ui.plotly(fig, "dataset.animation")
-    if fig["layout"]["meta"]["frame_step"] > 1:
-        st.caption(f"Long range: showing every {fig['layout']['meta']['frame_step']}th frame.")
+    ui.skeleton_chart(fig, "dataset.animation")

@@ -67,11 +67,7 @@ kw = {} if "sample.show" in st.session_state else {"default": options[:8]}
 show = st.multiselect("Samples to show", options, format_func=lambda i: f"#{i}", key="sample.show", **kw)
 if show:
     panels = figures.panels_from_pixels(result.pixels[show], result.joints, result.titles(show))
-    fig = figures.skeleton_figure(panels)
-    ui.plotly(fig, "sample.animation")
-    meta = fig["layout"]["meta"]
-    if meta["frame_step"] > 1:
-        st.caption(f"Showing every {meta['frame_step']}th frame so the browser stays responsive.")
+    ui.skeleton_chart(figures.skeleton_figure(panels), "sample.animation")
     ui.export_buttons("sample", result.clips(show), result.titles(show),
                       f"{result.tag}_seed{result.seed}" + (f"_{show[0]}" if len(show) == 1 else ""))
 else:

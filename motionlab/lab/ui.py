@@ -174,6 +174,14 @@ def plotly(fig: dict, key: str) -> None:
     st.plotly_chart(figures.streamlit_figure(fig), key=key, config=PLOTLY_CONFIG)
 
 
+def skeleton_chart(fig: dict, key: str) -> None:
+    """An animation from figures.skeleton_figure, saying when it skips frames."""
+    plotly(fig, key)
+    step = fig["layout"]["meta"]["frame_step"]
+    if step > 1:
+        st.caption(f"Showing every {step}th frame so the browser stays responsive.")
+
+
 def export_buttons(prefix: str, clips: list[Clip], titles: list[str], base: str, fps: int = 30) -> None:
     """GIF, MP4 and JSON downloads of what is shown; files are made only when a button is clicked."""
     if not clips:
