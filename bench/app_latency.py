@@ -28,21 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-
-
-def make_checkpoint(base: Path) -> Path:
-    from motionlab.dataset import DataConfig
-    from motionlab.demo import demo_clip
-    from motionlab.diffusion import DiffusionConfig
-    from motionlab.model import ModelConfig
-    from motionlab.train import TrainConfig, Trainer
-
-    out = base / "runs" / "bench256"
-    Trainer(DataConfig(data="demo", window=256, stride=32, limit=0),
-            ModelConfig(base_channels=16, channel_mults=(1, 2), time_dim=32), DiffusionConfig(timesteps=400),
-            TrainConfig(epochs=1, batch_size=8, tag="bench256"), out, clip=demo_clip(600),
-            log=lambda *_: None).run(progress=False)
-    return out / "best.pt"
+from tiny import tiny_checkpoint  # noqa: E402  (bench/ is on sys.path when a bench runs)
 
 
 def bench_page(base: Path, ckpt: Path, renders: int):
@@ -122,7 +108,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as d:
         base = Path(d)
-        ckpt = make_checkpoint(base)
+        ckpt = tiny_checkpoint(base / "runs" / "bench256", 256, 400, stride=32, limit=0, frames=600,
+                               tag="bench256")
         res = {"torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
                "load_avg": round(os.getloadavg()[0], 2)}
         result, page = bench_page(base, ckpt, a.renders)

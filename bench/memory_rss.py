@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from motionlab.checkpoints import load_model  # noqa: E402
 from motionlab.diffusion import DiffusionConfig, GaussianDiffusion  # noqa: E402
 from motionlab.sample import TRAJECTORY_BUDGET_BYTES, generate, sample_checkpoint, trajectory_stride  # noqa: E402
+from tiny import tiny_checkpoint  # noqa: E402  (bench/ is on sys.path when a bench runs)
 
 MB = 2**20
 
@@ -40,19 +41,6 @@ def rss_bytes() -> int:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # peak, where /proc is missing
-
-
-def tiny_checkpoint(folder: Path, window: int, timesteps: int) -> Path:
-    from motionlab.dataset import DataConfig
-    from motionlab.demo import demo_clip
-    from motionlab.model import ModelConfig
-    from motionlab.train import TrainConfig, Trainer
-    tr = Trainer(DataConfig(data="demo", window=window, stride=16, limit=8),
-                 ModelConfig(base_channels=16, channel_mults=(1, 2), time_dim=32),
-                 DiffusionConfig(timesteps=timesteps), TrainConfig(epochs=1, batch_size=8), folder,
-                 clip=demo_clip(), log=lambda s: None)
-    tr.run(progress=False)
-    return folder / "best.pt"
 
 
 def main() -> None:
