@@ -44,8 +44,8 @@ python3 - <<'PY'
 from motionlab.checkpoints import read_checkpoint, release_copy
 R = "/tmp/long_runs"
 release_copy(f"{R}/long_10000/best.pt", f"{R}/pack/long_10000.pt")
-last, best = read_checkpoint(f"{R}/long_10000/last.pt"), read_checkpoint(f"{R}/long_10000/best.pt")
-print("last epoch", last["epoch"], "best epoch", best["epoch"], "best loss", best["best_loss"])
+best = read_checkpoint(f"{R}/pack/long_10000.pt")  # the last epoch is in the log's summary line
+print("best epoch", best["epoch"], "best loss", best["best_loss"])
 PY
 cp $run/metrics.jsonl $R/pack/$tag.metrics.jsonl
 tail -n 4 $R/pack/$tag.log
