@@ -1,13 +1,28 @@
-"""Gaussian DDPM math (Ho et al. 2020). The network is passed in; nothing here owns it."""
+"""Gaussian diffusion (Ho et al. 2020): forward process, training losses and the sampling loop.
+
+The network is passed in and the noise schedule is built outside (motionlab.schedules); how to
+walk from noise to data is a sampler's business (motionlab.samplers). What lives here is what
+every one of them shares: q(x_t | x_0), what the network predicts (eps or v) and how that turns
+into an x0 estimate.
+"""
 from __future__ import annotations
 
 import contextlib
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .schedules import SCHEDULES, NoiseSchedule, make_betas
+
+if TYPE_CHECKING:
+    from .samplers import Sampler
+
+PREDICTIONS = ("eps", "v")
+VARIANCES = ("beta", "posterior")
+MAX_TIMESTEPS = 100_000
 
 
 @dataclass
@@ -15,18 +30,47 @@ class DiffusionConfig:
     timesteps: int = 400
     beta_start: float = 1e-4
     beta_end: float = 0.02
-    # "beta": sigma_t^2 = beta_t (Ho et al. Alg. 2); "posterior": sigma_t^2 = beta~_t
+    # the ancestral sampler's sigma_t^2: "beta" = beta_t (Ho et al. Alg. 2), "posterior" = beta~_t
     variance: str = "beta"
+    schedule: str = "linear"
+    # what the network predicts: the noise (the spec's) or v = sqrt(ab) eps - sqrt(1 - ab) x0
+    prediction: str = "eps"
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """The one place diffusion settings are checked (CLI, trainer, lab and checkpoint loading)."""
+        if isinstance(self.timesteps, bool) or not isinstance(self.timesteps, (int, np.integer)) \
+                or not 1 <= self.timesteps <= MAX_TIMESTEPS:
+            raise ValueError(f"timesteps must be an integer 1..{MAX_TIMESTEPS}, got {self.timesteps!r}")
+        if not 0 < self.beta_start <= self.beta_end < 1:
+            raise ValueError(f"need 0 < beta_start <= beta_end < 1, got {self.beta_start}, {self.beta_end}")
+        if self.variance not in VARIANCES:
+            raise ValueError(f"variance must be one of {', '.join(VARIANCES)}, got {self.variance!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {', '.join(PREDICTIONS)}, got {self.prediction!r}")
+        if self.schedule == "linear_zero_snr" and self.prediction == "eps":
+            # at alpha_bar_T = 0, x0 = (x_T - eps) / 0: an eps network cannot say anything about x0
+            raise ValueError("the zero-terminal-SNR schedule needs prediction 'v' (eps gives no x0 at t = T)")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "DiffusionConfig":
+        """A stored config; checkpoints older than a field get its default."""
+        return cls(**d)
+
 
 class StepOutput(NamedTuple):
-    t: int                   # the timestep index this step denoised (T-1 ... 0)
+    t: int                   # the timestep this step denoised (0-based, T-1 ... 0)
+    t_prev: int              # the timestep it stepped to; -1 means clean data
     x_t: torch.Tensor        # input of the step
-    pred_x0: torch.Tensor    # the model's x0 estimate from x_t
-    prev_sample: torch.Tensor  # x_{t-1}; at t == 0 the final sample
+    pred_x0: torch.Tensor    # the x0 estimate from x_t
+    prev_sample: torch.Tensor  # x at t_prev; after the last step, the final sample
 
 
 def autocast(device: torch.device | str, precision: str):
@@ -44,94 +88,101 @@ def randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tens
     return torch.randn(x.shape, device=generator.device, dtype=x.dtype, generator=generator).to(x.device)
 
 
+def f32(v) -> torch.Tensor:
+    """float64 coefficients are rounded once to float32, as the network's tensors are."""
+    return torch.tensor(v, dtype=torch.float32)
+
+
 class GaussianDiffusion:
-    def __init__(self, cfg: DiffusionConfig):
-        if cfg.timesteps < 1:
-            raise ValueError(f"timesteps must be >= 1, got {cfg.timesteps}")
-        if not 0 < cfg.beta_start <= cfg.beta_end < 1:
-            raise ValueError(f"need 0 < beta_start <= beta_end < 1, got {cfg.beta_start}, {cfg.beta_end}")
-        if cfg.variance not in ("beta", "posterior"):
-            raise ValueError(f"variance must be 'beta' or 'posterior', got {cfg.variance!r}")
+    def __init__(self, cfg: DiffusionConfig, schedule: NoiseSchedule | None = None):
+        cfg.validate()
         self.cfg = cfg
-        self.num_timesteps = cfg.timesteps
-        b = np.linspace(cfg.beta_start, cfg.beta_end, cfg.timesteps, dtype=np.float64)
-        a = 1.0 - b
-        ab = np.cumprod(a)
-        ab_prev = np.append(1.0, ab[:-1])
-        post_var = b * (1.0 - ab_prev) / (1.0 - ab)
-        sigma2 = b if cfg.variance == "beta" else post_var
-        f = lambda v: torch.tensor(v, dtype=torch.float32)
-        self.betas = f(b)
-        self.alphas_cumprod = f(ab)
-        self.sqrt_ab, self.sqrt_1mab = f(np.sqrt(ab)), f(np.sqrt(1 - ab))
-        self.sqrt_recip_ab, self.sqrt_recipm1_ab = f(np.sqrt(1 / ab)), f(np.sqrt(1 / ab - 1))
-        # posterior mean = c0 * x0 + ct * x_t
-        self.post_c0 = f(b * np.sqrt(ab_prev) / (1 - ab))
-        self.post_ct = f((1 - ab_prev) * np.sqrt(a) / (1 - ab))
-        self.sigma = f(np.sqrt(sigma2))
+        self.schedule = schedule or NoiseSchedule(make_betas(cfg.schedule, cfg.timesteps, cfg.beta_start,
+                                                             cfg.beta_end))
+        self.num_timesteps = self.schedule.num_timesteps
+        ab = self.schedule.alphas_cumprod
+        self.betas = f32(self.schedule.betas)
+        self.alphas_cumprod = f32(ab)
+        self.sqrt_alphas_cumprod = f32(np.sqrt(ab))
+        self.sqrt_one_minus_alphas_cumprod = f32(np.sqrt(1 - ab))
+        with np.errstate(divide="ignore"):  # alpha_bar = 0 at a zero-SNR end: inf, never read for eps models
+            self.sqrt_recip_alphas_cumprod = f32(np.sqrt(1 / ab))
+            self.sqrt_recipm1_alphas_cumprod = f32(np.sqrt(1 / ab - 1))
+
+    @property
+    def prediction(self) -> str:
+        return self.cfg.prediction
 
     def to(self, device) -> "GaussianDiffusion":
-        """Move the schedule tensors (needed before CUDA-graph capture, which forbids host copies)."""
+        """Move the coefficient tensors (needed before CUDA-graph capture, which forbids host copies)."""
         for k, v in vars(self).items():
             if isinstance(v, torch.Tensor):
                 setattr(self, k, v.to(device))
         return self
 
     @staticmethod
-    def _at(arr: torch.Tensor, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def _per_item(arr: torch.Tensor, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """arr[t] for each batch item, shaped to broadcast over x."""
         return arr.to(x.device)[t].float().view(-1, *([1] * (x.dim() - 1)))
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        return self._at(self.sqrt_ab, t, x0) * x0 + self._at(self.sqrt_1mab, t, x0) * noise
+        at = self._per_item
+        return at(self.sqrt_alphas_cumprod, t, x0) * x0 + at(self.sqrt_one_minus_alphas_cumprod, t, x0) * noise
 
-    def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-        return self._at(self.sqrt_recip_ab, t, x_t) * x_t - self._at(self.sqrt_recipm1_ab, t, x_t) * eps
+    def velocity(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """The v-prediction target (Salimans & Ho 2022): sqrt(ab) eps - sqrt(1 - ab) x0."""
+        at = self._per_item
+        return at(self.sqrt_alphas_cumprod, t, x0) * noise - at(self.sqrt_one_minus_alphas_cumprod, t, x0) * x0
+
+    def predict_x0_eps(self, model_output: torch.Tensor, x_t: torch.Tensor,
+                       t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x0 estimate, eps estimate) from the network's output: the one place eps and v meet."""
+        at, out = self._per_item, model_output.float()
+        if self.prediction == "eps":
+            x0 = at(self.sqrt_recip_alphas_cumprod, t, x_t) * x_t - at(self.sqrt_recipm1_alphas_cumprod, t, x_t) * out
+            return x0, out
+        sa, s1 = at(self.sqrt_alphas_cumprod, t, x_t), at(self.sqrt_one_minus_alphas_cumprod, t, x_t)
+        return sa * x_t - s1 * out, s1 * x_t + sa * out
 
     def training_losses(self, model: Callable, x0: torch.Tensor, generator: torch.Generator | None = None,
                         vel_weight: float = 0.0, t: torch.Tensor | None = None,
                         noise: torch.Tensor | None = None) -> dict:
-        """Epsilon MSE, plus vel_weight * MSE of first-order time differences of x0-hat vs x0."""
+        """MSE of the network's target (eps or v), plus vel_weight * MSE of the first-order time
+        differences of x0-hat against x0. The "eps" key holds the target MSE whatever the target."""
         b = x0.shape[0]
         if t is None:
             t = torch.randint(0, self.num_timesteps, (b,), device=x0.device, generator=generator)
         if noise is None:
             noise = randn_like(x0, generator)
         x_t = self.q_sample(x0, t, noise)
-        eps = model(x_t, t).float()
-        out = {"eps": F.mse_loss(eps, noise)}
-        loss = out["eps"]
+        out = model(x_t, t).float()
+        target = noise if self.prediction == "eps" else self.velocity(x0, t, noise)
+        losses = {"eps": F.mse_loss(out, target)}
+        loss = losses["eps"]
         if vel_weight:
-            x0_hat = self.predict_x0(x_t, t, eps)
-            out["vel"] = F.mse_loss(x0_hat.diff(dim=-1), x0.diff(dim=-1))
-            loss = loss + vel_weight * out["vel"]
-        out["loss"] = loss
-        return out
-
-    def step(self, eps: torch.Tensor, t: int, x_t: torch.Tensor, generator: torch.Generator | None = None) -> StepOutput:
-        """One ancestral step x_t -> x_{t-1}, given the model's noise prediction at t."""
-        tt = torch.full((x_t.shape[0],), t, device=x_t.device, dtype=torch.long)
-        x0 = self.predict_x0(x_t, tt, eps.float())
-        mean = self._at(self.post_c0, tt, x_t) * x0 + self._at(self.post_ct, tt, x_t) * x_t
-        if t > 0:
-            z = randn_like(x_t, generator)
-            prev = mean + self._at(self.sigma, tt, x_t) * z
-        else:
-            prev = mean
-        return StepOutput(t, x_t, x0, prev)
+            x0_hat, _ = self.predict_x0_eps(out, x_t, t)
+            losses["vel"] = F.mse_loss(x0_hat.diff(dim=-1), x0.diff(dim=-1))
+            loss = loss + vel_weight * losses["vel"]
+        losses["loss"] = loss
+        return losses
 
     def sample_steps(self, model: Callable, shape: tuple, generator: torch.Generator | None = None,
                      device: str | torch.device = "cpu", precision: str = "fp32",
-                     x_T: torch.Tensor | None = None) -> Iterator[StepOutput]:
-        """Ancestral sampling from pure noise; yields every step so callers can show any of them."""
+                     x_T: torch.Tensor | None = None, sampler: "Sampler | None" = None) -> Iterator[StepOutput]:
+        """Sampling from pure noise with `sampler` (default: the spec's full ancestral DDPM chain);
+        yields every step so callers can show any of them."""
+        if sampler is None:
+            from .samplers import DDPMSampler
+            sampler = DDPMSampler(self)
         with torch.inference_mode():
             x = x_T.to(device) if x_T is not None else randn_like(torch.empty(shape, device=device), generator)
-            for t in range(self.num_timesteps - 1, -1, -1):
+            for t in sampler.timesteps:
                 tt = torch.full((shape[0],), t, device=x.device, dtype=torch.long)
                 with autocast(x.device, precision):
-                    eps = model(x, tt)
-                out = self.step(eps, t, x, generator)
-                yield out
-                x = out.prev_sample
+                    out = model(x, tt)
+                step = sampler.step(out, t, x, generator)
+                yield step
+                x = step.prev_sample
 
     def sample(self, model: Callable, shape: tuple, generator: torch.Generator | None = None, **kw) -> torch.Tensor:
         out = None

@@ -5,6 +5,7 @@ import torch
 
 from conftest import tiny_model_config
 from motionlab.diffusion import DiffusionConfig, GaussianDiffusion, StepOutput, autocast
+from motionlab.samplers import DDPMSampler
 from motionlab.model import PositionalUNet1D
 
 T = 20
@@ -55,13 +56,13 @@ def test_q_sample_statistics(diff):
         assert x.std().item() == pytest.approx((1 - ab) ** 0.5, rel=0.02)
     # no noise: the signal is only scaled
     tt = torch.full((4,), 5)
-    assert torch.allclose(diff.q_sample(x0, tt, torch.zeros_like(x0)), x0 * diff.sqrt_ab[5])
+    assert torch.allclose(diff.q_sample(x0, tt, torch.zeros_like(x0)), x0 * diff.sqrt_alphas_cumprod[5])
 
 
 def test_q_sample_uses_each_items_own_timestep(diff):
     x0 = torch.ones(2, 3, 8)
     x = diff.q_sample(x0, torch.tensor([0, T - 1]), torch.zeros_like(x0))
-    assert torch.allclose(x[0], diff.sqrt_ab[0] * x0[0]) and torch.allclose(x[1], diff.sqrt_ab[T - 1] * x0[1])
+    assert torch.allclose(x[0], diff.sqrt_alphas_cumprod[0] * x0[0]) and torch.allclose(x[1], diff.sqrt_alphas_cumprod[T - 1] * x0[1])
 
 
 def test_predict_x0_inverts_q_sample_with_the_true_noise(diff):
@@ -70,7 +71,8 @@ def test_predict_x0_inverts_q_sample_with_the_true_noise(diff):
     noise = torch.randn(x0.shape, generator=g)
     t = torch.tensor([0, 3, 7, 15, T - 1])
     x_t = diff.q_sample(x0, t, noise)
-    assert torch.allclose(diff.predict_x0(x_t, t, noise), x0, atol=1e-4)
+    x0_hat, eps_hat = diff.predict_x0_eps(noise, x_t, t)
+    assert torch.allclose(x0_hat, x0, atol=1e-4) and eps_hat is not None
 
 
 def _oracle(noise):
@@ -113,31 +115,35 @@ def test_step_exposes_pred_x0_and_prev_sample(diff):
     noise = torch.randn(x0.shape, generator=g)
     t = 7
     x_t = diff.q_sample(x0, torch.full((2,), t), noise)
-    out = diff.step(noise, t, x_t, torch.Generator().manual_seed(0))
-    assert isinstance(out, StepOutput) and out.t == t
+    sampler = DDPMSampler(diff)
+    out = sampler.step(noise, t, x_t, torch.Generator().manual_seed(0))
+    assert isinstance(out, StepOutput) and out.t == t and out.t_prev == t - 1
     assert out.x_t is x_t
     assert torch.allclose(out.pred_x0, x0, atol=1e-4)
     # prev_sample = posterior mean + sigma_t * z
-    mean = diff.post_c0[t] * out.pred_x0 + diff.post_ct[t] * x_t
+    c0, ct, sigma = sampler.coefficients(t)
     z = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(0))
-    assert torch.allclose(out.prev_sample, mean + diff.sigma[t] * z, atol=1e-5)
+    assert torch.allclose(out.prev_sample, c0 * out.pred_x0 + ct * x_t + sigma * z, atol=1e-5)
 
 
 def test_last_step_returns_the_x0_estimate_without_noise(diff):
     x0 = torch.randn(2, 40, 16, generator=torch.Generator().manual_seed(7))
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(8))
     x_1 = diff.q_sample(x0, torch.zeros(2, dtype=torch.long), noise)
-    out = diff.step(noise, 0, x_1)
+    out = DDPMSampler(diff).step(noise, 0, x_1)
+    assert out.t_prev == -1
     assert torch.allclose(out.prev_sample, out.pred_x0, atol=1e-5)
     assert torch.allclose(out.prev_sample, x0, atol=1e-4)
 
 
 def test_posterior_variance_is_smaller_than_beta():
-    a = GaussianDiffusion(DiffusionConfig(timesteps=T))
-    b = GaussianDiffusion(DiffusionConfig(timesteps=T, variance="posterior"))
-    assert b.sigma[0].item() == 0.0
-    assert torch.all(b.sigma[1:] < a.sigma[1:])
-    assert torch.allclose(a.sigma ** 2, a.betas, rtol=1e-5)
+    a = DDPMSampler(GaussianDiffusion(DiffusionConfig(timesteps=T)))
+    b = DDPMSampler(GaussianDiffusion(DiffusionConfig(timesteps=T, variance="posterior")))
+    sig_a = np.array([a.coefficients(t)[2] for t in range(T)])
+    sig_b = np.array([b.coefficients(t)[2] for t in range(T)])
+    assert sig_b[0] == 0.0
+    assert np.all(sig_b[1:] < sig_a[1:])
+    np.testing.assert_allclose(sig_a ** 2, np.linspace(1e-4, 0.02, T), rtol=1e-9)
 
 
 def test_sample_steps_walks_from_t_minus_one_to_zero(diff, model):
