@@ -2,6 +2,7 @@
 import streamlit as st
 
 from motionlab.errors import MotionlabError
+from motionlab.sample import DEFAULT_SAMPLER
 from motionlab.lab import figures, session, ui
 
 st.header("Compare")
@@ -9,10 +10,11 @@ st.caption("One figure, one play button: every panel shares the frame slider. Sa
            "for every checkpoint; real windows come from the clip.")
 
 chosen = ui.checkpoints_multi("compare.checkpoints")
-c1, c2, c3 = st.columns(3)
+c1, c2 = st.columns(2)
 seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=1, key="compare.seed")
 n = c2.slider("Samples per checkpoint", 1, 8, 2, key="compare.num_samples")
-precision = c3.radio("Precision", ["fp32", "bf16"], horizontal=True, key="compare.precision")
+T = max([e.timesteps for e in chosen] or [400])
+sampler, precision = ui.sampling_controls("compare", DEFAULT_SAMPLER, T)
 
 clip, clip_name, _ = ui.active_clip()
 window = max([e.window for e in chosen] or [64])
@@ -23,7 +25,7 @@ ui.keep_valid("compare.real_start", range(max_start + 1))
 real_start = c5.slider(f"First real window starts at frame (windows of {window} frames follow each other)",
                        0, max(1, max_start), 0, key="compare.real_start", disabled=max_start == 0)
 
-keys = {e.path: session.pixel_key(e.path, e.mtime_ns, seed, n, precision) for e in chosen}
+keys = {e.path: session.entry_key(e, seed, n, sampler, precision) for e in chosen}
 missing = [e for e in chosen if session.cached_result(st.session_state, keys[e.path]) is None]
 label = f"Sample {len(missing)} checkpoint(s)" if missing else "All sampled"
 if st.button(label, key="compare.run", type="primary", disabled=not missing or ui.job_running("compare"),
@@ -31,8 +33,8 @@ if st.button(label, key="compare.run", type="primary", disabled=not missing or u
     try:
         models = [(e, ui.model_for(e)) for e in missing]
 
-        def work(report, models=models, n=int(n), seed=int(seed), precision=precision):
-            return session.sample_entries(report, models, n, seed, precision)
+        def work(report, models=models, n=int(n), seed=int(seed), precision=precision, sampler=sampler):
+            return session.sample_entries(report, models, n, seed, precision, sampler)
 
         session.start_job(st.session_state, "compare", work, label=f"Sampling {len(models)} checkpoint(s)",
                           meta={"joints": models[0][1].joints})

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from motionlab.errors import MotionlabError
+from motionlab.sample import SPEC_SAMPLER
 from motionlab.lab import figures, session, tables, ui
 
 st.header("Metrics")
@@ -10,14 +11,26 @@ st.caption("The spec's protocol: N samples per checkpoint (seed 42 by default), 
            "1.0 means the samples match the data; hatched bars are the values the spec reports.")
 
 chosen = ui.checkpoints_multi("metrics.checkpoints", default_max=4)
-c1, c2, c3 = st.columns(3)
+c1, c2 = st.columns(2)
 seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=1, key="metrics.seed")
 n = c2.slider("Samples per checkpoint", 2, 16, 8, key="metrics.num_samples")
-precision = c3.radio("Precision", ["fp32", "bf16"], horizontal=True, key="metrics.precision")
+T = max([e.timesteps for e in chosen] or [400])
+sampler, precision = ui.sampling_controls("metrics", SPEC_SAMPLER, T, precision_default="fp32")
 
 rows_store = st.session_state.setdefault(session.METRIC_ROWS, {})
-keys = {e.path: session.pixel_key(e.path, e.mtime_ns, seed, n, precision) for e in chosen}
-todo = [e for e in chosen if keys[e.path] not in rows_store]
+recompute = st.session_state.setdefault(session.METRIC_RECOMPUTE, set())
+keys = {e.path: session.entry_key(e, seed, n, sampler, precision) for e in chosen}
+todo = tables.fill_precomputed(rows_store, chosen, keys, seed, n, sampler, precision, recompute)
+pre = [e for e in chosen if rows_store.get(keys[e.path], {}).get("precomputed")]
+if pre:
+    st.caption("Precomputed (shown at once, fp32): " + "; ".join(
+        f"**{e.short}**: {rows_store[keys[e.path]]['note']}" for e in pre))
+    if st.button(f"Recompute {len(pre)} precomputed row(s) here", key="metrics.recompute",
+                 icon=":material/refresh:", disabled=ui.job_running("metrics")):
+        for e in pre:
+            recompute.add(keys[e.path])
+            rows_store.pop(keys[e.path], None)
+        st.rerun()
 if st.button(f"Evaluate {len(todo)} checkpoint(s)" if todo else "All evaluated", key="metrics.run",
              type="primary", disabled=not todo or ui.job_running("metrics"), icon=":material/play_arrow:"):
     try:
@@ -26,8 +39,8 @@ if st.button(f"Evaluate {len(todo)} checkpoint(s)" if todo else "All evaluated",
             r = session.cached_result(st.session_state, keys[e.path])
             work_items.append((e, keys[e.path], r, None if r is not None else ui.model_for(e)))
 
-        def work(report, items=work_items, n=int(n), seed=int(seed), precision=precision):
-            return tables.evaluate_entries(report, items, n, seed, precision)
+        def work(report, items=work_items, n=int(n), seed=int(seed), precision=precision, sampler=sampler):
+            return tables.evaluate_entries(report, items, n, seed, precision, sampler)
 
         joints = next((lm.joints for *_, lm in work_items if lm is not None), None)
         session.start_job(st.session_state, "metrics", work, label=f"Evaluating {len(work_items)} checkpoint(s)",
@@ -50,7 +63,7 @@ for r in rows:
 spec = tables.spec_rows()
 if todo and chosen and not ui.job_running("metrics"):
     st.info(f"Not evaluated yet with these settings: {', '.join(e.short for e in todo)}. "
-            "Evaluating samples the full DDPM chain for each.")
+            f"Evaluating samples {sampler.label(T)} for each.")
 
 log = st.toggle("Log scale", value=True, key="metrics.log_scale")
 ui.plotly(figures.metric_ratio_figure(rows, spec, log=log), "metrics.ratios")

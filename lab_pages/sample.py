@@ -4,6 +4,7 @@ import streamlit as st
 
 from motionlab.errors import MotionlabError
 from motionlab.lab import config, figures, session, ui
+from motionlab.sample import DEFAULT_SAMPLER
 
 st.header("Sample")
 entry = ui.checkpoint_picker("sample.checkpoint")
@@ -15,13 +16,13 @@ with st.expander(f"About {entry.tag}", expanded=False):
     if entry.card:
         st.markdown(entry.card.read_text(errors="replace")[:20_000])
 
-c1, c2, c3 = st.columns([1, 1, 1])
+c1, c2 = st.columns([1, 2])
 seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=1, key="sample.seed")
 n = c2.slider("Number of samples", 1, config.MAX_SAMPLES, 8, key="sample.num_samples")
-precision = c3.radio("Precision", ["fp32", "bf16"], horizontal=True, key="sample.precision",
-                     help="bf16 autocast is faster on recent CPUs; fp32 matches the spec.")
-st.caption(f"Sampler: full {entry.timesteps}-step ancestral DDPM (the spec's sampler), on CPU. "
-           "The denoising trajectory is kept in this session (float16, capped at "
+sampler, precision = ui.sampling_controls("sample", DEFAULT_SAMPLER, entry.timesteps)
+st.caption(f"Sampler: {sampler.label(entry.timesteps)}"
+           + (" (the spec's ancestral DDPM chain)" if sampler.is_spec else "")
+           + ". The denoising trajectory is kept in this session (float16, capped at "
            f"{config.trajectory_budget_bytes() // 2**20} MB) for the step slider below.")
 
 if st.button("Sample", key="sample.run", type="primary", icon=":material/play_arrow:",
@@ -30,8 +31,8 @@ if st.button("Sample", key="sample.run", type="primary", icon=":material/play_ar
         lm = ui.model_for(entry)
         budget = config.trajectory_budget_bytes()
 
-        def work(report, lm=lm, n=int(n), seed=int(seed), precision=precision, entry=entry):
-            return session.run_sampling(lm, n, seed, precision, budget=budget,
+        def work(report, lm=lm, n=int(n), seed=int(seed), precision=precision, entry=entry, sampler=sampler):
+            return session.run_sampling(lm, n, seed, precision, budget=budget, sampler=sampler,
                                         on_progress=session.step_reporter(report, "denoising"), name=entry.name,
                                         tag=entry.tag, mtime_ns=entry.mtime_ns)
 
@@ -54,9 +55,9 @@ if result is None:
     st.stop()
 
 st.subheader("Samples")
-st.caption(f"{result.num_samples} samples from **{result.name}**, seed {result.seed}, {result.precision}, "
-           f"{result.timesteps} steps, {result.window} frames, {result.seconds:.1f} s.")
-if (result.path, result.seed, result.num_samples, result.precision) != (entry.path, seed, n, precision):
+st.caption(f"{result.num_samples} samples from **{result.name}**, seed {result.seed}, {result.sampler}, "
+           f"{result.tuning or result.precision}, {result.window} frames, {result.seconds:.1f} s.")
+if result.key != session.entry_key(entry, seed, n, sampler, precision):
     st.caption("These samples come from earlier settings; press **Sample** to draw with the ones above.")
 if not np.isfinite(result.pixels).all():
     st.warning("Some samples contain NaN or inf values; those joints are left out of the drawing.")
@@ -92,7 +93,7 @@ def denoising(result: session.SampleResult):
               figures.Panel(f"x̂0 predicted at step {kept}", x0, result.joints)]
     ui.plotly(figures.skeleton_figure(panels, cols=2, shared_bounds=False), "sample.denoise")
     t = result.trajectory
-    st.caption(f"{len(steps)} of {result.timesteps + 1} states kept (float16, {t.nbytes / 2**20:.1f} MB in this "
+    st.caption(f"{len(steps)} states of {result.sampler} kept (float16, {t.nbytes / 2**20:.1f} MB in this "
                "session); moving the slider reads them, it runs no model. Each panel has its own axes: "
                "x_t spreads wide near T.")
 

@@ -9,15 +9,18 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
+import torch
 
 from .checkpoints import load_model
 from .cli import resolve_clip, run_main
 from .dataset import DataConfig, MotionSequenceDataset
 from .errors import MotionlabError
+from .io import atomic_write_bytes
 from .metrics import METRICS, all_metrics
-from .sample import sample_checkpoint
+from .sample import SPEC_SAMPLER, SamplerChoice, add_sampling_args, sample_checkpoint, sampling_from_args
 
 
 def baseline_windows(clip, window: int, stride: int, limit: int, seed: int = 42) -> MotionSequenceDataset:
@@ -31,10 +34,21 @@ def dataset_baseline(clip, window: int, stride: int, limit: int, seed: int = 42)
     return all_metrics(baseline_windows(clip, window, stride, limit, seed).windows_pixels())
 
 
-def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: str = "fp32") -> dict:
+PRECOMPUTED = "evaluation.json"  # a release folder's spec-protocol evaluation
+
+
+def machine_info() -> dict:
+    """Where figures were computed: other CPU kinds and thread counts move them slightly (bench/cpu_drift.py)."""
+    return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads()}
+
+
+def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: str = "fp32",
+                        sampler: SamplerChoice = SPEC_SAMPLER, threads=None) -> dict:
     """One table row: the checkpoint's sample metrics and its stored dataset baseline."""
     lm = load_model(path)
-    px = sample_checkpoint(lm, num_samples, seed, precision)
+    run = sample_checkpoint(lm, num_samples, seed, sampler=sampler, precision=precision, threads=threads)
+    px = run.pixels
     if not np.isfinite(px).all():
         raise MotionlabError(f"{path}: samples contain NaN or inf")
     d, t = lm.meta["data_config"], lm.meta["train_config"]
@@ -42,7 +56,35 @@ def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: s
             "config": f"{d['window']} / {d['stride']} / {d['limit']} / {lm.meta['train_config']['epochs']}",
             "window_stride_limit": (d["window"], d["stride"], d["limit"]),
             "epoch": lm.meta["epoch"], "metrics": {k: v for k, v in all_metrics(px).items() if k != "clips"},
-            "baseline": lm.meta["baseline"], "num_samples": num_samples, "seed": seed}
+            "baseline": lm.meta["baseline"], "num_samples": num_samples, "seed": seed,
+            "sampler": run.sampler, "precision": run.precision, "threads": run.threads,
+            "seconds": round(run.seconds, 2), "machine": machine_info()}
+
+
+def precomputed_path(checkpoint) -> Path:
+    return Path(checkpoint).with_name(PRECOMPUTED)
+
+
+def write_precomputed(row: dict, command: str) -> Path:
+    """Store a release's evaluation beside its model.pt, full precision, with what made it."""
+    keep = ("tag", "epoch", "config", "window_stride_limit", "metrics", "baseline", "num_samples", "seed",
+            "sampler", "precision", "threads", "seconds", "machine")
+    path = precomputed_path(row["checkpoint"])
+    doc = {**{k: row[k] for k in keep if k in row}, "command": command}
+    atomic_write_bytes(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+    return path
+
+
+def read_precomputed(checkpoint) -> dict | None:
+    """The stored evaluation of a release checkpoint, or None when there is none or it is unreadable."""
+    try:
+        doc = json.loads(precomputed_path(checkpoint).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), dict) \
+            or any(not isinstance(doc["metrics"].get(k), (int, float)) for k in METRICS):
+        return None
+    return doc
 
 
 def fmt(v) -> str:
@@ -61,13 +103,13 @@ def baseline_markdown(rows: list[tuple[str, str, dict]]) -> str:
 def checkpoints_markdown(rows: list[dict], baselines: bool = True) -> str:
     """The spec's "Model checkpoints evaluated" table; rows have tag, checkpoint, config, metrics
     (and baseline, printed under each row when `baselines`)."""
-    lines = ["| tag | checkpoint | training config (window / stride / limit / epochs) | "
-             + " | ".join(METRICS) + " |", "| --- | --- | --- | " + " | ".join("---" for _ in METRICS) + " |"]
+    lines = ["| tag | checkpoint | training config (window / stride / limit / epochs) | sampler | "
+             + " | ".join(METRICS) + " |", "| --- | --- | --- | --- | " + " | ".join("---" for _ in METRICS) + " |"]
     for r in rows:
-        lines.append(f"| {r['tag']} | `{r['checkpoint']}` | {r['config']} | "
+        lines.append(f"| {r['tag']} | `{r['checkpoint']}` | {r['config']} | {r.get('sampler', '')} | "
                      + " | ".join(fmt(r["metrics"][k]) for k in METRICS) + " |")
         if baselines:
-            lines.append(f"| ↳ dataset baseline | | {r['baseline']['clips']} clips | "
+            lines.append(f"| ↳ dataset baseline | | {r['baseline']['clips']} clips | | "
                          + " | ".join(fmt(r["baseline"][k]) for k in METRICS) + " |")
     return "\n".join(lines)
 
@@ -82,7 +124,8 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoints", nargs="+", default=[])
     p.add_argument("--num-samples", type=int, default=8)
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    # the spec's protocol by default: its sampler, fp32 (threads only change summation order)
+    add_sampling_args(p, SPEC_SAMPLER, precision_default="fp32")
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
     if a.dataset_only:
@@ -96,7 +139,8 @@ def main(argv=None) -> int:
         return 0
     if not a.checkpoints:
         raise MotionlabError("give --checkpoints PATH ... or --dataset-only")
-    rows = [evaluate_checkpoint(c, a.num_samples, a.seed, a.precision) for c in a.checkpoints]
+    choice = sampling_from_args(a)
+    rows = [evaluate_checkpoint(c, a.num_samples, a.seed, a.precision, choice, a.threads) for c in a.checkpoints]
     print(json.dumps(rows, indent=1) if a.json else checkpoints_markdown(rows))
     return 0
 

@@ -20,7 +20,9 @@ import torch
 from .checkpoints import MAX_TIMESTEPS, read_checkpoint, save_checkpoint
 from .cli import resolve_clip, run_main
 from .dataset import DataConfig, MotionSequenceDataset
-from .diffusion import DiffusionConfig, GaussianDiffusion, autocast
+from .diffusion import PREDICTIONS, VARIANCES, DiffusionConfig, GaussianDiffusion, autocast
+from .samplers import SAMPLERS
+from .schedules import SCHEDULES
 from .errors import MotionlabError
 from .io import atomic_write_bytes, check_writable_dir
 from .metrics import all_metrics
@@ -42,6 +44,8 @@ class TrainConfig:
     save_every: int = 10       # epochs between last.pt / best.pt writes (and always at the end)
     monitor_every: int = 0     # epochs between sample-metric checks; 0 = off
     monitor_samples: int = 4
+    monitor_sampler: str = "ddpm"  # the monitor's sampler and steps (0 = the full chain)
+    monitor_steps: int = 0
     cuda_graph: bool = False   # capture the whole step in a CUDA graph (GPU only; speed, not bitwise resume)
     compile: bool = False      # torch.compile the training forward: fewer, fused kernels for this small net
     tag: str = ""
@@ -189,10 +193,11 @@ class Trainer:
 
     # -- training ----------------------------------------------------------
     def monitor(self) -> dict:
-        from .sample import generate
+        from .sample import SamplerChoice, generate
         self.model.eval()
-        x = generate(self.model, self.diffusion, self.cfg.monitor_samples, self.data_cfg.window,
-                     self.model_cfg.in_channels, seed=0, device=self.device, precision=self.cfg.precision)
+        choice = SamplerChoice(self.cfg.monitor_sampler, self.cfg.monitor_steps or None)
+        x = generate(self.model, self.diffusion, self.cfg.monitor_samples, self.data_cfg.window, seed=0,
+                     sampler=choice, device=self.device, precision=self.cfg.precision).x
         self.model.train()
         px = x.float().cpu().numpy().transpose(0, 2, 1) * self.ds.std + self.ds.mean
         return {k: v for k, v in all_metrics(px).items() if k != "clips"} if np.isfinite(px).all() else {"nonfinite": True}
@@ -264,6 +269,7 @@ class Trainer:
                     self.bad_epochs += 1
                 if cfg.monitor_every and self.epoch % cfg.monitor_every == 0:
                     rec["sample_metrics"] = self.monitor()
+                    rec["sample_sampler"] = f"{cfg.monitor_sampler}-{cfg.monitor_steps or self.diffusion.num_timesteps}"
                 mfile.write(json.dumps(rec) + "\n")
                 mfile.flush()
                 self.history.append(rec)
@@ -314,7 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timesteps", type=int, default=f.timesteps)
     p.add_argument("--beta-start", type=float, default=f.beta_start)
     p.add_argument("--beta-end", type=float, default=f.beta_end)
-    p.add_argument("--variance", choices=("beta", "posterior"), default=f.variance)
+    p.add_argument("--variance", choices=VARIANCES, default=f.variance)
+    p.add_argument("--schedule", choices=SCHEDULES, default=f.schedule,
+                   help="noise schedule (linear_zero_snr needs --prediction v)")
+    p.add_argument("--prediction", choices=PREDICTIONS, default=f.prediction, help="network target: eps or v")
     p.add_argument("--patience", type=int, default=t.patience, help="0 = early stopping off")
     p.add_argument("--min-delta", type=float, default=t.min_delta)
     p.add_argument("--seed", type=int, default=t.seed)
@@ -330,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-every", type=int, default=t.save_every)
     p.add_argument("--monitor-every", type=int, default=t.monitor_every, help="epochs between sample metrics; 0 = off")
     p.add_argument("--monitor-samples", type=int, default=t.monitor_samples)
+    p.add_argument("--monitor-sampler", choices=SAMPLERS, default=t.monitor_sampler)
+    p.add_argument("--monitor-steps", type=int, default=t.monitor_steps, help="0 = the full chain")
     p.add_argument("--tag", default="")
     p.add_argument("--out", required=True, help="run folder for best.pt, last.pt, metrics.jsonl")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
@@ -368,15 +379,17 @@ def configs_from_args(a):
         raise MotionlabError(f"--device {a.device}: CUDA is not available on this machine")
     data = DataConfig(a.data, a.window, a.stride, a.limit, a.seed, a.jitter, a.mirror)
     model = ModelConfig(base_channels=a.base_channels, channel_mults=mults, time_dim=a.time_dim, dropout=a.dropout)
-    diff = DiffusionConfig(a.timesteps, a.beta_start, a.beta_end, a.variance)
     try:
-        GaussianDiffusion(diff)
+        diff = DiffusionConfig(a.timesteps, a.beta_start, a.beta_end, a.variance, a.schedule, a.prediction)
     except ValueError as e:
         raise MotionlabError(str(e)) from None
+    if not 0 <= a.monitor_steps <= a.timesteps:
+        raise MotionlabError(f"--monitor-steps must be 0 (the full chain) .. {a.timesteps}, got {a.monitor_steps}")
     train = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, grad_clip=1.0, patience=a.patience,
                         min_delta=a.min_delta, seed=a.seed, vel_weight=a.vel_weight, precision=a.precision,
                         device=a.device, save_every=max(1, a.save_every), monitor_every=a.monitor_every,
-                        monitor_samples=a.monitor_samples, cuda_graph=a.cuda_graph, compile=a.compile,
+                        monitor_samples=a.monitor_samples, monitor_sampler=a.monitor_sampler,
+                        monitor_steps=a.monitor_steps, cuda_graph=a.cuda_graph, compile=a.compile,
                         tag=a.tag or Path(a.out).name)
     return data, model, diff, train
 

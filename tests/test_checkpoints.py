@@ -29,7 +29,7 @@ def test_load_model_is_ready_to_sample(tiny_checkpoint):
     assert not any(p.requires_grad for p in lm.model.parameters())
     assert lm.window == 16 and len(lm.joints) == 20 and lm.diffusion.num_timesteps == 10
     assert "model_state" not in lm.meta
-    px = sample_checkpoint(lm, num_samples=2, seed=0)
+    px = sample_checkpoint(lm, num_samples=2, seed=0).pixels
     assert px.shape == (2, 16, 40) and np.isfinite(px).all()
     # unnormalize: (N, C, W) normalized -> (N, W, C) pixels
     z = torch.zeros(1, 40, 16)
@@ -64,8 +64,8 @@ def test_release_copy_is_fp16_weights_only_and_samples_the_same(trained_run, tmp
     assert dst.stat().st_size < (trained_run / "last.pt").stat().st_size
     full, rel = load_model(trained_run / "last.pt"), load_model(dst)
     assert next(rel.model.parameters()).dtype == torch.float32   # loaded back as fp32
-    a = sample_checkpoint(full, num_samples=2, seed=1)
-    b = sample_checkpoint(rel, num_samples=2, seed=1)
+    a = sample_checkpoint(full, num_samples=2, seed=1).pixels
+    b = sample_checkpoint(rel, num_samples=2, seed=1).pixels
     assert np.abs(a - b).mean() < 0.05 * np.abs(a - a.mean()).mean() + 1e-3
 
 

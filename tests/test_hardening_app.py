@@ -27,7 +27,7 @@ from motionlab.checkpoints import load_model
 from motionlab.clip import MAX_FILE_BYTES, load_clip
 from motionlab.cli import run_main
 from motionlab import sample as sample_mod
-from motionlab.sample import sample_checkpoint
+from motionlab.sample import DEFAULT_SAMPLER, sample_checkpoint
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 APP = str(REPO / "lab_app.py")
@@ -261,7 +261,7 @@ def _session(i: int, path: Path, seed: int, n: int, out: dict, barrier: threadin
         assert not at.exception, [e.value for e in at.exception]
         assert not at.error, [e.value for e in at.error]
         r = at.session_state["lab.sample.result"]
-        out[i] = {"path": r.path, "seed": r.seed, "pixels": r.pixels.copy(),
+        out[i] = {"path": r.path, "seed": r.seed, "pixels": r.pixels.copy(), "precision": r.precision,
                   "final_state": r.trajectory.x_t[-1].copy() if r.trajectory is not None else None,
                   "caption": [c.value for c in at.caption if "samples from" in c.value]}
     except BaseException as e:  # reported by the main thread
@@ -306,7 +306,7 @@ def test_concurrent_sessions_get_their_own_results(app_env, monkeypatch):
         r = out[i]
         assert r["path"] == str(tree["good"][i]) and r["seed"] == seeds[i]
         lm = load_model(tree["good"][i])
-        want = sample_checkpoint(lm, ns[i], seeds[i])
+        want = sample_checkpoint(lm, ns[i], seeds[i], sampler=DEFAULT_SAMPLER, precision=r["precision"]).pixels
         assert r["pixels"].shape == want.shape
         np.testing.assert_allclose(r["pixels"], want, rtol=0, atol=1e-4)
         # the session's kept trajectory ends on its own samples (float16, normalized)
@@ -319,7 +319,8 @@ def test_concurrent_sessions_get_their_own_results(app_env, monkeypatch):
     # and the command line agrees with the app (its JSON keeps 3 decimals)
     d = Path(tree["good"][0]).parent.parent.parent / "cli_samples"
     assert run_main("motionlab.sample", sample_mod.main, ["--checkpoint", str(tree["good"][0]), "--num-samples",
-                                                          str(ns[0]), "--seed", str(seeds[0]), "--out", str(d)]) == 0
+                                                          str(ns[0]), "--seed", str(seeds[0]), "--out", str(d),
+                                                          "--precision", out[0]["precision"]]) == 0
     for k in range(ns[0]):
         clip = load_clip(d / f"sample_{k:02d}.json")
         np.testing.assert_allclose(clip.channels, out[0]["pixels"][k], atol=2e-3)

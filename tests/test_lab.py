@@ -188,7 +188,7 @@ def test_run_sampling_keeps_a_trajectory_and_reports_progress(tiny_model):
     np.testing.assert_allclose(x0, r.xy(1), rtol=2e-3, atol=0.5)  # float16 of the final sample
     step, xt, x0 = r.denoise_state(10, 2)
     assert step == 10 and not np.allclose(xt, x0)
-    again = session.run_sampling(tiny_model, 3, seed=7, keep_trajectory=False)
+    again = session.run_sampling(tiny_model, 3, seed=7, keep_trajectory=False, precision=r.precision)
     np.testing.assert_array_equal(again.pixels, r.pixels)
     assert again.trajectory is None
     with pytest.raises(MotionlabError):
@@ -204,11 +204,12 @@ def test_trajectory_cap_strides_the_kept_states(tiny_model):
 
 def test_result_cache_matches_exact_keys_and_evicts(tiny_model):
     state = {}
-    r = session.run_sampling(tiny_model, 2, seed=1)
+    r = session.run_sampling(tiny_model, 2, seed=1, precision="fp32")
     session.store_result(state, r)
-    key = session.pixel_key(r.path, r.mtime_ns, 1, 2, "fp32")
-    assert session.cached_result(state, key) is r
-    assert session.cached_result(state, session.pixel_key(r.path, r.mtime_ns, 1, 3, "fp32")) is None
+    key = session.pixel_key(r.path, r.mtime_ns, 1, 2, "ddpm-10/fp32")
+    assert r.key == key and session.cached_result(state, key) is r
+    assert session.cached_result(state, session.pixel_key(r.path, r.mtime_ns, 1, 3, "ddpm-10/fp32")) is None
+    assert session.cached_result(state, session.pixel_key(r.path, r.mtime_ns, 1, 2, "dpmpp-5/fp32")) is None
     k2 = ("other", 0, 1, 2, "fp32")
     session.remember_result(state, k2, r, max_bytes=1)
     assert session.cached_result(state, k2).trajectory is None  # kept without its trajectory
@@ -258,13 +259,13 @@ def test_metrics_rows_ratios_and_spec_layout(lab_tree, tiny_model):
     long = spec[2]
     assert long["ratios"]["pos_std"] == pytest.approx(26.02 / SPEC_BASELINES[(256, 5, 1024)]["pos_std"])
     df = tables.table([row], spec)
-    assert list(df.columns) == ["source", "tag", "checkpoint", tables.CONFIG_COL, *METRICS]
+    assert list(df.columns) == ["source", "tag", "checkpoint", tables.CONFIG_COL, "sampler", *METRICS]
     assert list(df["source"]) == ["ours", "ours: dataset baseline"] + ["spec"] * 4
     csv = tables.to_csv([row], spec)
     assert csv.splitlines()[0].startswith("source,tag,checkpoint") and len(csv.splitlines()) == 7
     md = tables.to_markdown([row], spec)
-    assert "| tag | checkpoint | training config (window / stride / limit / epochs) | coord_range" in md
-    assert "| long_1000 | `checkpoints/1000/ddpm_best.pth` | 256 / 5 / 1024 / 1000 | 182.34 | 26.02" in md
+    assert "| tag | checkpoint | training config (window / stride / limit / epochs) | sampler | coord_range" in md
+    assert "| long_1000 | `checkpoints/1000/ddpm_best.pth` | 256 / 5 / 1024 / 1000 | ddpm-400 | 182.34 | 26.02" in md
     assert "| dataset_32x16x0 | 32 / 16 / 0 |" in md and "| dataset_256x5x1024 | 256 / 5 / 1024 | 245.10" in md
     bad = tables.metrics_row(e, np.full_like(px, np.nan), 42)
     assert bad["error"] and "n/a" in tables.to_markdown([bad])
@@ -272,7 +273,7 @@ def test_metrics_rows_ratios_and_spec_layout(lab_tree, tiny_model):
 
 def test_evaluate_entries_samples_only_what_is_not_cached(lab_tree, tiny_model):
     e = catalog.describe(lab_tree["run_best"], "runs/tiny_run/best.pt")
-    key = session.pixel_key(e.path, e.mtime_ns, 42, 3, "fp32")
+    key = session.pixel_key(e.path, e.mtime_ns, 42, 3, "ddpm-10/fp32")
     fresh = tables.evaluate_entries(lambda *a, **k: None, [(e, key, None, tiny_model)], 3, 42, "fp32")
     [(k, r, row)] = fresh
     assert k == key and r.pixels.shape[0] == 3 and row["name"] == e.short and not row["error"]

@@ -234,7 +234,8 @@ def test_generated_trajectory_nbytes_respects_the_budget():
     diffusion = GaussianDiffusion(DiffusionConfig(timesteps=40))
     per_state = 2 * 2 * 3 * 4 * 16
     for budget in (3 * per_state, 10_000, 50 * per_state, TRAJECTORY_BUDGET_BYTES):
-        x, traj = generate(model, diffusion, 3, 16, 4, seed=1, keep_trajectory=True, budget=budget)
+        run = generate(model, diffusion, 3, 16, seed=1, keep_trajectory=True, budget=budget)
+        x, traj = run.x, run.trajectory
         assert traj.nbytes <= budget
         assert traj.x_t.shape[1:] == (3, 4, 16) and traj.x_t.dtype == np.float16
         assert traj.steps[0] == 40 and traj.steps[-1] == 0 and (np.diff(traj.steps) < 0).all()

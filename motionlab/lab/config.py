@@ -69,6 +69,11 @@ def torch_threads() -> int | None:
     return n if n > 0 else None
 
 
+def step_options(timesteps: int) -> list[int]:
+    """The sampling step counts offered in the lab, up to the full chain."""
+    return sorted({n for n in (10, 15, 20, 25, 50, 100, 200) if n < timesteps} | {timesteps})
+
+
 def display_path(p: str | Path) -> str:
     """Path relative to the project root when inside it, else as given."""
     p = Path(p)

@@ -16,11 +16,12 @@ import numpy as np
 from ..checkpoints import LoadedModel
 from ..clip import Clip, clip_from_channels, loads_clip
 from ..errors import ClipError, MotionlabError
-from ..sample import Trajectory, generate
+from ..sample import SPEC_SAMPLER, SamplerChoice, Trajectory, generate
 
 SAMPLE_RESULT = "lab.sample.result"
 PIXEL_CACHE = "lab.pixel_cache"
 METRIC_ROWS = "lab.metrics.rows"
+METRIC_RECOMPUTE = "lab.metrics.recompute"  # keys whose precomputed rows the user asked to sample afresh
 JOBS = "lab.jobs"
 UPLOADED_CLIP = "lab.uploaded_clip"
 UPLOAD_CHECK = "lab.upload_check"   # the last uploaded file id and its validation error, if any
@@ -34,8 +35,8 @@ class SampleResult:
     name: str
     tag: str
     seed: int
-    precision: str
-    timesteps: int
+    precision: str                 # what ran (auto resolves to fp32 or bf16)
+    timesteps: int                 # the checkpoint's diffusion timesteps
     joints: tuple
     mean: np.ndarray
     std: np.ndarray
@@ -43,6 +44,13 @@ class SampleResult:
     trajectory: Trajectory | None = None
     seconds: float = 0.0
     mtime_ns: int = 0
+    sampler: str = ""              # e.g. "dpmpp-20"
+    settings: str = ""             # the requested sampler and precision: part of the cache key
+    tuning: str = ""               # how precision and threads were chosen
+
+    @property
+    def key(self) -> tuple:
+        return pixel_key(self.path, self.mtime_ns, self.seed, self.num_samples, self.settings)
 
     @property
     def num_samples(self) -> int:
@@ -91,18 +99,21 @@ class SampleResult:
 ProgressFn = Callable[[int, int, "np.ndarray | None"], None]
 
 
-def run_sampling(lm: LoadedModel, num_samples: int, seed: int = 42, precision: str = "fp32",
+def settings_key(sampler: SamplerChoice, precision: str, num_timesteps: int) -> str:
+    return f"{sampler.label(num_timesteps)}/{precision}"
+
+
+def run_sampling(lm: LoadedModel, num_samples: int, seed: int = 42, precision: str = "auto",
                  keep_trajectory: bool = True, budget: int = 64 * 2**20, on_progress: ProgressFn | None = None,
                  preview_samples: int = 4, preview_interval_s: float = 0.5, name: str = "", tag: str = "",
-                 mtime_ns: int = 0) -> SampleResult:
-    """Full ancestral DDPM sampling with progress.
+                 mtime_ns: int = 0, sampler: SamplerChoice = SPEC_SAMPLER, threads="auto") -> SampleResult:
+    """Sampling with progress, any sampler.
 
     on_progress(done, total, preview) runs after every step; preview is the current x0-hat of the
     first `preview_samples` samples as (n, W, J, 2) pixels at most every `preview_interval_s`
     seconds (and at the last step), else None.
     """
-    T = lm.diffusion.num_timesteps
-    c = 2 * len(lm.joints)
+    total = sampler.build(lm.diffusion).num_steps
     state = {"done": 0, "last": 0.0}
 
     def step(out):
@@ -111,20 +122,21 @@ def run_sampling(lm: LoadedModel, num_samples: int, seed: int = 42, precision: s
             return
         now = time.perf_counter()
         preview = None
-        if state["done"] == T or now - state["last"] >= preview_interval_s:
+        if state["done"] == total or now - state["last"] >= preview_interval_s:
             state["last"] = now
             x0 = out.pred_x0[:preview_samples]
             preview = lm.unnormalize(x0).reshape(x0.shape[0], -1, len(lm.joints), 2)
-        on_progress(state["done"], T, preview)
+        on_progress(state["done"], total, preview)
 
     t0 = time.perf_counter()
-    res = generate(lm.model, lm.diffusion, num_samples, lm.window, c, seed=seed, precision=precision,
-                   keep_trajectory=keep_trajectory, on_step=step, budget=budget)
-    final, traj = res if keep_trajectory else (res, None)
-    px = lm.unnormalize(final).astype(np.float32)
+    run = generate(lm.model, lm.diffusion, num_samples, lm.window, seed=seed, sampler=sampler, precision=precision,
+                   threads=threads, keep_trajectory=keep_trajectory, on_step=step, budget=budget)
+    px = lm.unnormalize(run.x).astype(np.float32)
+    T = lm.diffusion.num_timesteps
     return SampleResult(lm.path, name or lm.path, tag or str(lm.meta["train_config"].get("tag") or ""), int(seed),
-                        precision, T, tuple(lm.joints), lm.mean, lm.std, px, traj,
-                        round(time.perf_counter() - t0, 3), mtime_ns)
+                        run.precision, T, tuple(lm.joints), lm.mean, lm.std, px, run.trajectory,
+                        round(time.perf_counter() - t0, 3), mtime_ns, run.sampler,
+                        settings_key(sampler, precision, T), run.tuning)
 
 
 def accept_upload(state: MutableMapping, name: str, file_id: str, size: int, read: Callable[[], bytes],
@@ -148,7 +160,8 @@ def accept_upload(state: MutableMapping, name: str, file_id: str, size: int, rea
     return error
 
 
-def sample_entries(report: "Report", models: list, num_samples: int, seed: int, precision: str) -> list[tuple]:
+def sample_entries(report: "Report", models: list, num_samples: int, seed: int, precision: str,
+                   sampler: SamplerChoice = SPEC_SAMPLER) -> list[tuple]:
     """Sample each (catalog entry, LoadedModel) in turn, without trajectories, as one job's progress.
 
     Returns (pixel_key, SampleResult) pairs, ready for remember_result.
@@ -157,8 +170,8 @@ def sample_entries(report: "Report", models: list, num_samples: int, seed: int, 
     for k, (e, lm) in enumerate(models):
         r = run_sampling(lm, num_samples, seed, precision, keep_trajectory=False,
                          on_progress=step_reporter(report, e.short, k, len(models)),
-                         name=e.name, tag=e.tag, mtime_ns=e.mtime_ns)
-        out.append((pixel_key(e.path, e.mtime_ns, seed, num_samples, precision), r))
+                         name=e.name, tag=e.tag, mtime_ns=e.mtime_ns, sampler=sampler)
+        out.append((r.key, r))
     return out
 
 
@@ -171,8 +184,15 @@ def get_result(state: MutableMapping) -> SampleResult | None:
     return r if isinstance(r, SampleResult) else None
 
 
-def pixel_key(path: str, mtime_ns: int, seed: int, num_samples: int, precision: str) -> tuple:
-    return (str(path), int(mtime_ns), int(seed), int(num_samples), str(precision))
+def entry_key(entry, seed: int, num_samples: int, sampler: SamplerChoice, precision: str) -> tuple:
+    """The pixel_key a catalog entry's samples get under these settings."""
+    return pixel_key(entry.path, entry.mtime_ns, seed, num_samples,
+                     settings_key(sampler, precision, entry.timesteps))
+
+
+def pixel_key(path: str, mtime_ns: int, seed: int, num_samples: int, settings: str) -> tuple:
+    """settings: settings_key(sampler, requested precision, T)."""
+    return (str(path), int(mtime_ns), int(seed), int(num_samples), str(settings))
 
 
 def pixel_cache(state: MutableMapping) -> "OrderedDict[tuple, SampleResult]":
@@ -183,7 +203,7 @@ def pixel_cache(state: MutableMapping) -> "OrderedDict[tuple, SampleResult]":
 
 
 def cached_result(state: MutableMapping, key: tuple) -> SampleResult | None:
-    """A result this session already drew for (path, mtime, seed, n, precision), if any.
+    """A result this session already drew for (path, mtime, seed, n, settings), if any.
 
     The sample page's latest result counts too. Only exact keys match: the noise is drawn for
     the whole batch, so the first n of a larger draw differ from a draw of n.
@@ -193,7 +213,7 @@ def cached_result(state: MutableMapping, key: tuple) -> SampleResult | None:
         c.move_to_end(key)
         return c[key]
     r = get_result(state)
-    if r is not None and pixel_key(r.path, r.mtime_ns, r.seed, r.num_samples, r.precision) == key:
+    if r is not None and r.key == key:
         return r
     return None
 

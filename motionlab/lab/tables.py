@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..evaluate import baseline_markdown, checkpoints_markdown
+from ..evaluate import baseline_markdown, checkpoints_markdown, read_precomputed
 from ..metrics import METRICS, all_metrics
 from ..spec_reference import SPEC_BASELINES, SPEC_CHECKPOINTS, SPEC_RUNS
+from ..sample import SPEC_SAMPLER, SamplerChoice
 from .session import sample_entries
 
 CONFIG_COL = "training config (window / stride / limit / epochs)"
@@ -20,33 +21,67 @@ def ratios(metrics: dict, baseline: dict) -> dict:
     return out
 
 
-def metrics_row(entry, pixels, seed: int, precision: str = "fp32") -> dict:
-    """Our row for a checkpoint entry (catalog.CheckpointEntry) from its sampled (N, W, C) pixels."""
-    px = np.asarray(pixels)
+def _row(entry, metrics: dict | None, seed: int, num_samples: int, precision: str, sampler: str,
+         error: str = "") -> dict:
     row = {"source": "ours", "name": entry.tag, "tag": entry.tag, "checkpoint": entry.name, "path": entry.path,
-           "config": entry.config, "epoch": entry.epoch, "seed": int(seed), "num_samples": int(px.shape[0]),
-           "precision": precision, "baseline": dict(entry.baseline),
-           "baseline_config": f"{entry.window} / {entry.stride} / {entry.limit}"}
-    if not np.isfinite(px).all():
-        row.update(metrics={m: float("nan") for m in METRICS}, ratios={m: float("nan") for m in METRICS},
-                   error="samples contain NaN or inf")
-        return row
-    m = {k: v for k, v in all_metrics(px).items() if k != "clips"}
-    row.update(metrics=m, ratios=ratios(m, entry.baseline), error="")
+           "config": entry.config, "epoch": entry.epoch, "seed": int(seed), "num_samples": int(num_samples),
+           "precision": precision, "sampler": sampler, "baseline": dict(entry.baseline),
+           "baseline_config": f"{entry.window} / {entry.stride} / {entry.limit}", "error": error}
+    if metrics is None:
+        metrics = {m: float("nan") for m in METRICS}
+    row.update(metrics=metrics, ratios=ratios(metrics, entry.baseline))
     return row
 
 
-def evaluate_entries(report, items: list[tuple], num_samples: int, seed: int, precision: str) -> list[tuple]:
+def metrics_row(entry, pixels, seed: int, precision: str = "fp32", sampler: str = "") -> dict:
+    """Our row for a checkpoint entry (catalog.CheckpointEntry) from its sampled (N, W, C) pixels."""
+    px = np.asarray(pixels)
+    if not np.isfinite(px).all():
+        return _row(entry, None, seed, px.shape[0], precision, sampler, "samples contain NaN or inf")
+    m = {k: v for k, v in all_metrics(px).items() if k != "clips"}
+    return _row(entry, m, seed, px.shape[0], precision, sampler)
+
+
+def precomputed_row(entry, seed: int, num_samples: int, sampler: str) -> dict | None:
+    """The row a release folder's evaluation.json holds for exactly these settings (fp32), else None."""
+    doc = read_precomputed(entry.path)
+    if doc is None or (doc.get("seed"), doc.get("num_samples"), doc.get("sampler"), doc.get("precision")) \
+            != (int(seed), int(num_samples), sampler, "fp32"):
+        return None
+    row = _row(entry, {k: float(doc["metrics"][k]) for k in METRICS}, seed, num_samples, "fp32", sampler)
+    m = doc.get("machine", {})
+    row.update(precomputed=True, name=f"{entry.short} (precomputed)",
+               note=f"precomputed by `{doc.get('command', '?')}` on {m.get('cpu_capability', '?')}, "
+                    f"torch {m.get('torch', '?')}")
+    return row
+
+
+def fill_precomputed(store: dict, chosen: list, keys: dict, seed: int, num_samples: int, sampler,
+                     precision: str, skip: set) -> list:
+    """Put release evaluations that match these settings into `store` (unless their key is in `skip`,
+    i.e. the user asked to recompute); returns the entries still to evaluate."""
+    if precision == "fp32":
+        for e in chosen:
+            k = keys[e.path]
+            if k not in store and k not in skip:
+                row = precomputed_row(e, seed, num_samples, sampler.label(e.timesteps))
+                if row is not None:
+                    store[k] = row
+    return [e for e in chosen if keys[e.path] not in store]
+
+
+def evaluate_entries(report, items: list[tuple], num_samples: int, seed: int, precision: str,
+                     sampler: SamplerChoice = SPEC_SAMPLER) -> list[tuple]:
     """Metrics rows for (entry, pixel_key, cached SampleResult or None, LoadedModel or None) items, as one job.
 
     Samples only the entries without a cached result. Returns (pixel_key, SampleResult, row) triples.
     """
     drawn = dict(sample_entries(report, [(e, lm) for e, _, r, lm in items if r is None],
-                                num_samples, seed, precision))
+                                num_samples, seed, precision, sampler))
     out = []
     for e, key, r, _ in items:
         r = r or drawn[key]
-        row = metrics_row(e, r.pixels, seed, precision)
+        row = metrics_row(e, r.pixels, seed, r.precision, r.sampler)
         row["name"] = e.short
         out.append((key, r, row))
     return out
@@ -58,7 +93,8 @@ def spec_rows() -> list[dict]:
     for tag, ((w, s, l, e), m) in SPEC_RUNS.items():
         base = SPEC_BASELINES[(w, s, l)]
         out.append({"source": "spec", "name": tag, "tag": tag, "checkpoint": SPEC_CHECKPOINTS.get(tag, ""),
-                    "config": f"{w} / {s} / {l} / {e}", "metrics": dict(m), "ratios": ratios(m, base),
+                    "config": f"{w} / {s} / {l} / {e}", "sampler": "ddpm-400", "metrics": dict(m),
+                    "ratios": ratios(m, base),
                     "baseline": dict(base), "baseline_config": f"{w} / {s} / {l}", "error": ""})
     return out
 
@@ -68,21 +104,22 @@ def table(ours: list[dict], spec: list[dict] | None = None, with_baselines: bool
     recs = []
     for r in ours:
         recs.append({"source": "ours", "tag": r["tag"], "checkpoint": r["checkpoint"], CONFIG_COL: r["config"],
-                     **{m: r["metrics"][m] for m in METRICS}})
+                     "sampler": r.get("sampler", ""), **{m: r["metrics"][m] for m in METRICS}})
         if with_baselines:
             recs.append({"source": "ours: dataset baseline", "tag": r["tag"], "checkpoint": "",
                          CONFIG_COL: f"{r['baseline_config']} ({r['baseline'].get('clips', '?')} clips)",
                          **{m: r["baseline"].get(m, float("nan")) for m in METRICS}})
     for r in spec or []:
         recs.append({"source": "spec", "tag": r["tag"], "checkpoint": r["checkpoint"], CONFIG_COL: r["config"],
-                     **{m: r["metrics"][m] for m in METRICS}})
-    cols = ["source", "tag", "checkpoint", CONFIG_COL, *METRICS]
+                     "sampler": r["sampler"], **{m: r["metrics"][m] for m in METRICS}})
+    cols = ["source", "tag", "checkpoint", CONFIG_COL, "sampler", *METRICS]
     return pd.DataFrame.from_records(recs, columns=cols)
 
 
 def ratio_table(rows: list[dict]) -> pd.DataFrame:
-    recs = [{"source": r["source"], "tag": r["tag"], **{m: r["ratios"][m] for m in METRICS}} for r in rows]
-    return pd.DataFrame.from_records(recs, columns=["source", "tag", *METRICS])
+    recs = [{"source": r["source"], "tag": r["tag"], "sampler": r.get("sampler", ""),
+             **{m: r["ratios"][m] for m in METRICS}} for r in rows]
+    return pd.DataFrame.from_records(recs, columns=["source", "tag", "sampler", *METRICS])
 
 
 def to_csv(ours: list[dict], spec: list[dict] | None = None) -> str:

@@ -17,6 +17,8 @@ from ..checkpoints import LoadedModel, load_model
 from ..clip import Clip, load_clip
 from ..demo import demo_clip
 from ..errors import MotionlabError
+from ..sample import SamplerChoice
+from ..samplers import SAMPLER_LABELS, SAMPLERS
 from . import catalog, config, exports, figures
 from . import session
 from .session import UPLOADED_CLIP
@@ -168,6 +170,30 @@ def fingerprint(clip: Clip) -> str:
 # -- figures and exports -----------------------------------------------------------------------
 
 PLOTLY_CONFIG = {"displaylogo": False, "scrollZoom": False}
+
+
+def sampling_controls(prefix: str, default: SamplerChoice, timesteps: int,
+                      precision_default: str = "auto") -> tuple[SamplerChoice, str]:
+    """Sampler, steps and precision widgets; returns (SamplerChoice, requested precision)."""
+    def use_spec():
+        st.session_state[f"{prefix}.sampler"], st.session_state[f"{prefix}.steps"] = "ddpm", timesteps
+
+    options = config.step_options(timesteps)
+    ui_default = default.steps or timesteps
+    keep_valid(f"{prefix}.steps", options)
+    c1, c2, c3 = st.columns([1.2, 1.5, 1])
+    name = c1.selectbox("Sampler", SAMPLERS, index=SAMPLERS.index(default.name), format_func=SAMPLER_LABELS.get,
+                        key=f"{prefix}.sampler")
+    steps = c2.select_slider("Steps", options, value=ui_default if ui_default in options else options[-1],
+                             key=f"{prefix}.steps")
+    precisions = ["auto", "fp32", "bf16"]
+    precision = c3.radio("Precision", precisions, index=precisions.index(precision_default), horizontal=True,
+                         key=f"{prefix}.precision",
+                         help="auto times fp32 and bf16 (and 1..N threads) on this machine once, and keeps "
+                              "the fastest; bf16 is never taken where it is slower.")
+    c1.button(f"The spec's sampler (DDPM, all {timesteps} steps)", key=f"{prefix}.use_spec", on_click=use_spec,
+              type="tertiary", icon=":material/history_edu:")
+    return SamplerChoice(name, None if steps >= timesteps else int(steps)), precision
 
 
 def plotly(fig: dict, key: str) -> None:
