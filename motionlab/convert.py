@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 
 from .cli import run_main
-from .clip import MAX_FILE_BYTES
 from .errors import PoseFileError
 from .io import atomic_write_bytes
-from .poseformats import convert_files, parse_size
+from .poseformats import MAX_POSE_FILE_BYTES, convert_files, parse_size
 
 
 def _inputs(paths: list[str]) -> list[Path]:
@@ -39,8 +38,9 @@ def _inputs(paths: list[str]) -> list[Path]:
 
 def _read(p: Path) -> bytes:
     size = p.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise PoseFileError(f"{p}: {size / 1e6:.1f} MB exceeds the {MAX_FILE_BYTES // 2**20} MB limit for pose files")
+    if size > MAX_POSE_FILE_BYTES:
+        raise PoseFileError(f"{p}: {size / 2**20:.1f} MB exceeds the {MAX_POSE_FILE_BYTES // 2**20} MB limit "
+                            f"for pose files")
     return p.read_bytes()
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .clip import MAX_FILE_BYTES, MAX_FRAMES, Clip, loads_clip
+from .clip import MAX_FRAMES, Clip, loads_clip
 from .errors import PoseFileError as _Err
 
 # -- layouts (keypoint order as the tools write them) -------------------------------------------
@@ -187,13 +187,33 @@ def _num(v, where: str) -> float:
     return float(v)
 
 
+_NUM_TYPES = {int, float, type(None)}
+
+
+def _floats(vals: list) -> np.ndarray | None:
+    """Fast path for a list of JSON numbers/nulls (null -> NaN); None when any value needs the slow,
+    value-by-value check that names it."""
+    if not set(map(type, vals)) <= _NUM_TYPES:
+        return None
+    try:
+        a = np.array(vals, dtype=np.float64)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    return None if (np.abs(a) > 1e7).any() else a
+
+
 def _reject_constant(token: str):
     raise _Err(f"contains {token}, which is not a number (mark a missing detection with null or confidence 0)")
 
 
+# Pose JSON is wordier than a clip (33 landmarks with z and scores): a 20,000-frame MediaPipe file is ~70 MB.
+MAX_POSE_FILE_BYTES = 200 * 2**20
+
+
 def _decode(name: str, raw: bytes) -> str:
-    if len(raw) > MAX_FILE_BYTES:
-        raise _Err(f"{name}: {len(raw) / 1e6:.1f} MB exceeds the {MAX_FILE_BYTES // 2**20} MB limit for pose files")
+    if len(raw) > MAX_POSE_FILE_BYTES:
+        raise _Err(f"{name}: {len(raw) / 2**20:.1f} MB exceeds the {MAX_POSE_FILE_BYTES // 2**20} MB limit "
+                   f"for pose files")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -240,8 +260,22 @@ def _mediapipe_pose(pose, where: str) -> Person:
         pose = [names[n] for n in MEDIAPIPE_33]
     if len(pose) != 33:
         raise _Err(f"{where}: {len(pose)} landmarks; MediaPipe Pose has 33")
-    pts = np.array([_landmark(lm, f"{where} landmark {i} ({MEDIAPIPE_33[i]})") for i, lm in enumerate(pose)])
-    return pts[:, :2], pts[:, 2]
+    vals = []
+    for lm in pose:
+        if type(lm) is dict and "x" in lm and "y" in lm:
+            vals += (lm["x"], lm["y"], lm.get("visibility"), lm.get("presence"))
+        elif type(lm) is list and 2 <= len(lm) <= 5:
+            vals += (lm[0], lm[1], lm[3] if len(lm) > 3 else None, lm[4] if len(lm) > 4 else None)
+        else:
+            vals = None
+            break
+    a = _floats(vals) if vals is not None else None
+    if a is None:  # something is off: find and name it
+        pts = np.array([_landmark(lm, f"{where} landmark {i} ({MEDIAPIPE_33[i]})") for i, lm in enumerate(pose)])
+        return pts[:, :2], pts[:, 2]
+    a = a.reshape(33, 4)
+    conf = np.fmin(a[:, 2], a[:, 3])  # fmin skips a score that is absent (NaN)
+    return a[:, :2], np.where(np.isnan(conf), 1.0, conf)
 
 
 _MP_KEYS = ("pose_landmarks", "landmarks", "landmark", "poseLandmarks")
@@ -288,7 +322,10 @@ def _flat_person(values, where: str, scale_conf=None) -> Person:
         n = len(values) if isinstance(values, list) else 0
         raise _Err(f"{where}: keypoints must be a flat list of x, y, confidence triples, got "
                    + (f"{n} values" if isinstance(values, list) else _short(values)))
-    a = np.array([_num(v, where) for v in values], dtype=np.float64).reshape(-1, 3)
+    a = _floats(values)
+    if a is None:
+        a = np.array([_num(v, where) for v in values], dtype=np.float64)
+    a = a.reshape(-1, 3)
     conf = a[:, 2] if scale_conf is None else scale_conf(a[:, 2])
     return a[:, :2], np.where(np.isnan(conf), 0.0, conf)
 
@@ -402,6 +439,10 @@ def _read_json(name: str, text: str) -> _Frames:
             return _mmpose(data, name)
         if "annotations" in data:
             return _coco_annotations(data, name)
+        if data and all(isinstance(v, list) and v and isinstance(v[0], list) and len(v[0]) == 2
+                        for v in data.values()):
+            raise _Err(f"{name}: this is already a clip (joint name -> [[x, y], ...]); use it as a clip, "
+                       f"it needs no converting")
     if isinstance(data, list) and data and all(isinstance(d, dict) for d in data):
         if all("image_id" in d for d in data):
             return _coco_results(data, name)
@@ -455,7 +496,7 @@ def _read_csv(name: str, text: str) -> _Frames:
     first = text.lstrip("\ufeff").splitlines()[0]
     delim = max(",;\t", key=first.count)
     rows = list(csv.reader(io.StringIO(text), delimiter=delim))
-    rows = [r for r in rows if any(c.strip() for c in r)]
+    rows = [r for r in rows if len(r) > 1 or r and r[0].strip()]  # blank lines are no frames
     header = [h.strip().lower() for h in rows[0]]
     body = rows[1:]
     if not body:
@@ -484,55 +525,77 @@ def _read_csv(name: str, text: str) -> _Frames:
                    f"x0, y0, ... (one row per frame), or frame, landmark, x, y (one row per landmark)")
     if len(xy_cols) != 33 or set(xy_cols) != set(MEDIAPIPE_33):
         raise _Err(f"{name}: x and y columns for {len(xy_cols)} landmarks; MediaPipe Pose has 33")
-    frames = []
-    for i, r in enumerate(body):
-        where = f"{name}: row {i + 2}"
-        pts = np.full((33, 3), math.nan)
-        for k, lm in enumerate(MEDIAPIPE_33):
-            c = xy_cols[lm]
-            pts[k, 0] = _cell(r[c["x"]], f"{where} column {rows[0][c['x']].strip()}")
-            pts[k, 1] = _cell(r[c["y"]], f"{where} column {rows[0][c['y']].strip()}")
-            scores = [_cell(r[c[f]], f"{where} column {rows[0][c[f]].strip()}") for f in ("visibility", "presence")
-                      if f in c]
-            scores = [s for s in scores if not math.isnan(s)]
-            pts[k, 2] = min(scores) if scores else 1.0
-        frames.append([] if np.isnan(pts[:, :2]).all() else [(pts[:, :2], pts[:, 2])])
+    n = len(body)
+    score_cols = sorted({c[f] for c in xy_cols.values() for f in ("visibility", "presence") if f in c})
+    xc, yc = [xy_cols[lm]["x"] for lm in MEDIAPIPE_33], [xy_cols[lm]["y"] for lm in MEDIAPIPE_33]
+    v = _cells(name, rows[0], body, xc + yc + score_cols)
+    xy = np.stack([v[:, :33], v[:, 33:66]], axis=-1)
+    at = {c: 66 + i for i, c in enumerate(score_cols)}
+    conf = np.full((n, 33), math.nan)
+    for k, lm in enumerate(MEDIAPIPE_33):
+        for f in ("visibility", "presence"):
+            if f in xy_cols[lm]:
+                conf[:, k] = np.fmin(conf[:, k], v[:, at[xy_cols[lm][f]]])
+    conf = np.where(np.isnan(conf), 1.0, conf)  # no score given: taken as detected
+    frames = [[] if np.isnan(xy[t]).all() else [(xy[t], conf[t])] for t in range(n)]
     return _Frames("MediaPipe CSV", LAYOUTS["mediapipe33"], frames)
 
 
+def _cells(name: str, header: list[str], body: list[list[str]], cols: list[int]) -> np.ndarray:
+    """The given columns of every row as floats (N, len(cols)), NaN for an empty cell."""
+    s = np.char.strip(np.array(body, dtype=str)[:, cols])
+    empty = s == ""
+    try:
+        v = np.where(empty, "0", s).astype(np.float64)
+        bad = (~empty & ~(np.abs(v) <= 1e7)).any()
+    except ValueError:
+        bad = True
+    if bad:  # name the first bad cell, row by row, as the file reads
+        for i, r in enumerate(body):
+            for c in sorted(cols):
+                _cell(r[c], f"{name}: row {i + 2} column {header[c].strip()}")
+    v[empty] = math.nan
+    return v
+
+
+_LM_INDEX = {**{n: i for i, n in enumerate(MEDIAPIPE_33)}, **{str(i): i for i in range(33)}}
+
+
 def _read_long_csv(name: str, header, body, frame_col: int, lm_col: int) -> _Frames:
-    xc, yc = header.index("x"), header.index("y")
     sc = [header.index(c) for c in ("visibility", "presence") if c in header]
-    rows = {}
-    for i, r in enumerate(body):
-        where = f"{name}: row {i + 2}"
-        f = _cell(r[frame_col], f"{where} column {header[frame_col]}")
-        if math.isnan(f) or f != int(f) or f < 0:
-            raise _Err(f"{where}: frame {_short(r[frame_col])} is not a frame number")
-        lm = r[lm_col].strip().lower()
-        if lm.isdigit() and int(lm) < 33:
-            k = int(lm)
-        elif lm in MEDIAPIPE_33:
-            k = MEDIAPIPE_33.index(lm)
-        else:
-            raise _Err(f"{where}: {_short(r[lm_col])} is not a MediaPipe Pose landmark (0-32 or a name such as nose)")
-        scores = [_cell(r[c], f"{where} column {header[c]}") for c in sc]
-        scores = [s for s in scores if not math.isnan(s)]
-        rows.setdefault(int(f), {})[k] = (_cell(r[xc], f"{where} column x"), _cell(r[yc], f"{where} column y"),
-                                          min(scores) if scores else 1.0)
-    lo, hi = min(rows), max(rows)
+    v = _cells(name, header, body, [frame_col, header.index("x"), header.index("y")] + sc)
+    f = v[:, 0]
+    bad = np.flatnonzero(np.isnan(f) | (f < 0) | (f != np.floor(f)) | (f > 1e7))
+    if bad.size:
+        i = int(bad[0])
+        raise _Err(f"{name}: row {i + 2}: frame {_short(body[i][frame_col])} is not a frame number")
+    k = [_LM_INDEX.get(r[lm_col].strip().lower()) for r in body]
+    if None in k:
+        i = k.index(None)
+        raise _Err(f"{name}: row {i + 2}: {_short(body[i][lm_col])} is not a MediaPipe Pose landmark "
+                   f"(0-32 or a name such as nose)")
+    f = f.astype(np.int64)
+    lo, hi = int(f.min()), int(f.max())
     if hi - lo + 1 > MAX_FRAMES:
         raise _Err(f"{name}: frames {lo}-{hi} span more than the limit of {MAX_FRAMES} frames")
-    frames = []
-    for f in range(lo, hi + 1):
-        got = rows.get(f)
-        if not got:
-            frames.append([])
-            continue
-        if len(got) != 33:
-            raise _Err(f"{name}: frame {f} has {len(got)} landmarks; MediaPipe Pose has 33")
-        pts = np.array([got[k] for k in range(33)], dtype=np.float64)
-        frames.append([(pts[:, :2], pts[:, 2])])
+    t = f - lo
+    k = np.array(k)
+    seen = np.zeros((hi - lo + 1, 33), dtype=np.int64)
+    np.add.at(seen, (t, k), 1)
+    if (seen > 1).any():
+        tt, kk = np.argwhere(seen > 1)[0]
+        raise _Err(f"{name}: frame {tt + lo} lists landmark {MEDIAPIPE_33[kk]} twice")
+    counts = seen.sum(1)
+    short = np.flatnonzero((counts > 0) & (counts < 33))
+    if short.size:
+        raise _Err(f"{name}: frame {short[0] + lo} has {counts[short[0]]} landmarks; MediaPipe Pose has 33")
+    xy = np.full((hi - lo + 1, 33, 2), math.nan)
+    conf = np.ones((hi - lo + 1, 33))
+    xy[t, k] = v[:, 1:3]
+    if sc:
+        c = np.fmin.reduce(v[:, 3:], axis=1)
+        conf[t, k] = np.where(np.isnan(c), 1.0, c)
+    frames = [[(xy[i], conf[i])] if counts[i] else [] for i in range(hi - lo + 1)]
     return _Frames("MediaPipe CSV", LAYOUTS["mediapipe33"], frames)
 
 
