@@ -4,7 +4,8 @@
 
 Prints JSON: for each derived joint of motionlab.poseformats.DERIVED, the largest and mean distance
 (pixels) between the clip's joint and the mean of its parts, and the least-squares weights of the
-parts; and the median forearm / upper-arm length ratio, which tells whether 'hand' is the wrist.
+parts; the median forearm / upper-arm length ratio (is 'hand' the wrist?); and on which side of the
+image the left shoulder is (whose left the clip means).
 """
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def measure(path) -> dict:
         fore = np.linalg.norm(xy[f"{s}_elbow"] - xy[f"{s}_hand"], axis=-1)
         ratio[s] = round(float(np.median(fore / upper)), 3)
     out["forearm_over_upper_arm_median"] = ratio
+    # > 0: the dancer's left shoulder is on the image's right, i.e. left is the subject's own left
+    out["left_minus_right_shoulder_x_median"] = round(float(np.median(xy["left_shoulder"][:, 0]
+                                                                       - xy["right_shoulder"][:, 0])), 2)
     return out
 
 
