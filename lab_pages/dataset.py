@@ -1,10 +1,10 @@
-"""Dataset: the clip, its training windows and their baseline metrics; clip upload."""
+"""Dataset: the clip, its training windows and their baseline metrics; clip upload and pose-file import."""
 import pandas as pd
 import streamlit as st
 
 from motionlab.errors import MotionlabError
 from motionlab.evaluate import baseline_windows
-from motionlab.lab import config, figures, session, ui
+from motionlab.lab import config, figures, imports, session, ui
 from motionlab.metrics import METRICS, all_metrics
 from motionlab.spec_reference import SPEC_BASELINES
 
@@ -27,6 +27,41 @@ with st.container(border=True):
         elif st.session_state.get(session.UPLOADED_CLIP) is not was:  # a new clip: use it everywhere
             st.session_state["lab.use_upload"] = True
             st.session_state.pop("dataset.use_upload", None)
+    with st.expander("Import a pose file: MediaPipe Pose (JSON, CSV), COCO-17, OpenPose, MMPose"):
+        files = st.file_uploader(
+            f"Pose files (JSON or CSV, at most {config.UPLOAD_LIMIT_MB} MB together)", type=["json", "csv"],
+            accept_multiple_files=True, key="dataset.import_files", max_upload_size=config.UPLOAD_LIMIT_MB,
+            help="One file of all frames (MediaPipe landmarks, MMPose predictions, Detectron2/COCO keypoint "
+                 "results), or OpenPose's one JSON per frame, all of them (read in name order). "
+                 "docs/POSE_FORMATS.md lists the layouts and how they map onto the clip's joints.")
+        c1, c2, c3, c4 = st.columns(4)
+        width = c1.number_input("Frame width (px)", min_value=0, max_value=100_000, value=0, step=1,
+                                key="dataset.import_width",
+                                help="For normalized (0..1) coordinates, as MediaPipe writes them: the "
+                                     "video's size. Leave 0 x 0 when they are pixels.")
+        height = c2.number_input("Frame height (px)", min_value=0, max_value=100_000, value=0, step=1,
+                                 key="dataset.import_height")
+        min_conf = c3.number_input("Min confidence", min_value=0.01, max_value=1.0, value=0.3, step=0.05,
+                                   key="dataset.import_min_conf",
+                                   help="Points below this visibility/score count as missing.")
+        max_gap = c4.number_input("Max gap (frames)", min_value=0, max_value=10_000, value=10, step=1,
+                                  key="dataset.import_max_gap",
+                                  help="Missing points are filled by interpolation, up to this many frames in a row.")
+        if st.button("Convert and use", key="dataset.import_run", disabled=not files):
+            error = imports.import_pose_files(
+                st.session_state, [(f.name, f.size, f.getvalue) for f in files],
+                imports.ImportOptions(int(width), int(height), float(min_conf), int(max_gap)),
+                config.UPLOAD_LIMIT_MB * 2**20)
+            if error:
+                st.error(error)
+            else:
+                st.session_state["lab.use_upload"] = True
+                st.session_state.pop("dataset.use_upload", None)
+        rep = st.session_state.get(imports.IMPORT_REPORT)
+        current = ui.uploaded_clip()
+        if rep and current is not None and current["name"] == rep["name"]:
+            st.caption("  \n".join(rep["lines"]))
+            ui.export_buttons("dataset.import", [current["clip"]], [rep["name"]], rep["name"])
     stored = ui.uploaded_clip()
     if stored is not None:
         c = stored["clip"]

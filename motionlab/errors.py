@@ -11,3 +11,7 @@ class ClipError(MotionlabError):
 
 class CheckpointError(MotionlabError):
     """A checkpoint is missing, truncated, incompatible or not ours."""
+
+
+class PoseFileError(MotionlabError):
+    """A pose file (MediaPipe, COCO, OpenPose) cannot be read or converted into a clip."""

@@ -222,6 +222,39 @@ def test_dataset_page_windows_baseline_and_upload(lab_env):
     assert "Clip **demo**: 480 frames" in texts(at)
 
 
+def test_dataset_page_imports_pose_files(lab_env, downloads):
+    import pose_files as pf
+    at = app("dataset")
+    clip = demo_clip(60)
+    kp = pf.keypoints(clip, "mediapipe33")
+    vis = np.full(kp.shape[:2], 0.9)
+    vis[20:23, 15] = 0.0  # left wrist lost for 3 frames
+    raw = pf.mediapipe_csv(kp / np.array([640, 480]), vis)
+    assert at.button(key="dataset.import_run").disabled
+    at.file_uploader(key="dataset.import_files").set_value([("pose.csv", raw, "text/csv")]).run()
+    at.button(key="dataset.import_run").click().run()
+    assert len(at.error) == 1 and at.error[0].value.startswith("pose.csv: coordinates are within 0..1 (largest 0.")
+    assert at.error[0].value.endswith("so they look normalized; give the video's frame size (WIDTHxHEIGHT) to "
+                                      "scale them to pixels")
+    assert "Clip **demo**" in texts(at)
+    at.number_input(key="dataset.import_width").set_value(640)
+    at.number_input(key="dataset.import_height").set_value(480)
+    at.number_input(key="dataset.window").set_value(32).run()
+    at.button(key="dataset.import_run").click().run()
+    ok(at)
+    assert any("Loaded import:pose.csv: 60 frames, 20 joints." in s.value for s in at.success)
+    assert "Clip **import:pose.csv**: 60 frames" in texts(at)
+    assert "filled 3 missing or low-confidence points by interpolation (3 frames): left_hand 3" in texts(at)
+    data, _ = downloads["import_pose.csv.json"]
+    got = loads_clip(data())
+    keep = [i for i, j in enumerate(clip.joints) if "mean" not in j and j != "neck_mid"]  # derived ones differ
+    assert got.joints == clip.joints
+    np.testing.assert_allclose(np.delete(got.xy, range(20, 23), 0)[:, keep],
+                               np.delete(clip.xy, range(20, 23), 0)[:, keep], atol=2e-3)
+    at.switch_page("lab_pages/training.py").run()  # the Training form offers it like an uploaded clip
+    assert "uploaded clip (import:pose.csv)" in at.selectbox(key="training.data").options
+
+
 def test_dataset_page_refuses_oversized_uploads(lab_env):
     from motionlab.lab import config
     at = app("dataset")

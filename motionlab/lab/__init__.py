@@ -10,6 +10,7 @@ deep link such as /training without lab_app.py on a fresh server):
     figures.py    plotly figure builders (plain dicts; skeleton animations with shared frames)
     tables.py     metrics rows, ratio-to-baseline, the spec's table layout, CSV / markdown
     exports.py    GIF / MP4 / JSON bytes for the download buttons
+    imports.py    pose files (MediaPipe, COCO-17, OpenPose, MMPose) -> the session's clip (Dataset page)
     processes.py  background training runs (python -m motionlab.train) tracked in lab_process.json
     ui.py         the only Streamlit glue: cached models, pickers, error display, export buttons
 
@@ -39,7 +40,10 @@ Widget keys (stable; tests drive the app through them):
              metrics.run (button), metrics.log_scale (toggle), metrics.download_csv,
              metrics.download_md, plotly chart metrics.ratios
     Dataset  dataset.upload (file_uploader, .json, 50 MB), dataset.use_upload (toggle),
-             dataset.forget_upload (button), dataset.window, dataset.stride, dataset.limit,
+             dataset.forget_upload (button), dataset.import_files (file_uploader, several .json/.csv
+             pose files), dataset.import_width, dataset.import_height, dataset.import_min_conf,
+             dataset.import_max_gap, dataset.import_run (button), dataset.import.export_gif / _mp4 /
+             _json (downloads of the imported clip), dataset.window, dataset.stride, dataset.limit,
              dataset.frames (range slider), plotly charts dataset.animation, dataset.coverage
     Training training.run (selectbox of metrics.jsonl paths), training.stop, training.kill
              (buttons), the form training.form with training.name, training.data, training.window,
