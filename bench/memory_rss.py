@@ -66,10 +66,11 @@ def main() -> None:
         after_each, traj_bytes = [], []
         t0 = time.perf_counter()
         for i in range(a.runs):
-            px, traj = sample_checkpoint(lm, a.num_samples, seed=i, keep_trajectory=True)
+            run = sample_checkpoint(lm, a.num_samples, seed=i, keep_trajectory=True)
+            px, traj = run.pixels, run.trajectory
             traj_bytes.append(traj.nbytes)
             assert traj.nbytes <= TRAJECTORY_BUDGET_BYTES and np.isfinite(px).all()
-            del px, traj
+            del px, traj, run
             gc.collect()
             after_each.append(rss_bytes())
         seconds = time.perf_counter() - t0
@@ -82,7 +83,7 @@ def main() -> None:
         gc.collect()
         before_cap = rss_bytes()
         t1 = time.perf_counter()
-        _, traj = generate(lm.model, diffusion, a.cap_samples, a.cap_frames, C, seed=0, keep_trajectory=True)
+        traj = generate(lm.model, diffusion, a.cap_samples, a.cap_frames, seed=0, keep_trajectory=True).trajectory
         cap = {
             "shape": {"samples": a.cap_samples, "channels": C, "frames": a.cap_frames, "steps": a.cap_steps},
             "budget_bytes": TRAJECTORY_BUDGET_BYTES,

@@ -10,6 +10,8 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+# motionlab itself, editable: `import motionlab` and the `motionlab` command from any folder
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 
 clip=../shared/data/uptown_funk.json
 if [ ! -f data/uptown_funk.json ] && [ -f "$clip" ]; then
