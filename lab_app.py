@@ -8,12 +8,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # import motionlab fro
 
 from motionlab.lab import config  # noqa: E402
 
-if config.torch_threads():
-    import torch
-
-    if torch.get_num_threads() != config.torch_threads():
-        torch.set_num_threads(config.torch_threads())
-
 st.set_page_config(page_title="motionlab lab", page_icon=":material/directions_run:", layout="wide")
 
 PAGES = [

@@ -25,6 +25,8 @@ st.caption(f"Sampler: {sampler.label(entry.timesteps)}"
            + ". The denoising trajectory is kept in this session (float16, capped at "
            f"{config.trajectory_budget_bytes() // 2**20} MB) for the step slider below.")
 
+if not ui.job_running("sample"):
+    ui.warm_sampling(entry, int(n), precision)
 if st.button("Sample", key="sample.run", type="primary", icon=":material/play_arrow:",
              disabled=ui.job_running("sample")):
     try:

@@ -39,6 +39,10 @@ _cache: dict[tuple, Choice] = {}
 _lock = threading.Lock()
 
 
+def _key(model, shape: tuple, precision: str, threads) -> tuple:
+    return (type(model).__name__, sum(p.numel() for p in model.parameters()), tuple(shape), precision, threads)
+
+
 def max_threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
@@ -103,7 +107,7 @@ def choose(model, shape: tuple, device="cpu", precision: str = "auto", threads="
     if precision != "auto" and threads != "auto":
         torch.set_num_threads(threads)
         return Choice(precision, threads, "given")
-    key = (type(model).__name__, sum(p.numel() for p in model.parameters()), tuple(shape), precision, threads)
+    key = _key(model, shape, precision, threads)
     with _lock:
         if key in _cache:
             c = _cache[key]
@@ -116,6 +120,21 @@ def choose(model, shape: tuple, device="cpu", precision: str = "auto", threads="
     log.info("sampling at %s: %s (%s)", shape, c.describe(),
              ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in c.timings.items()))
     return c
+
+
+def is_cached(model, shape: tuple, precision: str = "auto", threads="auto") -> bool:
+    return _key(model, shape, precision, parse_threads(threads)) in _cache
+
+
+def warm_async(model, shape: tuple, precision: str = "auto", threads="auto") -> threading.Thread | None:
+    """Measure in the background (e.g. while a page waits for its user), so the first sampling call
+    finds the choice cached; a call that arrives meanwhile waits on the lock instead of measuring twice."""
+    if (precision != "auto" and threads != "auto") or is_cached(model, shape, precision, threads):
+        return None
+    th = threading.Thread(target=choose, args=(model, shape, "cpu", precision, threads), daemon=True,
+                          name="motionlab-autotune")
+    th.start()
+    return th
 
 
 def forget() -> None:

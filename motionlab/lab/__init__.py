@@ -22,22 +22,25 @@ Environment variables (read on every page run, so tests can point them at tmp fo
                                 makes the pages fall back to the demo clip with a hint)
     MOTIONLAB_TRAJECTORY_MB     per-session cap for the kept denoising trajectory (default 64)
     MOTIONLAB_MAX_TRAINING_RUNS concurrent training runs the lab may start (default 2)
-    MOTIONLAB_TORCH_THREADS     torch intra-op threads for sampling in the app (default: torch's);
-                                1 is much faster on a small machine shared with other work
+    MOTIONLAB_TORCH_THREADS     torch intra-op threads for sampling in the app (default: measured
+                                once per process by motionlab.autotune, 1..N)
 
 Widget keys (stable; tests drive the app through them):
 
+    Sampling (prefix sample., compare. or metrics.): PREFIX.sampler (selectbox ddpm/ddim/dpmpp),
+             PREFIX.steps (select_slider of step counts), PREFIX.precision ("auto"/"fp32"/"bf16"),
+             PREFIX.use_spec (button: DDPM over the full chain)
     Sample   sample.checkpoint (selectbox of checkpoint paths), sample.seed, sample.num_samples,
-             sample.precision ("fp32"/"bf16"), sample.run (button), sample.show (multiselect of
+             sample.run (button), sample.show (multiselect of
              sample indices), sample.denoise_sample, sample.denoise_step (select_slider, T..0),
              sample.export_gif / sample.export_mp4 / sample.export_json (download buttons),
              plotly charts sample.animation, sample.denoise
     Compare  compare.checkpoints (multiselect of paths), compare.seed, compare.num_samples,
-             compare.precision, compare.real_count, compare.real_start, compare.run (button),
+             compare.real_count, compare.real_start, compare.run (button),
              compare.panels (multiselect of panel names), compare.export_gif / _mp4 / _json,
              plotly chart compare.animation
-    Metrics  metrics.checkpoints, metrics.seed, metrics.num_samples, metrics.precision,
-             metrics.run (button), metrics.log_scale (toggle), metrics.download_csv,
+    Metrics  metrics.checkpoints, metrics.seed, metrics.num_samples, metrics.run (button),
+             metrics.recompute (button: sample rows that a release's evaluation.json answered), metrics.log_scale (toggle), metrics.download_csv,
              metrics.download_md, plotly chart metrics.ratios
     Dataset  dataset.upload (file_uploader, .json, 50 MB), dataset.use_upload (toggle),
              dataset.forget_upload (button), dataset.import_files (file_uploader, several .json/.csv

@@ -57,11 +57,7 @@ def max_training_runs() -> int:
 
 
 def torch_threads() -> int | None:
-    """MOTIONLAB_TORCH_THREADS, or None to keep torch's default.
-
-    On a small shared machine one thread can be several times faster than the default: OpenMP
-    threads spin while other processes hold the cores.
-    """
+    """MOTIONLAB_TORCH_THREADS, or None to let motionlab.autotune measure 1..N threads."""
     try:
         n = int(os.environ.get("MOTIONLAB_TORCH_THREADS", "0"))
     except ValueError:

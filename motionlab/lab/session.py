@@ -17,6 +17,7 @@ from ..checkpoints import LoadedModel
 from ..clip import Clip, clip_from_channels, loads_clip
 from ..errors import ClipError, MotionlabError
 from ..sample import SPEC_SAMPLER, SamplerChoice, Trajectory, generate
+from . import config
 
 SAMPLE_RESULT = "lab.sample.result"
 PIXEL_CACHE = "lab.pixel_cache"
@@ -106,7 +107,7 @@ def settings_key(sampler: SamplerChoice, precision: str, num_timesteps: int) -> 
 def run_sampling(lm: LoadedModel, num_samples: int, seed: int = 42, precision: str = "auto",
                  keep_trajectory: bool = True, budget: int = 64 * 2**20, on_progress: ProgressFn | None = None,
                  preview_samples: int = 4, preview_interval_s: float = 0.5, name: str = "", tag: str = "",
-                 mtime_ns: int = 0, sampler: SamplerChoice = SPEC_SAMPLER, threads="auto") -> SampleResult:
+                 mtime_ns: int = 0, sampler: SamplerChoice = SPEC_SAMPLER, threads=None) -> SampleResult:
     """Sampling with progress, any sampler.
 
     on_progress(done, total, preview) runs after every step; preview is the current x0-hat of the
@@ -114,6 +115,7 @@ def run_sampling(lm: LoadedModel, num_samples: int, seed: int = 42, precision: s
     seconds (and at the last step), else None.
     """
     total = sampler.build(lm.diffusion).num_steps
+    threads = threads or config.torch_threads() or "auto"
     state = {"done": 0, "last": 0.0}
 
     def step(out):

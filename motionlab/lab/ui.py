@@ -16,6 +16,7 @@ import streamlit as st
 from ..checkpoints import LoadedModel, load_model
 from ..clip import Clip, load_clip
 from ..demo import demo_clip
+from .. import autotune
 from ..errors import MotionlabError
 from ..sample import SamplerChoice
 from ..samplers import SAMPLER_LABELS, SAMPLERS
@@ -194,6 +195,16 @@ def sampling_controls(prefix: str, default: SamplerChoice, timesteps: int,
     c1.button(f"The spec's sampler (DDPM, all {timesteps} steps)", key=f"{prefix}.use_spec", on_click=use_spec,
               type="tertiary", icon=":material/history_edu:")
     return SamplerChoice(name, None if steps >= timesteps else int(steps)), precision
+
+
+def warm_sampling(entry: catalog.CheckpointEntry, num_samples: int, precision: str) -> None:
+    """Start measuring precision and threads for this shape while the user looks at the page."""
+    try:
+        lm = model_for(entry)
+    except MotionlabError:
+        return  # the Sample button reports it
+    autotune.warm_async(lm.model, (num_samples, lm.model.cfg.in_channels, lm.window), precision,
+                        config.torch_threads() or "auto")
 
 
 def plotly(fig: dict, key: str) -> None:
