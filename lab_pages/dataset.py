@@ -4,7 +4,7 @@ import streamlit as st
 
 from motionlab.errors import MotionlabError
 from motionlab.evaluate import baseline_windows
-from motionlab.lab import config, figures, session, ui
+from motionlab.lab import access, config, figures, session, ui
 from motionlab.metrics import METRICS, all_metrics
 from motionlab.spec_reference import SPEC_BASELINES
 
@@ -13,12 +13,18 @@ st.header("Dataset")
 # -- upload ------------------------------------------------------------------------------------
 with st.container(border=True):
     st.markdown("**Clip source**")
+    refusal = ui.write_access().reason or access.low_disk(config.runs_dir(), access.min_free_bytes(),
+                                                          "accept an upload")
+    if refusal:
+        st.warning(refusal, icon=":material/block:")
     up = st.file_uploader(f"Upload a clip (JSON, at most {config.UPLOAD_LIMIT_MB} MB)", type=["json"],
-                          key="dataset.upload", max_upload_size=config.UPLOAD_LIMIT_MB,
+                          key="dataset.upload", max_upload_size=config.UPLOAD_LIMIT_MB, disabled=bool(refusal),
                           help="A JSON object of joint name → [[x, y], …] in pixels (y down), every joint with "
                                "the same number of frames (at least 8). It is validated before use and kept for "
                                "this browser session only.")
-    if up is not None:
+    if up is not None and refusal:  # a disabled uploader cannot send a file; a forged request can
+        st.error(f"{up.name}: refused. {refusal}")
+    elif up is not None:
         was = st.session_state.get(session.UPLOADED_CLIP)
         error = session.accept_upload(st.session_state, up.name, up.file_id, up.size, up.getvalue,
                                       config.UPLOAD_LIMIT_MB * 2**20)

@@ -11,6 +11,7 @@ deep link such as /training without lab_app.py on a fresh server):
     tables.py     metrics rows, ratio-to-baseline, the spec's table layout, CSV / markdown
     exports.py    GIF / MP4 / JSON bytes for the download buttons
     processes.py  background training runs (python -m motionlab.train) tracked in lab_process.json
+    access.py     who may upload and start/stop runs (server address, visitor's address), disk floor
     ui.py         the only Streamlit glue: cached models, pickers, error display, export buttons
 
 Environment variables (read on every page run, so tests can point them at tmp folders):
@@ -23,6 +24,9 @@ Environment variables (read on every page run, so tests can point them at tmp fo
     MOTIONLAB_MAX_TRAINING_RUNS concurrent training runs the lab may start (default 2)
     MOTIONLAB_TORCH_THREADS     torch intra-op threads for sampling in the app (default: torch's);
                                 1 is much faster on a small machine shared with other work
+    MOTIONLAB_ALLOW_REMOTE_WRITES  1: visitors from other hosts may upload and start/stop runs
+                                (default: only this machine's, when the server listens beyond loopback)
+    MOTIONLAB_MIN_FREE_MB       free space the runs volume needs to start a run or take an upload (1024)
 
 Widget keys (stable; tests drive the app through them):
 

@@ -17,7 +17,7 @@ from ..checkpoints import LoadedModel, load_model
 from ..clip import Clip, load_clip
 from ..demo import demo_clip
 from ..errors import MotionlabError
-from . import catalog, config, exports, figures
+from . import access, catalog, config, exports, figures
 from . import session
 from .session import UPLOADED_CLIP
 
@@ -114,6 +114,17 @@ def error(e: BaseException) -> None:
     """One line, no traceback."""
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     st.error(msg)
+
+
+# -- who may change things -------------------------------------------------------------------
+
+def write_access() -> access.Access:
+    """May this visitor start/stop training and upload clips? From the server's bound address and the peer's."""
+    from streamlit import config as st_config
+    ip = st.context.ip_address  # None for a loopback peer
+    return access.decide(st_config.get_option("server.address"), ip if isinstance(ip, str) else None,
+                         xsrf=bool(st_config.get_option("server.enableXsrfProtection")),
+                         cors=bool(st_config.get_option("server.enableCORS")))
 
 
 # -- clips -------------------------------------------------------------------------------------
