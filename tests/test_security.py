@@ -58,6 +58,46 @@ def test_shipped_streamlit_config_listens_on_loopback_with_xsrf_and_cors_on():
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["127.0.0.1", True, True, config.UPLOAD_LIMIT_MB]
 
 
+def _listening(port: int) -> list[str]:
+    """Addresses with a TCP socket listening on port, from /proc/net/tcp and tcp6."""
+    import ipaddress
+    out = []
+    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            host, p = local.split(":")
+            if state == "0A" and int(p, 16) == port:
+                raw = bytes.fromhex(host)
+                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # per-word little endian
+                out.append(str(ipaddress.ip_address(raw)))
+    return out
+
+
+def test_the_lab_server_started_as_the_readme_says_listens_on_loopback_only():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    p = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "lab_app.py", "--server.port", str(port),
+                          "--server.fileWatcherType", "none"], cwd=REPO, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        t = time.monotonic()
+        while not _listening(port) and time.monotonic() - t < 90:
+            assert p.poll() is None, "the server exited"
+            time.sleep(0.2)
+        addrs = _listening(port)
+        assert addrs and all(access.is_loopback(a) for a in addrs), addrs
+    finally:
+        p.terminate()
+        p.wait(30)
+
+
 def test_nothing_in_the_repository_turns_xsrf_or_cors_protection_off():
     files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
     assert ".streamlit/config.toml" in files and "scripts/setup.sh" in files
