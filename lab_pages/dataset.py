@@ -22,9 +22,7 @@ with st.container(border=True):
                           help="A JSON object of joint name → [[x, y], …] in pixels (y down), every joint with "
                                "the same number of frames (at least 8). It is validated before use and kept for "
                                "this browser session only.")
-    if up is not None and refusal:  # a disabled uploader cannot send a file; a forged request can
-        st.error(f"{up.name}: refused. {refusal}")
-    elif up is not None:
+    if up is not None:  # never while disabled: Streamlit discards a disabled widget's value server-side
         was = st.session_state.get(session.UPLOADED_CLIP)
         error = session.accept_upload(st.session_state, up.name, up.file_id, up.size, up.getvalue,
                                       config.UPLOAD_LIMIT_MB * 2**20)
