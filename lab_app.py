@@ -6,7 +6,7 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # import motionlab from this checkout
 
-from motionlab.lab import config  # noqa: E402
+from motionlab.lab import access, config, ui  # noqa: E402
 
 st.set_page_config(page_title="motionlab lab", page_icon=":material/directions_run:", layout="wide")
 
@@ -29,5 +29,12 @@ with st.sidebar:
                    "copy ../shared/data/uptown_funk.json to data/")
     st.caption("Checkpoints: " + ", ".join(f"`{config.display_path(d)}`" for d in config.checkpoint_dirs())
                + f" · runs: `{config.display_path(config.runs_dir())}`")
+    acc = ui.write_access()
+    if acc.exposed:  # say so: the shipped config listens on 127.0.0.1 only
+        st.caption(":material/public: Reachable from other hosts. Uploads and training runs: "
+                   + ("allowed for every visitor (" + access.ALLOW_ENV + "=1)." if access.remote_writes_allowed()
+                      else "this machine only."))
+    if not acc.writes:
+        st.caption(":material/block: " + acc.reason)
 
 page.run()

@@ -4,7 +4,7 @@ import streamlit as st
 
 from motionlab.errors import MotionlabError
 from motionlab.evaluate import baseline_windows
-from motionlab.lab import config, figures, imports, session, ui
+from motionlab.lab import access, config, figures, imports, session, ui
 from motionlab.metrics import METRICS, all_metrics
 from motionlab.spec_reference import SPEC_BASELINES
 
@@ -13,12 +13,16 @@ st.header("Dataset")
 # -- upload ------------------------------------------------------------------------------------
 with st.container(border=True):
     st.markdown("**Clip source**")
+    refusal = ui.write_access().reason or access.low_disk(config.runs_dir(), access.min_free_bytes(),
+                                                          "accept an upload")
+    if refusal:
+        st.warning(refusal, icon=":material/block:")
     up = st.file_uploader(f"Upload a clip (JSON, at most {config.UPLOAD_LIMIT_MB} MB)", type=["json"],
-                          key="dataset.upload", max_upload_size=config.UPLOAD_LIMIT_MB,
+                          key="dataset.upload", max_upload_size=config.UPLOAD_LIMIT_MB, disabled=bool(refusal),
                           help="A JSON object of joint name → [[x, y], …] in pixels (y down), every joint with "
                                "the same number of frames (at least 8). It is validated before use and kept for "
                                "this browser session only.")
-    if up is not None:
+    if up is not None:  # never while disabled: Streamlit discards a disabled widget's value server-side
         was = st.session_state.get(session.UPLOADED_CLIP)
         error = session.accept_upload(st.session_state, up.name, up.file_id, up.size, up.getvalue,
                                       config.UPLOAD_LIMIT_MB * 2**20)
@@ -31,7 +35,7 @@ with st.container(border=True):
         files = st.file_uploader(
             f"Pose files (JSON or CSV, at most {config.UPLOAD_LIMIT_MB} MB together)", type=["json", "csv"],
             accept_multiple_files=True, key="dataset.import_files", max_upload_size=config.UPLOAD_LIMIT_MB,
-            help="One file of all frames (MediaPipe landmarks, MMPose predictions, Detectron2/COCO keypoint "
+            disabled=bool(refusal), help="One file of all frames (MediaPipe landmarks, MMPose predictions, Detectron2/COCO keypoint "
                  "results), or OpenPose's one JSON per frame, all of them (read in name order). "
                  "docs/POSE_FORMATS.md lists the layouts and how they map onto the clip's joints.")
         c1, c2, c3, c4 = st.columns(4)
@@ -47,7 +51,7 @@ with st.container(border=True):
         max_gap = c4.number_input("Max gap (frames)", min_value=0, max_value=10_000, value=10, step=1,
                                   key="dataset.import_max_gap",
                                   help="Missing points are filled by interpolation, up to this many frames in a row.")
-        if st.button("Convert and use", key="dataset.import_run", disabled=not files):
+        if st.button("Convert and use", key="dataset.import_run", disabled=not files or bool(refusal)):
             error = imports.import_pose_files(
                 st.session_state, [(f.name, f.size, f.getvalue) for f in files],
                 imports.ImportOptions(int(width), int(height), float(min_conf), int(max_gap)),

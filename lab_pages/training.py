@@ -5,10 +5,11 @@ from pathlib import Path
 import streamlit as st
 
 from motionlab.errors import MotionlabError
-from motionlab.lab import catalog, config, figures, processes, ui
+from motionlab.lab import access, catalog, config, figures, processes, ui
 
 st.header("Training")
 runs_dir = config.runs_dir()
+acc = ui.write_access()
 LIVE = ("running", "stopping")
 
 flash = st.session_state.pop("lab.training.flash", None)
@@ -55,13 +56,15 @@ def show_run(path: str, was_live: bool) -> None:
                    + (f" · exit status {rc}" if rc is not None else ""))
         if state in LIVE:
             b1, b2 = st.columns(2)
-            if b1.button("Stop (save and exit after this epoch)", key="training.stop", icon=":material/stop:"):
+            # Streamlit discards a disabled widget's value server-side, so a forged click does nothing either
+            off = {"disabled": not acc.writes, "help": acc.reason or None}
+            if b1.button("Stop (save and exit after this epoch)", key="training.stop", icon=":material/stop:", **off):
                 try:
                     processes.stop_run(run_dir)
                     st.rerun(scope="fragment")
                 except MotionlabError as e:
                     ui.error(e)
-            if state == "stopping" and b2.button("Kill now", key="training.kill", icon=":material/dangerous:"):
+            if state == "stopping" and b2.button("Kill now", key="training.kill", icon=":material/dangerous:", **off):
                 try:
                     processes.stop_run(run_dir, force=True)
                     st.rerun(scope="fragment")
@@ -85,6 +88,9 @@ st.subheader("Start a training run")
 st.caption("Runs in the background as `python -m motionlab.train … --out runs/NAME` and keeps going when you "
            f"leave or reload the page. At most {config.max_training_runs()} at a time: the CPUs are shared, so "
            "keep models small here and leave long runs to the GPU scripts.")
+refusal = acc.reason or access.low_disk(runs_dir, access.min_free_bytes(), "start a training run")
+if refusal:
+    st.warning(refusal, icon=":material/block:")
 ref = config.clip_path()
 sources = {"reference": f"reference clip ({ui.project_path(ref)})" if ref.is_file()
            else f"reference clip ({ui.project_path(ref)}, missing: demo clip instead)", "demo": "procedural demo clip"}
@@ -117,7 +123,8 @@ with st.form("training.form"):
     patience = c2.number_input("Early-stop patience (0 = off)", 0, 100_000, 0, key="training.patience")
     resume = c3.checkbox("Resume from last.pt if the folder has one", key="training.resume")
     submitted = st.form_submit_button("Start training", key="training.start", type="primary",
-                                      icon=":material/rocket_launch:")
+                                      icon=":material/rocket_launch:", disabled=bool(refusal),
+                                      help=refusal or None)
 
 if submitted:
     try:
@@ -131,7 +138,7 @@ if submitted:
         upload = ui.uploaded_clip() if src == "uploaded" else None
         opts.data = str(ref) if src == "reference" and ref.is_file() else "demo"  # an upload overrides it
         rec = processes.start_run(runs_dir, run_name, opts, max_running=config.max_training_runs(),
-                                  clip=upload["clip"] if upload else None)
+                                  clip=upload["clip"] if upload else None, min_free_bytes=access.min_free_bytes())
         st.session_state["lab.training.select"] = str(runs_dir / run_name / "metrics.jsonl")
         st.session_state["lab.training.flash"] = f"Started {run_name} (pid {rec['pid']})."
         st.session_state.pop("lab.training.default_name", None)

@@ -15,7 +15,7 @@ import torch
 
 from .diffusion import DiffusionConfig, GaussianDiffusion
 from .errors import CheckpointError
-from .io import atomic_write_bytes
+from .integrity import verify, write_verified
 from .model import ModelConfig, PositionalUNet1D
 
 FORMAT = "motionlab-checkpoint"
@@ -31,17 +31,20 @@ _UNPICKLE_REASON = re.compile(r"(Unsupported global: GLOBAL \S+|unsupported GLOB
 
 
 def save_checkpoint(path, payload: dict) -> None:
-    """Atomically write a checkpoint dict (see REQUIRED for its keys)."""
+    """Atomically write a checkpoint dict (see REQUIRED for its keys) and its sha256 record (PATH.sha256)."""
     missing = [k for k in REQUIRED if k not in payload]
     if missing:
         raise ValueError(f"checkpoint payload lacks {missing}")
     buf = io.BytesIO()
     torch.save(payload, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    write_verified(path, buf.getvalue())
 
 
 def read_checkpoint(path) -> dict:
-    """Load and validate a checkpoint dict; CheckpointError names what is wrong."""
+    """Load and validate a checkpoint dict; CheckpointError names what is wrong.
+
+    A file with a sha256 record beside it (see motionlab.integrity) must match it.
+    """
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"{p}: no such checkpoint file")
@@ -55,6 +58,7 @@ def read_checkpoint(path) -> dict:
             head = f.read(4)
         if head[:2] != b"PK" and head[:1] != b"\x80":  # a torch zip archive, or a legacy pickle (PROTO opcode)
             raise CheckpointError(f"{p}: not a readable checkpoint (not a torch file)")
+        verify(p)
         ck = torch.load(p, map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
@@ -181,7 +185,7 @@ def load_model(path, device="cpu") -> LoadedModel:
 
 
 def release_copy(src, dst) -> None:
-    """Write a weights-only fp16 copy (no optimizer state) for checkpoints/."""
+    """Write a weights-only fp16 copy (no optimizer state) for checkpoints/, with its sha256 record."""
     ck = read_checkpoint(src)
     ck.pop("optimizer_state", None)
     ck["model_state"] = {k: v.half() if v.is_floating_point() else v for k, v in ck["model_state"].items()}
@@ -194,13 +198,14 @@ def summarize(path) -> dict:
     try:
         st = p.stat()
         ck = read_checkpoint(p)
+        verified = verify(p)  # cached: read_checkpoint just hashed it
         d, t = ck["data_config"], ck["train_config"]
         return {"path": str(p), "ok": True, "tag": str(t.get("tag") or p.parent.name), "epoch": int(ck["epoch"]),
                 "epochs": int(t.get("epochs", 0)), "step": int(ck["step"]), "best_loss": float(ck["best_loss"]),
                 "window": int(ck["window"]), "stride": int(d.get("stride", 0)), "limit": int(d.get("limit", 0)),
                 "timesteps": int(ck["diffusion_config"].get("timesteps", 0)), "joints": len(ck["joints"]),
                 "num_params": int(ck.get("num_params") or sum(v.numel() for v in ck["model_state"].values())),
-                "size_mb": round(st.st_size / 2**20, 2), "mtime_ns": st.st_mtime_ns,
+                "size_mb": round(st.st_size / 2**20, 2), "mtime_ns": st.st_mtime_ns, "verified": verified,
                 "baseline": dict(ck["baseline"]), "model_config": dict(ck["model_config"])}
     except CheckpointError as e:
         return {"path": str(p), "ok": False, "error": str(e)}

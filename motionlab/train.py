@@ -24,7 +24,8 @@ from .diffusion import PREDICTIONS, VARIANCES, DiffusionConfig, GaussianDiffusio
 from .samplers import SAMPLERS
 from .schedules import SCHEDULES
 from .errors import MotionlabError
-from .io import atomic_write_bytes, check_writable_dir
+from .integrity import SUFFIX, recorded
+from .io import atomic_write_bytes, check_writable_dir, remove_stale_temps
 from .metrics import all_metrics
 from .model import ModelConfig, PositionalUNet1D, count_parameters
 
@@ -114,6 +115,8 @@ class Trainer:
             check_writable_dir(self.out)
         except OSError as e:
             raise MotionlabError(f"output folder {self.out} is not writable: {e.strerror or e}") from None
+        for t in remove_stale_temps(self.out):  # left by a save that SIGKILL cut short
+            log(f"removed stale temporary file {t}")
         if cfg.precision not in ("fp32", "bf16"):
             raise MotionlabError(f"--precision must be fp32 or bf16, got {cfg.precision!r}")
         if cfg.epochs < 1 or cfg.batch_size < 1 or not cfg.lr > 0:
@@ -167,11 +170,17 @@ class Trainer:
         p = self.out / "last.pt"
         if not p.exists():
             return False
-        ck = read_checkpoint(p)
+        ck = read_checkpoint(p)  # checks it against last.pt.sha256 when there is one
+        if recorded(p) is None:
+            self.log(f"note: {p} has no sha256 record ({p.name}{SUFFIX}), so it is resumed unverified")
         if ck["window"] != self.data_cfg.window or list(ck["joints"]) != list(self.ds.joints):
             raise MotionlabError(f"{p}: was trained with another window or joint set; use a fresh --out")
         if "optimizer_state" not in ck:
             raise MotionlabError(f"{p}: has no optimizer state, so it cannot be resumed")
+        diff = diffusion_mismatch(ck["diffusion_config"], self.diff_cfg.to_dict())
+        if diff:
+            raise MotionlabError(f"{p}: diffusion settings differ ({diff}); resume with the run's own "
+                                 "options or use a fresh --out")
         try:  # another --base-channels / --channel-mults / --time-dim than the run being resumed
             self.model.load_state_dict({k: v.float() for k, v in ck["model_state"].items()})
             opt_state = ck["optimizer_state"]
@@ -291,6 +300,22 @@ class Trainer:
                 signal.signal(sig, handler)
         return {"epoch": self.epoch, "step": self.step, "best_loss": self.best_loss, "best_epoch": self.best_epoch,
                 "seconds": round(time.time() - t_start, 2), "out": str(self.out)}
+
+
+def diffusion_mismatch(stored: dict, current: dict) -> str:
+    """'' when a checkpoint's diffusion config equals the current one, else what differs, key by key.
+
+    A key an older checkpoint lacks counts as the current default, so fields added to DiffusionConfig
+    later compare without a format bump.
+    """
+    def norm(v):  # a stored tuple may come back as a list
+        return tuple(norm(x) for x in v) if isinstance(v, (list, tuple)) else v
+    stored = {**DiffusionConfig().to_dict(), **stored}
+    def show(d, k):
+        return repr(d[k]) if k in d else "unset"
+    diffs = [f"{k}: {show(stored, k)} in the checkpoint, {show(current, k)} asked"
+             for k in sorted(stored.keys() | current.keys()) if norm(stored.get(k)) != norm(current.get(k))]
+    return "; ".join(diffs)
 
 
 def _main_thread() -> bool:

@@ -1,16 +1,16 @@
-"""Turn a training run into a release folder checkpoints/<tag>/: fp16 weights, metrics.jsonl, CARD.md.
+"""Turn a training run into a release folder checkpoints/<tag>/: fp16 weights, their sha256 record, metrics.jsonl, CARD.md.
 
     python scripts/make_release.py --src runs/x/best.pt --metrics runs/x/metrics.jsonl --tag x \
         --command "python -m motionlab.train ..." --machine "..." --wall-seconds 123
 """
 import argparse
-import hashlib
 import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from motionlab.checkpoints import read_checkpoint, release_copy  # noqa: E402
+from motionlab.integrity import recorded, sidecar  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--src", required=True)
@@ -23,11 +23,11 @@ p.add_argument("--note", default="")
 a = p.parse_args()
 dst = Path("checkpoints") / a.tag
 dst.mkdir(parents=True, exist_ok=True)
-release_copy(a.src, dst / "model.pt")
+release_copy(a.src, dst / "model.pt")  # also writes model.pt.sha256, which loading checks
 shutil.copyfile(a.metrics, dst / "metrics.jsonl")
 ck = read_checkpoint(dst / "model.pt")
 t, d = ck["train_config"], ck["data_config"]
-sha = hashlib.sha256((dst / "model.pt").read_bytes()).hexdigest()
+sha = recorded(dst / "model.pt")[0]
 card = f"""# {a.tag}
 
 | field | value |
@@ -38,7 +38,7 @@ card = f"""# {a.tag}
 | epochs asked / weights shipped | {t['epochs']} / epoch {ck['epoch']} (best mean epoch loss {ck['best_loss']:.5f} at epoch {ck['best_epoch']}) |
 | wall time | {a.wall_seconds:.0f} s |
 | machine | {a.machine} |
-| file | model.pt, fp16 weights, no optimizer state, {(dst / 'model.pt').stat().st_size / 2**20:.1f} MiB, sha256 {sha[:16]}… |
+| file | model.pt, fp16 weights, no optimizer state, {(dst / 'model.pt').stat().st_size / 2**20:.1f} MiB, sha256 {sha[:16]}… (in {sidecar(dst / 'model.pt').name}) |
 
 {a.note}
 """

@@ -12,6 +12,7 @@ deep link such as /training without lab_app.py on a fresh server):
     exports.py    GIF / MP4 / JSON bytes for the download buttons
     imports.py    pose files (MediaPipe, COCO-17, OpenPose, MMPose) -> the session's clip (Dataset page)
     processes.py  background training runs (python -m motionlab.train) tracked in lab_process.json
+    access.py     who may upload and start/stop runs (server address, visitor's address), disk floor
     ui.py         the only Streamlit glue: cached models, pickers, error display, export buttons
 
 Environment variables (read on every page run, so tests can point them at tmp folders):
@@ -24,6 +25,9 @@ Environment variables (read on every page run, so tests can point them at tmp fo
     MOTIONLAB_MAX_TRAINING_RUNS concurrent training runs the lab may start (default 2)
     MOTIONLAB_TORCH_THREADS     torch intra-op threads for sampling in the app (default: measured
                                 once per process by motionlab.autotune, 1..N)
+    MOTIONLAB_ALLOW_REMOTE_WRITES  1: visitors from other hosts may upload and start/stop runs
+                                (default: only this machine's, when the server listens beyond loopback)
+    MOTIONLAB_MIN_FREE_MB       free space the runs volume needs to start a run or take an upload (1024)
 
 Widget keys (stable; tests drive the app through them):
 

@@ -32,6 +32,7 @@ class CheckpointEntry:
     num_params: int = 0
     size_mb: float = 0.0
     mtime_ns: int = 0
+    verified: bool = False    # matched its sha256 record (a file without one loads unverified)
     baseline: dict = field(default_factory=dict, hash=False, compare=False)
     model_config: dict = field(default_factory=dict, hash=False, compare=False)
 
@@ -71,7 +72,8 @@ class CheckpointEntry:
                 "epoch": self.epoch, "best loss": self.best_loss, "diffusion steps": self.timesteps,
                 "model": f"base {m.get('base_channels')} × {tuple(m.get('channel_mults', ()))}, "
                          f"time {m.get('time_dim')}", "parameters": f"{self.num_params:,}",
-                "size": f"{self.size_mb:.1f} MB"}
+                "size": f"{self.size_mb:.1f} MB",
+                "sha256": f"matches {Path(self.path).name}.sha256" if self.verified else "no record (not verified)"}
 
 
 _cache: dict[tuple, CheckpointEntry] = {}

@@ -21,6 +21,7 @@ from pathlib import Path
 from ..clip import Clip, save_clip
 from ..errors import MotionlabError
 from ..io import atomic_write_bytes
+from .access import low_disk
 from .config import ROOT
 
 PROCESS_FILE = "lab_process.json"
@@ -160,14 +161,18 @@ def running_runs(runs_dir) -> list[Path]:
 
 
 def start_run(runs_dir, name: str, opts: TrainOptions, max_running: int = 2, python: str | None = None,
-              env: dict | None = None, clip: Clip | None = None) -> dict:
+              env: dict | None = None, clip: Clip | None = None, min_free_bytes: int = 0) -> dict:
     """Launch a training run in the background; returns the process record.
 
     A clip given here (an upload) is saved in the run folder as its data, once the run may start.
+    Refused when the runs volume has less than min_free_bytes free.
     """
     name = validate_name(name)
     runs_dir = Path(runs_dir)
     out = runs_dir / name
+    low = low_disk(runs_dir, min_free_bytes, "start a training run")
+    if low:
+        raise MotionlabError(low)
     if len(running_runs(runs_dir)) >= max_running:
         raise MotionlabError(f"{max_running} training run(s) already running; stop one first (the CPUs are shared)")
     rec = read_record(out)

@@ -20,7 +20,7 @@ from .. import autotune
 from ..errors import MotionlabError
 from ..sample import SamplerChoice
 from ..samplers import SAMPLER_LABELS, SAMPLERS
-from . import catalog, config, exports, figures
+from . import access, catalog, config, exports, figures
 from . import session
 from .session import UPLOADED_CLIP
 
@@ -117,6 +117,17 @@ def error(e: BaseException) -> None:
     """One line, no traceback."""
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     st.error(msg)
+
+
+# -- who may change things -------------------------------------------------------------------
+
+def write_access() -> access.Access:
+    """May this visitor start/stop training and upload clips? From the server's bound address and the peer's."""
+    from streamlit import config as st_config
+    ip = st.context.ip_address  # None for a loopback peer
+    return access.decide(st_config.get_option("server.address"), ip if isinstance(ip, str) else None,
+                         xsrf=bool(st_config.get_option("server.enableXsrfProtection")),
+                         cors=bool(st_config.get_option("server.enableCORS")))
 
 
 # -- clips -------------------------------------------------------------------------------------
