@@ -72,7 +72,25 @@ def write_precomputed(row: dict, command: str) -> Path:
     path = precomputed_path(row["checkpoint"])
     doc = {**{k: row[k] for k in keep if k in row}, "command": command}
     atomic_write_bytes(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+    note_in_card(row["checkpoint"], doc)
     return path
+
+
+CARD_LINE = "**Evaluation**: "
+
+
+def note_in_card(checkpoint, doc: dict) -> bool:
+    """Keep the release card's one evaluation line in step with evaluation.json (where it was made)."""
+    card = Path(checkpoint).with_name("CARD.md")
+    if not card.is_file():
+        return False
+    m = doc["machine"]
+    line = (f"{CARD_LINE}`{PRECOMPUTED}` beside this card holds the spec-protocol metrics ({doc['sampler']}, "
+            f"{doc['num_samples']} samples, seed {doc['seed']}, {doc['precision']}), computed on CPU capability "
+            f"{m['cpu_capability']}, torch {m['torch']}, {m['threads']} thread(s), by `{doc['command']}`.")
+    kept = [ln for ln in card.read_text().rstrip("\n").splitlines() if not ln.startswith(CARD_LINE)]
+    atomic_write_bytes(card, ("\n".join(kept) + "\n\n" + line + "\n").encode())
+    return True
 
 
 def read_precomputed(checkpoint) -> dict | None:

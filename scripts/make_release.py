@@ -8,6 +8,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from motionlab.checkpoints import read_checkpoint, release_copy  # noqa: E402
 from motionlab.integrity import recorded, sidecar  # noqa: E402
@@ -38,6 +40,7 @@ card = f"""# {a.tag}
 | epochs asked / weights shipped | {t['epochs']} / epoch {ck['epoch']} (best mean epoch loss {ck['best_loss']:.5f} at epoch {ck['best_epoch']}) |
 | wall time | {a.wall_seconds:.0f} s |
 | machine | {a.machine} |
+| release made on | CPU capability {torch.backends.cpu.get_cpu_capability()}, torch {torch.__version__} |
 | file | model.pt, fp16 weights, no optimizer state, {(dst / 'model.pt').stat().st_size / 2**20:.1f} MiB, sha256 {sha[:16]}… (in {sidecar(dst / 'model.pt').name}) |
 
 {a.note}

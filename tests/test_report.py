@@ -45,8 +45,13 @@ def test_report_writes_release_evaluations(tiny_checkpoint, tmp_path):
     ck = tmp_path / "rel" / "model.pt"
     ck.parent.mkdir()
     shutil.copy(tiny_checkpoint, ck)
-    assert report.main(["--checkpoints", str(ck), "--num-samples", "2", "--out", str(tmp_path / "R.md"),
-                        "--sampler", "ddim", "--steps", "5", "--write-evaluations"]) == 0
+    (ck.parent / "CARD.md").write_text("# rel\n\ntraining facts\n")
+    for _ in range(2):
+        assert report.main(["--checkpoints", str(ck), "--num-samples", "2", "--out", str(tmp_path / "R.md"),
+                            "--sampler", "ddim", "--steps", "5", "--write-evaluations"]) == 0
+    card = (ck.parent / "CARD.md").read_text()
+    assert card.startswith("# rel\n\ntraining facts\n") and card.count("**Evaluation**") == 1
+    assert "CPU capability" in card and "ddim-5" in card
     doc = read_precomputed(ck)
     assert doc["sampler"] == "ddim-5" and doc["num_samples"] == 2 and doc["seed"] == 42
     assert doc["machine"]["cpu_capability"] and "--write-evaluations" in doc["command"]
