@@ -469,7 +469,7 @@ def test_a_key_an_old_checkpoint_lacks_counts_as_its_default(tmp_path):
     assert run_main("motionlab.train", train_mod.main, [*ARGS, "--epochs", "2", "--out", str(out), "--resume"]) == 0
     assert train_mod.diffusion_mismatch({**ck["diffusion_config"], "schedule": "cosine"},
                                         read_checkpoint(out / "last.pt")["diffusion_config"]) == \
-        "schedule: 'cosine' in the checkpoint, unset asked"
+        "schedule: 'cosine' in the checkpoint, 'linear' asked"
 
 
 # -- 4. disk -------------------------------------------------------------------------------------
