@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .checkpoints import MAX_TIMESTEPS, read_checkpoint, save_checkpoint
-from .cli import resolve_clip, run_main
+from .cli import resolve_clips, run_main
 from .dataset import DataConfig, MotionSequenceDataset
 from .diffusion import DiffusionConfig, GaussianDiffusion, autocast
 from .errors import MotionlabError
@@ -116,8 +116,8 @@ class Trainer:
             raise MotionlabError("epochs, batch size and learning rate must be positive")
         if data_cfg.window < 8:
             raise MotionlabError(f"window must be at least 8 frames, got {data_cfg.window}")
-        if clip is None:
-            clip, data_cfg.data = resolve_clip(data_cfg.data, min_frames=data_cfg.window)
+        if clip is None:  # clip: a Clip, or a list of Clip / NamedClip
+            clip, data_cfg.data = resolve_clips(data_cfg.data, min_frames=data_cfg.window)
         self.ds = MotionSequenceDataset(clip, data_cfg)
         model_cfg.in_channels = self.ds.raw.shape[-1]
         self.data_cfg, self.model_cfg, self.diff_cfg, self.cfg = data_cfg, model_cfg, diff_cfg, cfg
@@ -131,7 +131,8 @@ class Trainer:
             fast_cuda_backends()
         cap = cfg.cuda_graph and self.device.type == "cuda"
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, capturable=cap)
-        self.baseline = all_metrics(self.ds.windows_pixels())
+        self.baseline = self.ds.baseline()
+        self.clip_records = self.ds.clip_records()
         self.epoch, self.step, self.best_loss, self.bad_epochs = 0, 0, math.inf, 0
         self.best_epoch = 0
         self._best_state, self._best_dirty = None, False
@@ -148,7 +149,7 @@ class Trainer:
             "joints": list(self.ds.joints), "window": self.data_cfg.window,
             "epoch": epoch, "step": self.step, "best_loss": float(self.best_loss),
             "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs, "baseline": self.baseline,
-            "num_params": count_parameters(self.model),
+            "num_params": count_parameters(self.model), "clips": self.clip_records,
         }
 
     def save(self) -> None:
@@ -166,6 +167,8 @@ class Trainer:
         ck = read_checkpoint(p)
         if ck["window"] != self.data_cfg.window or list(ck["joints"]) != list(self.ds.joints):
             raise MotionlabError(f"{p}: was trained with another window or joint set; use a fresh --out")
+        if "clips" in ck and _clip_ids(ck["clips"]) != _clip_ids(self.clip_records):
+            raise MotionlabError(f"{p}: was trained on other clips; resume with the run's own --data or use a fresh --out")
         if "optimizer_state" not in ck:
             raise MotionlabError(f"{p}: has no optimizer state, so it cannot be resumed")
         try:  # another --base-channels / --channel-mults / --time-dim than the run being resumed
@@ -292,6 +295,10 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def _clip_ids(records) -> list:
+    return [(r.get("frames"), r.get("sha256")) for r in records]
+
+
 def _line_epoch(line: str) -> int:
     try:
         return int(json.loads(line)["epoch"])
@@ -302,7 +309,9 @@ def _line_epoch(line: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     d, m, f, t = DataConfig(), ModelConfig(), DiffusionConfig(), TrainConfig()
     p = argparse.ArgumentParser(prog="python -m motionlab.train", description="Train a motion DDPM on a keypoint clip.")
-    p.add_argument("--data", default=None, help="clip JSON, or 'demo' (default: data/uptown_funk.json, else demo)")
+    p.add_argument("--data", nargs="+", default=None,
+                   help="clip JSON files, folders of them or .txt manifests listing them, or 'demo' "
+                        "(default: data/uptown_funk.json, else demo)")
     p.add_argument("--window", type=int, default=d.window)
     p.add_argument("--stride", type=int, default=d.stride)
     p.add_argument("--limit", type=int, default=d.limit, help="keep a seeded random subset of windows (0 = all)")
@@ -366,7 +375,7 @@ def configs_from_args(a):
         raise MotionlabError(f"--device {a.device!r} is not a device name (cpu, cuda, cuda:0, ...)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise MotionlabError(f"--device {a.device}: CUDA is not available on this machine")
-    data = DataConfig(a.data, a.window, a.stride, a.limit, a.seed, a.jitter, a.mirror)
+    data = DataConfig(a.data[0] if a.data and len(a.data) == 1 else a.data, a.window, a.stride, a.limit, a.seed, a.jitter, a.mirror)
     model = ModelConfig(base_channels=a.base_channels, channel_mults=mults, time_dim=a.time_dim, dropout=a.dropout)
     diff = DiffusionConfig(a.timesteps, a.beta_start, a.beta_end, a.variance)
     try:
