@@ -181,8 +181,6 @@ class Trainer:
         ck = read_checkpoint(p)
         if ck["window"] != self.data_cfg.window or list(ck["joints"]) != list(self.ds.joints):
             raise MotionlabError(f"{p}: was trained with another window or joint set; use a fresh --out")
-        if "clips" in ck and _clip_ids(ck["clips"]) != _clip_ids(self.clip_records):
-            raise MotionlabError(f"{p}: was trained on other clips; resume with the run's own --data or use a fresh --out")
         if "optimizer_state" not in ck:
             raise MotionlabError(f"{p}: has no optimizer state, so it cannot be resumed")
         try:  # another --base-channels / --channel-mults / --time-dim than the run being resumed
@@ -195,6 +193,8 @@ class Trainer:
             msg = " ".join(str(e).split())[:160]
             raise MotionlabError(f"{p}: does not fit this model config; resume with the run's own options "
                                  f"or use a fresh --out ({msg})") from None
+        if "clips" in ck and _clip_ids(ck["clips"]) != _clip_ids(self.clip_records):
+            raise MotionlabError(f"{p}: was trained on other clips; resume with the run's own --data or use a fresh --out")
         self.epoch, self.step = ck["epoch"], ck["step"]
         self.best_loss, self.best_epoch = ck["best_loss"], ck.get("best_epoch", 0)
         self.bad_epochs = ck.get("bad_epochs", 0)
@@ -348,6 +348,10 @@ class Trainer:
                 "seconds": round(time.time() - t_start, 2), "out": str(self.out)}
 
 
+# gloo and nccl raise plain RuntimeErrors when a peer goes away; these words tell them from other errors
+_LOST_RANK = re.compile(r"gloo|nccl|connection|peer|socket|timed out|closed", re.IGNORECASE)
+
+
 def _rank_and_world() -> tuple[int, int]:
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
@@ -480,7 +484,7 @@ def main(argv=None) -> int:
     try:
         return _train(a, data, model, diff, train, rank, world)
     except RuntimeError as e:
-        if world == 1:
+        if world == 1 or not _LOST_RANK.search(str(e)):
             raise
         # a collective failed: another rank died; rank 0 writes only whole epochs, atomically
         why = re.sub(r"^\[[^\]]*\]\s*", "", " ".join(str(e).split()))[:160]  # drop gloo's source location
