@@ -74,7 +74,7 @@ def _losses(run):
     return [r["loss"] for r in _records(run)]
 
 
-def test_two_ranks_follow_the_single_process_loss_curve_and_resume_across_rank_counts(tmp_path, clip_file):
+def test_two_ranks_follow_the_single_process_loss_curve_and_resume_from_one_process(tmp_path, clip_file):
     one, two, mixed = tmp_path / "one", tmp_path / "two", tmp_path / "mixed"
     _ok(_plain(_args(clip_file, one, 4)))
     r = _ok(_torchrun(_args(clip_file, two, 4)))
@@ -86,9 +86,10 @@ def test_two_ranks_follow_the_single_process_loss_curve_and_resume_across_rank_c
     wa, wb = (read_checkpoint(d / "last.pt")["model_state"] for d in (one, two))
     for k in wa:
         torch.testing.assert_close(wb[k], wa[k], rtol=1e-3, atol=1e-5)
-    # 2 epochs on 2 ranks, then --resume in one process: the same curve again
-    _ok(_torchrun(_args(clip_file, mixed, 2)))
-    r = _ok(_plain(_args(clip_file, mixed, 4, "--resume")))
+    # 2 epochs in one process, then --resume on 2 ranks: the same curve again (the kill test below
+    # resumes the other way, 2 ranks -> 1)
+    _ok(_plain(_args(clip_file, mixed, 2)))
+    r = _ok(_torchrun(_args(clip_file, mixed, 4, "--resume")))
     assert "resumed from" in r.stderr
     assert [x["epoch"] for x in _records(mixed)] == [1, 2, 3, 4]
     assert _losses(mixed) == pytest.approx(_losses(one), rel=LOSS_RTOL)
