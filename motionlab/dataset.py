@@ -62,7 +62,8 @@ class MotionSequenceDataset(torch.utils.data.Dataset):
             per_clip.append(starts)
         self.starts = np.concatenate(per_clip)
         self.clip_ids = np.concatenate([np.full(len(s), k) for k, s in enumerate(per_clip)])
-        self.raw = np.stack([self._channels[k][s:s + cfg.window] for k, s in zip(self.clip_ids, self.starts)])  # (N, W, C)
+        self.raw = np.stack([self._channels[k][s:s + cfg.window]
+                             for k, s in zip(self.clip_ids, self.starts)])  # (N, W, C)
         flat = self.raw.reshape(-1, self.raw.shape[-1]).astype(np.float64)
         self.mean = flat.mean(0).astype(np.float32)
         self.std = np.maximum(flat.std(0), STD_FLOOR).astype(np.float32)

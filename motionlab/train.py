@@ -135,7 +135,8 @@ class Trainer:
         self.ddp = None
         if self.world > 1:  # same seed, same initial weights; DDP also broadcasts rank 0's
             from torch.nn.parallel import DistributedDataParallel
-            self.ddp = DistributedDataParallel(self.model, device_ids=[self.device] if self.device.type == "cuda" else None)
+            ids = [self.device] if self.device.type == "cuda" else None
+            self.ddp = DistributedDataParallel(self.model, device_ids=ids)
         net = self.ddp or self.model
         self.net = torch.compile(net) if cfg.compile else net  # shares the parameters
         self.diffusion = GaussianDiffusion(diff_cfg).to(self.device)
@@ -194,7 +195,8 @@ class Trainer:
             raise MotionlabError(f"{p}: does not fit this model config; resume with the run's own options "
                                  f"or use a fresh --out ({msg})") from None
         if "clips" in ck and _clip_ids(ck["clips"]) != _clip_ids(self.clip_records):
-            raise MotionlabError(f"{p}: was trained on other clips; resume with the run's own --data or use a fresh --out")
+            raise MotionlabError(f"{p}: was trained on other clips; resume with the run's own --data "
+                                 "or use a fresh --out")
         self.epoch, self.step = ck["epoch"], ck["step"]
         self.best_loss, self.best_epoch = ck["best_loss"], ck.get("best_epoch", 0)
         self.bad_epochs = ck.get("bad_epochs", 0)
@@ -299,8 +301,8 @@ class Trainer:
 
         old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)} if _main_thread() else {}
         self.model.train()
-        bar = tqdm(total=cfg.epochs, initial=self.epoch, disable=not progress or self.rank > 0, unit="ep", dynamic_ncols=True,
-                   mininterval=1.0)
+        bar = tqdm(total=cfg.epochs, initial=self.epoch, disable=not progress or self.rank > 0, unit="ep",
+                   dynamic_ncols=True, mininterval=1.0)
         mfile = open(self.out / "metrics.jsonl" if self.rank == 0 else os.devnull, "a")
         t_start = time.time()
         try:
@@ -458,7 +460,8 @@ def configs_from_args(a):
         raise MotionlabError(f"--device {a.device!r} is not a device name (cpu, cuda, cuda:0, ...)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise MotionlabError(f"--device {a.device}: CUDA is not available on this machine")
-    data = DataConfig(a.data[0] if a.data and len(a.data) == 1 else a.data, a.window, a.stride, a.limit, a.seed, a.jitter, a.mirror)
+    spec = a.data[0] if a.data and len(a.data) == 1 else a.data  # one path is recorded as before: a string
+    data = DataConfig(spec, a.window, a.stride, a.limit, a.seed, a.jitter, a.mirror)
     model = ModelConfig(base_channels=a.base_channels, channel_mults=mults, time_dim=a.time_dim, dropout=a.dropout)
     diff = DiffusionConfig(a.timesteps, a.beta_start, a.beta_end, a.variance)
     try:
