@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REAL_CLIP, TINY_MODEL_FLAGS, needs_real_clip, tiny_trainer
+from conftest import REAL_CLIP, TINY_MODEL_FLAGS, needs_real_clip, tiny_model_config, tiny_trainer
 from motionlab import ClipError, MotionlabError
 from motionlab.checkpoints import read_checkpoint
 from motionlab.cli import resolve_clips, run_main
@@ -15,11 +15,13 @@ from motionlab.clip import Clip, load_clip, save_clip
 from motionlab.clipset import NamedClip, expand, load_clip_set, named
 from motionlab.dataset import STD_FLOOR, DataConfig, MotionSequenceDataset, window_starts
 from motionlab.demo import demo_clip
+from motionlab.diffusion import DiffusionConfig
 from motionlab.evaluate import checkpoint_windows
 from motionlab.evaluate import main as evaluate_main
 from motionlab.metrics import all_metrics
 from motionlab.sample import main as sample_main
 from motionlab.skeleton import mirror_permutation
+from motionlab.train import TrainConfig, Trainer
 from motionlab.train import main as train_main
 
 
@@ -341,3 +343,15 @@ def test_a_malformed_clip_record_is_refused(tmp_path, demo):
     save_checkpoint(tmp_path / "bad.pt", ck)
     with pytest.raises(MotionlabError, match="malformed checkpoint: clips must be"):
         read_checkpoint(tmp_path / "bad.pt")
+
+
+def test_a_checkpoint_without_clip_records_rebuilds_from_its_data_config(tmp_path):
+    """Checkpoints made before clip records (the shipped ones) name their clip in data_config only."""
+    path = _three(tmp_path)[0]
+    Trainer(DataConfig(data=str(path), window=16, stride=8, limit=0), tiny_model_config(),
+            DiffusionConfig(timesteps=10), TrainConfig(epochs=1, batch_size=8), tmp_path / "run",
+            log=lambda s: None).run(progress=False)
+    ck = read_checkpoint(tmp_path / "run" / "last.pt")
+    assert ck["clips"][0]["name"] == str(path)
+    del ck["clips"]
+    assert checkpoint_windows(ck).baseline() == ck["baseline"]
