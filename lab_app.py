@@ -21,12 +21,11 @@ page = st.navigation(PAGES)
 
 with st.sidebar:
     st.caption("**motionlab** · motion diffusion lab")
-    clip = config.clip_path()
-    if clip.is_file():
-        st.caption(f"Clip: `{config.display_path(clip)}`")
+    clips = ", ".join(f"`{config.display_path(p)}`" for p in config.clip_specs())
+    if config.missing_spec() is None:
+        st.caption(f"Clip: {clips}")
     else:
-        st.caption(f"Clip: `{config.display_path(clip)}` missing (demo clip in use): "
-                   "copy ../shared/data/uptown_funk.json to data/")
+        st.caption(f"Clip: {clips} missing (demo clip in use): copy ../shared/data/uptown_funk.json to data/")
     st.caption("Checkpoints: " + ", ".join(f"`{config.display_path(d)}`" for d in config.checkpoint_dirs())
                + f" · runs: `{config.display_path(config.runs_dir())}`")
     acc = ui.write_access()

@@ -16,7 +16,7 @@ n = c2.slider("Samples per checkpoint", 1, 8, 2, key="compare.num_samples")
 T = max([e.timesteps for e in chosen] or [400])
 sampler, precision = ui.sampling_controls("compare", DEFAULT_SAMPLER, T)
 
-clip, clip_name, _ = ui.active_clip()
+clip, clip_name = ui.real_clip_picker("compare.real_clip")
 window = max([e.window for e in chosen] or [64])
 c4, c5 = st.columns([1, 3])
 real_count = c4.number_input("Real windows", min_value=0, max_value=8, value=1, step=1, key="compare.real_count")
@@ -58,7 +58,7 @@ if missing and not ui.job_running("compare"):
 if real_count and clip.num_frames < window:
     st.warning(f"The clip has {clip.num_frames} frames, fewer than the window of {window}.")
 
-panels = session.compare_panels(samples, clip, window, int(real_count), int(real_start), clip_name="real")
+panels = session.compare_panels(samples, clip, window, int(real_count), int(real_start), clip_name=clip_name)
 names = [p.name for p in panels]
 by = {p.name: p for p in panels}
 ui.keep_valid("compare.panels", names, multi=True)

@@ -1,11 +1,11 @@
-"""Dataset: the clip, its training windows and their baseline metrics; clip upload and pose-file import."""
+"""Dataset: the clip or clips, their training windows and baseline metrics (pooled and per clip); clip upload
+and pose-file import."""
 import pandas as pd
 import streamlit as st
 
 from motionlab.errors import MotionlabError
-from motionlab.evaluate import baseline_windows
-from motionlab.lab import access, config, figures, imports, session, ui
-from motionlab.metrics import METRICS, all_metrics
+from motionlab.lab import access, config, datasets, figures, imports, session, ui
+from motionlab.metrics import METRICS
 from motionlab.spec_reference import SPEC_BASELINES
 
 st.header("Dataset")
@@ -79,8 +79,14 @@ with st.container(border=True):
             st.session_state.pop("dataset.use_upload", None)
             st.rerun()
 
-clip, name, is_real = ui.active_clip()
-st.caption(f"Clip **{name}**: {clip.num_frames} frames, {len(clip.joints)} joints.")
+clips, name, is_real = ui.active_clips()
+names = datasets.short_names(clips) if len(clips) > 1 else [name]
+if len(clips) == 1:
+    st.caption(f"Clip **{name}**: {clips[0].clip.num_frames} frames, {len(clips[0].clip.joints)} joints.")
+else:
+    st.caption(f"Dataset **{name}**: {len(clips)} clips, {sum(c.clip.num_frames for c in clips)} frames, "
+               f"{len(clips[0].clip.joints)} joints. Windows, limit and jitter work per clip; "
+               "normalization and the first baseline row pool them.")
 
 # -- windows and baseline ----------------------------------------------------------------------
 st.subheader("Training windows and their baseline")
@@ -93,29 +99,39 @@ limit = c3.number_input("Limit (0 = all)", min_value=0, max_value=100_000, value
 
 
 @st.cache_data(max_entries=64, show_spinner="Computing baseline metrics…")
-def windows(fp: str, window: int, stride: int, limit: int, _clip) -> tuple[dict, list[int]]:
-    ds = baseline_windows(_clip, window, stride, limit)
-    return all_metrics(ds.windows_pixels()), ds.starts.tolist()
+def windows(fp: str, window: int, stride: int, limit: int, _clips) -> dict:
+    return datasets.summarize(_clips, window, stride, limit)
 
 
-fp = ui.fingerprint(clip)
+fp = "|".join(ui.fingerprint(c.clip) for c in clips)
 try:
-    m, win_starts = windows(fp, int(window), int(stride), int(limit), clip)
+    summary = windows(fp, int(window), int(stride), int(limit), clips)
 except MotionlabError as e:
     ui.error(e)
-    m, win_starts = None, []
-if m is not None:
-    recs = [{"source": f"ours ({name})", "window/stride/limit": f"{window} / {stride} / {limit}",
-             **{k: m[k] for k in METRICS}, "clips": m["clips"]}]
+    summary = None
+if summary is not None:
+    wsl = f"{window} / {stride} / {limit}"
+    recs = datasets.baseline_records(summary, f"ours ({name})", wsl, names)
     spec = SPEC_BASELINES.get((int(window), int(stride), int(limit)))
     if spec is not None:
-        recs.append({"source": "spec (uptown_funk.json)", "window/stride/limit": f"{window} / {stride} / {limit}",
+        recs.append({"source": "spec (uptown_funk.json)", "window/stride/limit": wsl,
                      **{k: spec[k] for k in METRICS}, "clips": spec["clips"]})
     st.dataframe(pd.DataFrame.from_records(recs), hide_index=True,
                  column_config={k: st.column_config.NumberColumn(format="%.2f") for k in METRICS})
     if spec is not None and not is_real:
         st.caption("The spec's row was measured on data/uptown_funk.json; this clip is a different one.")
-    ui.plotly(figures.coverage_figure(clip.num_frames, win_starts, int(window)), "dataset.coverage")
+    if len(clips) > 1:
+        st.dataframe(pd.DataFrame.from_records(datasets.clip_rows(summary, names)), hide_index=True)
+
+shown = 0
+if len(clips) > 1:
+    ui.keep_valid("dataset.clip", names)
+    shown = names.index(st.selectbox("Clip to show", names, key="dataset.clip",
+                                     help="Its window coverage and its animation below."))
+clip = clips[shown].clip
+if summary is not None:
+    ui.plotly(figures.coverage_figure(clip.num_frames, summary["clips"][shown]["starts"], int(window)),
+              "dataset.coverage")
 
 # -- animation ---------------------------------------------------------------------------------
 st.subheader("The clip")
@@ -127,6 +143,6 @@ a, b = st.slider("Frames to animate", 0, hi, (0, min(hi, 300)), key="dataset.fra
 if b - a < 1:
     st.info("Pick a frame range of at least one frame.")
 else:
-    fig = figures.skeleton_figure([figures.Panel(f"{name}: frames {a}-{b - 1}", clip.xy[a:b], clip.joints)],
+    fig = figures.skeleton_figure([figures.Panel(f"{names[shown]}: frames {a}-{b - 1}", clip.xy[a:b], clip.joints)],
                                   panel_height=480)
     ui.skeleton_chart(fig, "dataset.animation")

@@ -91,9 +91,10 @@ st.caption("Runs in the background as `python -m motionlab.train … --out runs/
 refusal = acc.reason or access.low_disk(runs_dir, access.min_free_bytes(), "start a training run")
 if refusal:
     st.warning(refusal, icon=":material/block:")
-ref = config.clip_path()
-sources = {"reference": f"reference clip ({ui.project_path(ref)})" if ref.is_file()
-           else f"reference clip ({ui.project_path(ref)}, missing: demo clip instead)", "demo": "procedural demo clip"}
+refs = config.clip_specs()
+ref_name = ", ".join(ui.project_path(p) for p in refs)
+sources = {"reference": f"reference data ({ref_name})" if config.missing_spec() is None
+           else f"reference data ({ref_name}, missing: demo clip instead)", "demo": "procedural demo clip"}
 if ui.uploaded_clip() is not None:
     sources["uploaded"] = f"uploaded clip ({ui.uploaded_clip()['name']})"
 if st.session_state.pop("lab.training.reset_name", False):
@@ -136,7 +137,8 @@ if submitted:
             precision=precision, resume=bool(resume))
         opts.validate()
         upload = ui.uploaded_clip() if src == "uploaded" else None
-        opts.data = str(ref) if src == "reference" and ref.is_file() else "demo"  # an upload overrides it
+        opts.data = ([str(p) for p in refs] if src == "reference" and config.missing_spec() is None
+                     else "demo")  # an upload overrides it
         rec = processes.start_run(runs_dir, run_name, opts, max_running=config.max_training_runs(),
                                   clip=upload["clip"] if upload else None, min_free_bytes=access.min_free_bytes())
         st.session_state["lab.training.select"] = str(runs_dir / run_name / "metrics.jsonl")

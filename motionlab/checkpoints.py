@@ -146,6 +146,11 @@ def _check_fields(p, ck: dict) -> None:
             raise CheckpointError(f"{p}: malformed checkpoint: weight {k} contains NaN or inf")
     if not isinstance(ck["best_loss"], (int, float)) or isinstance(ck["best_loss"], bool):
         bad("best_loss", "a number")
+    clips = ck.get("clips")  # absent in checkpoints made before clip records
+    if clips is not None and not (isinstance(clips, list) and clips and all(
+            isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("sha256"), str)
+            and isinstance(c.get("frames"), int) and not isinstance(c.get("frames"), bool) for c in clips)):
+        bad("clips", "a non-empty list of {name, frames, sha256} records")
 
 
 @dataclass

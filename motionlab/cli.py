@@ -62,3 +62,25 @@ def resolve_clip(spec: str | None, min_frames: int = 1, quiet: bool = False):
         from .errors import ClipError
         raise ClipError(f"{spec or 'demo'}: {clip.num_frames} frames is shorter than the window of {min_frames} frames")
     return clip, spec or "demo"
+
+
+
+def resolve_clips(spec, min_frames: int = 1, quiet: bool = False):
+    """resolve_clip for a dataset: spec is None, 'demo', a path or a list of paths (files, folders,
+    manifests; see motionlab.clipset). Returns ([NamedClip, ...], the spec to record: a string or a list)."""
+    from .clip import default_clip_path
+    from .clipset import check_clips, load_clip_set, named
+    from .demo import demo_clip
+
+    if isinstance(spec, (list, tuple)) and len(spec) == 1:
+        spec = spec[0]
+    if spec is None:
+        p = default_clip_path()
+        if p is None and not quiet:
+            print("note: data/uptown_funk.json not found (copy it from ../shared/data/); using the demo clip",
+                  file=sys.stderr)
+        spec = "demo" if p is None else str(p)
+    if spec == "demo":
+        return check_clips([named(demo_clip(), "demo")], min_frames), "demo"
+    clips = load_clip_set(spec, min_frames=min_frames)
+    return clips, (str(spec) if isinstance(spec, (str, Path)) else [str(s) for s in spec])

@@ -144,14 +144,19 @@ def loads_clip(text: str | bytes, min_frames: int = 1, source: str = "clip") -> 
     return parse_clip(data, min_frames=min_frames, source=source)
 
 
-def load_clip(path: str | os.PathLike, min_frames: int = 1) -> Clip:
+def read_clip_bytes(path: str | os.PathLike) -> bytes:
+    """A clip file's bytes, after the existence and size checks (callers may hash them)."""
     p = Path(path)
     if not p.is_file():
         raise ClipError(f"{p}: no such clip file")
     size = p.stat().st_size
     if size > MAX_FILE_BYTES:
         raise ClipError(f"{p}: {size / 1e6:.1f} MB exceeds the {MAX_FILE_BYTES // 2**20} MB limit for clip files")
-    return loads_clip(p.read_bytes(), min_frames=min_frames, source=str(p))
+    return p.read_bytes()
+
+
+def load_clip(path: str | os.PathLike, min_frames: int = 1) -> Clip:
+    return loads_clip(read_clip_bytes(path), min_frames=min_frames, source=str(Path(path)))
 
 
 def save_clip(clip: Clip, path: str | os.PathLike) -> None:

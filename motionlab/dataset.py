@@ -8,6 +8,7 @@ import torch
 
 from .clip import Clip
 from .errors import ClipError
+from .metrics import all_metrics
 from .skeleton import mirror_permutation
 
 STD_FLOOR = 1e-6  # a constant channel must not divide by zero
@@ -15,7 +16,7 @@ STD_FLOOR = 1e-6  # a constant channel must not divide by zero
 
 @dataclass
 class DataConfig:
-    data: str = "data/uptown_funk.json"
+    data: str | list = "data/uptown_funk.json"  # a clip, folder or manifest; a list of them for several
     window: int = 64
     stride: int = 32
     limit: int = 32
@@ -37,18 +38,32 @@ def window_starts(num_frames: int, window: int, stride: int) -> np.ndarray:
 
 
 class MotionSequenceDataset(torch.utils.data.Dataset):
-    """Windows of one clip. Items are normalized float32 tensors (C, window)."""
+    """Windows of one clip or of several. Items are normalized float32 tensors (C, window).
 
-    def __init__(self, clip: Clip, cfg: DataConfig):
-        self.clip, self.cfg = clip, cfg
-        self.joints = clip.joints
-        self.channels = clip.channels.astype(np.float32)  # (T, C)
-        starts = window_starts(clip.num_frames, cfg.window, cfg.stride)
-        if 0 < cfg.limit < len(starts):
-            rng = np.random.default_rng(cfg.seed)
-            starts = np.sort(rng.choice(starts, size=cfg.limit, replace=False))
-        self.starts = starts
-        self.raw = np.stack([self.channels[s:s + cfg.window] for s in starts])  # (N, W, C)
+    With several clips the window grid, the seeded `limit` subset (the same seed for every clip) and
+    jitter work per clip, so no window straddles two clips; windows are stored clip by clip
+    (`clip_ids`, `starts`). Normalization pools every kept window of every clip.
+    """
+
+    def __init__(self, clips, cfg: DataConfig):
+        self.clips = _named_clips(clips, cfg)
+        self.cfg = cfg
+        self.joints = self.clips[0].clip.joints
+        self._channels = [c.clip.channels.astype(np.float32) for c in self.clips]  # (T, C) each
+        per_clip = []
+        for c, ch in zip(self.clips, self._channels):
+            try:
+                starts = window_starts(len(ch), cfg.window, cfg.stride)
+            except ClipError as e:
+                raise ClipError(f"{c.name}: {e}" if len(self.clips) > 1 else str(e)) from None
+            if 0 < cfg.limit < len(starts):
+                rng = np.random.default_rng(cfg.seed)
+                starts = np.sort(rng.choice(starts, size=cfg.limit, replace=False))
+            per_clip.append(starts)
+        self.starts = np.concatenate(per_clip)
+        self.clip_ids = np.concatenate([np.full(len(s), k) for k, s in enumerate(per_clip)])
+        self.raw = np.stack([self._channels[k][s:s + cfg.window]
+                             for k, s in zip(self.clip_ids, self.starts)])  # (N, W, C)
         flat = self.raw.reshape(-1, self.raw.shape[-1]).astype(np.float64)
         self.mean = flat.mean(0).astype(np.float32)
         self.std = np.maximum(flat.std(0), STD_FLOOR).astype(np.float32)
@@ -56,7 +71,7 @@ class MotionSequenceDataset(torch.utils.data.Dataset):
         if cfg.mirror:
             perm = mirror_permutation(list(self.joints))
             self._mirror_idx = np.array([2 * perm[c // 2] + c % 2 for c in range(self.raw.shape[-1])])
-            self._mirror_axis = float(self.channels[:, 0::2].mean())
+            self._mirror_axes = [float(ch[:, 0::2].mean()) for ch in self._channels]  # each clip's own centre
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -72,8 +87,26 @@ class MotionSequenceDataset(torch.utils.data.Dataset):
         return x * self.std + self.mean
 
     def windows_pixels(self) -> np.ndarray:
-        """(N, W, C) unnormalized training windows; the baseline metrics use these."""
+        """(N, W, C) unnormalized training windows, clip by clip; the baseline metrics use these."""
         return self.raw
+
+    def clip_windows(self, k: int) -> np.ndarray:
+        """(n_k, W, C) pixels of clip k's windows."""
+        return self.raw[self.clip_ids == k]
+
+    def window_counts(self) -> list[int]:
+        return np.bincount(self.clip_ids, minlength=len(self.clips)).tolist()
+
+    def baseline(self) -> dict:
+        """The metrics of all windows pooled. Windows are taken round-robin over the clips, so that
+        diversity (over the first 32 windows) samples every clip; a single clip keeps its order."""
+        within = np.concatenate([np.arange(n) for n in self.window_counts()])
+        return all_metrics(self.raw[np.lexsort((self.clip_ids, within))])
+
+    def clip_records(self) -> list[dict]:
+        """Per clip: name, frames, sha256, windows and its own baseline (what a checkpoint keeps)."""
+        return [{**c.record(), "windows": int(n), "baseline": all_metrics(self.clip_windows(k))}
+                for k, (c, n) in enumerate(zip(self.clips, self.window_counts()))]
 
     def epoch_windows(self, epoch: int) -> torch.Tensor:
         """All windows for one epoch as a normalized (N, C, W) tensor.
@@ -85,15 +118,30 @@ class MotionSequenceDataset(torch.utils.data.Dataset):
             x = self.raw
         else:
             rng = np.random.default_rng([self.cfg.seed, epoch])
-            if self.cfg.jitter:
-                hi = self.clip.num_frames - self.cfg.window
-                starts = rng.integers(0, hi + 1, size=len(self.starts))
-                x = np.stack([self.channels[s:s + self.cfg.window] for s in starts])
+            if self.cfg.jitter:  # a new offset inside the window's own clip
+                x = np.empty_like(self.raw)
+                for k, ch in enumerate(self._channels):
+                    rows = np.flatnonzero(self.clip_ids == k)
+                    starts = rng.integers(0, len(ch) - self.cfg.window + 1, size=len(rows))
+                    x[rows] = np.stack([ch[s:s + self.cfg.window] for s in starts])
             else:
                 x = self.raw.copy()
             if self.cfg.mirror:
                 flip = rng.random(len(x)) < 0.5
-                m = x[flip][..., self._mirror_idx]
-                m[..., 0::2] = 2 * self._mirror_axis - m[..., 0::2]
-                x[flip] = m
+                for k, axis in enumerate(self._mirror_axes):
+                    sel = flip & (self.clip_ids == k)
+                    m = x[sel][..., self._mirror_idx]
+                    m[..., 0::2] = 2 * axis - m[..., 0::2]
+                    x[sel] = m
         return torch.from_numpy(np.ascontiguousarray(self.normalize(x).transpose(0, 2, 1), dtype=np.float32))
+
+
+def _named_clips(clips, cfg: DataConfig) -> list:
+    """A Clip, or a list of Clip / NamedClip, as checked NamedClips (one joint set)."""
+    from .clipset import NamedClip, check_clips, named
+    if isinstance(clips, (Clip, NamedClip)):
+        clips = [clips]
+    clips = list(clips)
+    default = cfg.data if isinstance(cfg.data, str) and len(clips) == 1 else None
+    out = [c if isinstance(c, NamedClip) else named(c, default or f"clip{k}") for k, c in enumerate(clips)]
+    return check_clips(out)

@@ -2,6 +2,7 @@
 
     python -m motionlab.evaluate --dataset-only --data data/uptown_funk.json --window 64 --stride 32 --limit 32 --json
     python -m motionlab.evaluate --checkpoints checkpoints/*.pt --num-samples 8 --seed 42
+    python -m motionlab.evaluate --dataset-only --checkpoints runs/NAME/best.pt   # its windows, rebuilt
 """
 from __future__ import annotations
 
@@ -9,29 +10,59 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .checkpoints import load_model
-from .cli import resolve_clip, run_main
+from .checkpoints import load_model, read_checkpoint
+from .cli import resolve_clips, run_main
 from .dataset import DataConfig, MotionSequenceDataset
-from .errors import MotionlabError
+from .errors import ClipError, MotionlabError
 from .io import atomic_write_bytes
 from .metrics import METRICS, all_metrics
 from .sample import SPEC_SAMPLER, SamplerChoice, add_sampling_args, sample_checkpoint, sampling_from_args
 
 
 def baseline_windows(clip, window: int, stride: int, limit: int, seed: int = 42) -> MotionSequenceDataset:
-    """The training windows a baseline is measured on, as the trainer builds them."""
+    """The training windows a baseline is measured on, as the trainer builds them (clip: a Clip or a list)."""
     if window < 2 or limit < 0:  # velocities need two frames; a negative limit is a typo, not "all"
         raise MotionlabError(f"window must be at least 2 frames and limit >= 0, got {window} and {limit}")
     return MotionSequenceDataset(clip, DataConfig(window=window, stride=stride, limit=limit, seed=seed))
 
 
 def dataset_baseline(clip, window: int, stride: int, limit: int, seed: int = 42) -> dict:
-    return all_metrics(baseline_windows(clip, window, stride, limit, seed).windows_pixels())
+    """The pooled baseline (for one clip, the metrics of its windows)."""
+    return baseline_windows(clip, window, stride, limit, seed).baseline()
+
+
+def checkpoint_windows(meta: dict, data=None) -> MotionSequenceDataset:
+    """Rebuild the windows a checkpoint was trained on, from `data` (default: the clips it records, by
+    their recorded paths). Each clip must match the recorded frame count and sha256."""
+    fields = set(DataConfig.__dataclass_fields__)
+    cfg = DataConfig(**{k: v for k, v in meta["data_config"].items() if k in fields})
+    records = meta.get("clips")
+    spec = data if data is not None else ([r["name"] for r in records] if records else cfg.data)
+    clips, _ = resolve_clips(spec, min_frames=cfg.window, quiet=True)
+    if records:
+        if len(clips) != len(records):
+            raise ClipError(f"{len(clips)} clips given; the checkpoint was trained on {len(records)}")
+        for c, r in zip(clips, records):
+            if (c.clip.num_frames, c.sha256) != (r["frames"], r["sha256"]):
+                raise ClipError(f"{c.name}: not the clip {r['name']} the checkpoint was trained on "
+                                f"({c.clip.num_frames} frames, sha256 {c.sha256[:12]}; expected {r['frames']}, "
+                                f"{r['sha256'][:12]})")
+        clips = [replace(c, name=r["name"]) for c, r in zip(clips, records)]
+    return MotionSequenceDataset(clips, cfg)
+
+
+def baseline_rows(ds: MotionSequenceDataset, name: str, cfg: str) -> list[tuple[str, str, dict]]:
+    """The pooled row, then one per clip when there are several."""
+    rows = [(name, cfg, ds.baseline())]
+    if len(ds.clips) > 1:
+        rows += [(f"↳ {r['name']}", cfg, r["baseline"]) for r in ds.clip_records()]
+    return rows
 
 
 PRECOMPUTED = "evaluation.json"  # a release folder's spec-protocol evaluation
@@ -58,7 +89,8 @@ def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: s
             "epoch": lm.meta["epoch"], "metrics": {k: v for k, v in all_metrics(px).items() if k != "clips"},
             "baseline": lm.meta["baseline"], "num_samples": num_samples, "seed": seed,
             "sampler": run.sampler, "precision": run.precision, "threads": run.threads,
-            "seconds": round(run.seconds, 2), "machine": machine_info()}
+            "seconds": round(run.seconds, 2), "machine": machine_info(),
+            "clips": lm.meta.get("clips") or []}
 
 
 def precomputed_path(checkpoint) -> Path:
@@ -129,13 +161,19 @@ def checkpoints_markdown(rows: list[dict], baselines: bool = True) -> str:
         if baselines:
             lines.append(f"| ↳ dataset baseline | | {r['baseline']['clips']} clips | | "
                          + " | ".join(fmt(r["baseline"][k]) for k in METRICS) + " |")
+            per_clip = r.get("clips") or []
+            for c in per_clip if len(per_clip) > 1 else []:
+                lines.append(f"| ↳ baseline of {c['name']} | | {c['baseline']['clips']} clips | "
+                             + " | ".join(fmt(c["baseline"][k]) for k in METRICS) + " |")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m motionlab.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--dataset-only", action="store_true", help="print the dataset baseline row only")
-    p.add_argument("--data", default=None, help="clip JSON or 'demo' (default: data/uptown_funk.json, else demo)")
+    p.add_argument("--data", nargs="+", default=None,
+                   help="clip JSON files, folders of them or .txt manifests, or 'demo' (default: "
+                        "data/uptown_funk.json, else demo); with --dataset-only --checkpoints, where the clips are")
     p.add_argument("--window", type=int, default=64)
     p.add_argument("--stride", type=int, default=32)
     p.add_argument("--limit", type=int, default=32)
@@ -146,14 +184,26 @@ def main(argv=None) -> int:
     add_sampling_args(p, SPEC_SAMPLER, precision_default="fp32")
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
-    if a.dataset_only:
-        clip, name = resolve_clip(a.data, min_frames=a.window)
-        m = dataset_baseline(clip, a.window, a.stride, a.limit)
+    if a.dataset_only and a.checkpoints:  # rebuild each checkpoint's own windows from its clips
+        rows = []
+        for c in a.checkpoints:
+            meta = read_checkpoint(c)
+            ds = checkpoint_windows(meta, a.data)
+            d = ds.cfg
+            rows.append((c, ds, baseline_rows(ds, f"`{c}`", f"{d.window} / {d.stride} / {d.limit}")))
         if a.json:
-            print(json.dumps(m))
+            print(json.dumps([{"checkpoint": c, **_baseline_json(ds)} for c, ds, _ in rows], indent=1))
         else:
-            print(baseline_markdown([(f"dataset_{a.window}x{a.stride}x{a.limit}",
-                                      f"{a.window} / {a.stride} / {a.limit}", m)]))
+            print(baseline_markdown([r for _, _, rs in rows for r in rs]))
+        return 0
+    if a.dataset_only:
+        clips, _ = resolve_clips(a.data, min_frames=a.window)
+        ds = baseline_windows(clips, a.window, a.stride, a.limit)
+        if a.json:
+            print(json.dumps(_baseline_json(ds)))
+        else:
+            print(baseline_markdown(baseline_rows(ds, f"dataset_{a.window}x{a.stride}x{a.limit}",
+                                                  f"{a.window} / {a.stride} / {a.limit}")))
         return 0
     if not a.checkpoints:
         raise MotionlabError("give --checkpoints PATH ... or --dataset-only")
@@ -161,6 +211,12 @@ def main(argv=None) -> int:
     rows = [evaluate_checkpoint(c, a.num_samples, a.seed, a.precision, choice, a.threads) for c in a.checkpoints]
     print(json.dumps(rows, indent=1) if a.json else checkpoints_markdown(rows))
     return 0
+
+
+def _baseline_json(ds: MotionSequenceDataset) -> dict:
+    """The pooled metrics; with several clips also per_clip (name, frames, sha256, windows, baseline)."""
+    m = ds.baseline()
+    return {**m, "per_clip": ds.clip_records()} if len(ds.clips) > 1 else m
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import re
 import signal
 import sys
 import time
@@ -18,9 +20,9 @@ import numpy as np
 import torch
 
 from .checkpoints import MAX_TIMESTEPS, read_checkpoint, save_checkpoint
-from .cli import resolve_clip, run_main
+from .cli import resolve_clips, run_main
 from .dataset import DataConfig, MotionSequenceDataset
-from .diffusion import PREDICTIONS, VARIANCES, DiffusionConfig, GaussianDiffusion, autocast
+from .diffusion import PREDICTIONS, VARIANCES, DiffusionConfig, GaussianDiffusion, autocast, randn_like
 from .samplers import SAMPLERS
 from .schedules import SCHEDULES
 from .errors import MotionlabError
@@ -123,22 +125,34 @@ class Trainer:
             raise MotionlabError("epochs, batch size and learning rate must be positive")
         if data_cfg.window < 8:
             raise MotionlabError(f"window must be at least 8 frames, got {data_cfg.window}")
-        if clip is None:
-            clip, data_cfg.data = resolve_clip(data_cfg.data, min_frames=data_cfg.window)
+        if clip is None:  # clip: a Clip, or a list of Clip / NamedClip
+            clip, data_cfg.data = resolve_clips(data_cfg.data, min_frames=data_cfg.window)
         self.ds = MotionSequenceDataset(clip, data_cfg)
         model_cfg.in_channels = self.ds.raw.shape[-1]
         self.data_cfg, self.model_cfg, self.diff_cfg, self.cfg = data_cfg, model_cfg, diff_cfg, cfg
+        self.rank, self.world = _rank_and_world()
+        if self.world > 1 and cfg.cuda_graph:
+            raise MotionlabError("--cuda-graph does not combine with several ranks (torchrun); leave it out")
         self.device = torch.device(cfg.device)
+        if self.world > 1 and self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))  # one GPU per rank
         self.log = log
         torch.manual_seed(cfg.seed)
         self.model = PositionalUNet1D(model_cfg).to(self.device)
-        self.net = torch.compile(self.model) if cfg.compile else self.model  # shares the parameters
+        self.ddp = None
+        if self.world > 1:  # same seed, same initial weights; DDP also broadcasts rank 0's
+            from torch.nn.parallel import DistributedDataParallel
+            ids = [self.device] if self.device.type == "cuda" else None
+            self.ddp = DistributedDataParallel(self.model, device_ids=ids)
+        net = self.ddp or self.model
+        self.net = torch.compile(net) if cfg.compile else net  # shares the parameters
         self.diffusion = GaussianDiffusion(diff_cfg).to(self.device)
         if self.device.type == "cuda":
             fast_cuda_backends()
         cap = cfg.cuda_graph and self.device.type == "cuda"
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, capturable=cap)
-        self.baseline = all_metrics(self.ds.windows_pixels())
+        self.baseline = self.ds.baseline()
+        self.clip_records = self.ds.clip_records()
         self.epoch, self.step, self.best_loss, self.bad_epochs = 0, 0, math.inf, 0
         self.best_epoch = 0
         self._best_state, self._best_dirty = None, False
@@ -155,10 +169,12 @@ class Trainer:
             "joints": list(self.ds.joints), "window": self.data_cfg.window,
             "epoch": epoch, "step": self.step, "best_loss": float(self.best_loss),
             "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs, "baseline": self.baseline,
-            "num_params": count_parameters(self.model),
+            "num_params": count_parameters(self.model), "clips": self.clip_records,
         }
 
     def save(self) -> None:
+        if self.rank:  # rank 0 alone writes
+            return
         if self._best_dirty:
             save_checkpoint(self.out / "best.pt", self._payload(self._best_state, self.best_epoch))
             self._best_dirty = False
@@ -191,11 +207,14 @@ class Trainer:
             msg = " ".join(str(e).split())[:160]
             raise MotionlabError(f"{p}: does not fit this model config; resume with the run's own options "
                                  f"or use a fresh --out ({msg})") from None
+        if "clips" in ck and _clip_ids(ck["clips"]) != _clip_ids(self.clip_records):
+            raise MotionlabError(f"{p}: was trained on other clips; resume with the run's own --data "
+                                 "or use a fresh --out")
         self.epoch, self.step = ck["epoch"], ck["step"]
         self.best_loss, self.best_epoch = ck["best_loss"], ck.get("best_epoch", 0)
         self.bad_epochs = ck.get("bad_epochs", 0)
         mpath = self.out / "metrics.jsonl"
-        if mpath.exists():  # drop lines written after last.pt
+        if self.rank == 0 and mpath.exists():  # drop lines written after last.pt
             keep = [ln for ln in mpath.read_text().splitlines() if ln.strip() and _line_epoch(ln) <= self.epoch]
             atomic_write_bytes(mpath, ("\n".join(keep) + "\n" if keep else "").encode())
         return True
@@ -238,6 +257,50 @@ class Trainer:
             self.step += 1
         return total
 
+    def _train_epoch_ddp(self, x: torch.Tensor) -> float:
+        """_train_epoch over ranks: the same global batches, timesteps and noise as one process draws.
+
+        Each rank takes every world-th window of a batch and scales its mean loss by its share, so DDP's
+        gradient average is the batch mean; the runs then differ only in float summation order.
+        """
+        import torch.distributed as dist
+        cfg, n = self.cfg, len(x)
+        es = _epoch_seed(cfg.seed, self.epoch)
+        gcpu = torch.Generator().manual_seed(es)
+        perm = torch.randperm(n, generator=gcpu).to(self.device)
+        torch.manual_seed(es + self.rank)  # dropout: each rank draws its own masks
+        gdev = gcpu if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(es)
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        for i in range(0, n, cfg.batch_size):
+            xb = x[perm[i:i + cfg.batch_size]]
+            b = len(xb)
+            t = torch.randint(0, self.diffusion.num_timesteps, (b,), device=xb.device, generator=gdev)
+            noise = randn_like(xb, gdev)  # in GaussianDiffusion.training_losses' order
+            mine = slice(self.rank, None, self.world)
+            k = len(range(b)[mine])
+            if not k:  # fewer windows than ranks: join the gradient average with weight 0
+                mine = slice(0, 1)
+            with autocast(self.device, cfg.precision):
+                out = self.diffusion.training_losses(self.net, xb[mine], None, cfg.vel_weight, t[mine], noise[mine])
+            self.opt.zero_grad(set_to_none=True)
+            (out["loss"] * (k * self.world / b)).backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.opt.step()
+            total += out["loss"].detach().double() * k
+            self.step += 1
+        dist.all_reduce(total)
+        return total.item()
+
+    def _stopping(self, stop: dict) -> bool:
+        """Whether a signal asked to stop; with several ranks, whether any rank was asked (all agree)."""
+        if self.world > 1:
+            import torch.distributed as dist
+            flag = torch.tensor([float(stop["flag"])], device=self.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            if flag.item() and not stop["flag"]:
+                stop.update(flag=True, by="a signal to another rank")
+        return stop["flag"]
+
     def run(self, progress: bool = True) -> dict:
         cfg = self.cfg
         from tqdm import tqdm
@@ -252,19 +315,19 @@ class Trainer:
 
         old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)} if _main_thread() else {}
         self.model.train()
-        bar = tqdm(total=cfg.epochs, initial=self.epoch, disable=not progress, unit="ep", dynamic_ncols=True,
-                   mininterval=1.0)
-        mfile = open(self.out / "metrics.jsonl", "a")
+        bar = tqdm(total=cfg.epochs, initial=self.epoch, disable=not progress or self.rank > 0, unit="ep",
+                   dynamic_ncols=True, mininterval=1.0)
+        mfile = open(self.out / "metrics.jsonl" if self.rank == 0 else os.devnull, "a")
         t_start = time.time()
         try:
-            while self.epoch < cfg.epochs and not stop["flag"]:
+            while self.epoch < cfg.epochs and not self._stopping(stop):
                 t0 = time.time()
                 if x is None or self.data_cfg.jitter or self.data_cfg.mirror:
                     x = self.ds.epoch_windows(self.epoch).to(self.device)
                 if use_graph:
                     graph = graph or GraphStep(self.net, self.opt, self.diffusion, cfg,
                                                 (cfg.batch_size, *x.shape[1:]), self.device)
-                total = self._train_epoch(x, graph)
+                total = self._train_epoch_ddp(x) if self.ddp is not None else self._train_epoch(x, graph)
                 loss = total / n
                 if not math.isfinite(loss):
                     raise MotionlabError(f"loss became {loss} at epoch {self.epoch + 1}; lower --lr")
@@ -276,7 +339,7 @@ class Trainer:
                     self._best_dirty = True
                 else:
                     self.bad_epochs += 1
-                if cfg.monitor_every and self.epoch % cfg.monitor_every == 0:
+                if cfg.monitor_every and self.epoch % cfg.monitor_every == 0 and self.rank == 0:
                     rec["sample_metrics"] = self.monitor()
                     rec["sample_sampler"] = f"{cfg.monitor_sampler}-{cfg.monitor_steps or self.diffusion.num_timesteps}"
                 mfile.write(json.dumps(rec) + "\n")
@@ -318,9 +381,38 @@ def diffusion_mismatch(stored: dict, current: dict) -> str:
     return "; ".join(diffs)
 
 
+# gloo and nccl raise plain RuntimeErrors when a peer goes away; these words tell them from other errors
+_LOST_RANK = re.compile(r"gloo|nccl|connection|peer|socket|timed out|closed", re.IGNORECASE)
+
+
+def _rank_and_world() -> tuple[int, int]:
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def init_distributed(device: str) -> tuple[int, int]:
+    """Join torchrun's process group (gloo on the CPU, nccl on CUDA); (rank, world size). (0, 1) and
+    nothing initialized when not started by torchrun with several processes."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+    cuda = torch.device(device).type == "cuda"
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    dist.init_process_group("nccl" if cuda else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
 def _main_thread() -> bool:
     import threading
     return threading.current_thread() is threading.main_thread()
+
+
+def _clip_ids(records) -> list:
+    return [(r.get("frames"), r.get("sha256")) for r in records]
 
 
 def _line_epoch(line: str) -> int:
@@ -333,7 +425,9 @@ def _line_epoch(line: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     d, m, f, t = DataConfig(), ModelConfig(), DiffusionConfig(), TrainConfig()
     p = argparse.ArgumentParser(prog="python -m motionlab.train", description="Train a motion DDPM on a keypoint clip.")
-    p.add_argument("--data", default=None, help="clip JSON, or 'demo' (default: data/uptown_funk.json, else demo)")
+    p.add_argument("--data", nargs="+", default=None,
+                   help="clip JSON files, folders of them or .txt manifests listing them, or 'demo' "
+                        "(default: data/uptown_funk.json, else demo)")
     p.add_argument("--window", type=int, default=d.window)
     p.add_argument("--stride", type=int, default=d.stride)
     p.add_argument("--limit", type=int, default=d.limit, help="keep a seeded random subset of windows (0 = all)")
@@ -402,7 +496,8 @@ def configs_from_args(a):
         raise MotionlabError(f"--device {a.device!r} is not a device name (cpu, cuda, cuda:0, ...)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise MotionlabError(f"--device {a.device}: CUDA is not available on this machine")
-    data = DataConfig(a.data, a.window, a.stride, a.limit, a.seed, a.jitter, a.mirror)
+    spec = a.data[0] if a.data and len(a.data) == 1 else a.data  # one path is recorded as before: a string
+    data = DataConfig(spec, a.window, a.stride, a.limit, a.seed, a.jitter, a.mirror)
     model = ModelConfig(base_channels=a.base_channels, channel_mults=mults, time_dim=a.time_dim, dropout=a.dropout)
     try:
         diff = DiffusionConfig(a.timesteps, a.beta_start, a.beta_end, a.variance, a.schedule, a.prediction)
@@ -426,13 +521,40 @@ def main(argv=None) -> int:
         # a fresh run here would overwrite that run's best.pt and mix its metrics.jsonl with ours
         raise MotionlabError(f"{a.out} already holds a run (last.pt); pass --resume to continue it "
                              "or choose another --out")
-    log = lambda s: print(s, file=sys.stderr)
+    rank, world = init_distributed(train.device)  # torchrun: one process per rank
+    try:
+        return _train(a, data, model, diff, train, rank, world)
+    except RuntimeError as e:
+        if world == 1 or not _LOST_RANK.search(str(e)):
+            raise
+        # a collective failed: another rank died; rank 0 writes only whole epochs, atomically
+        why = re.sub(r"^\[[^\]]*\]\s*", "", " ".join(str(e).split()))[:160]  # drop gloo's source location
+        raise MotionlabError(f"rank {rank}: training stopped, another rank failed ({why}); "
+                             f"{a.out}/last.pt holds the last saved epoch: continue with --resume") from None
+    finally:
+        if world > 1:
+            import torch.distributed as dist
+            dist.destroy_process_group()
+
+
+def _train(a, data, model, diff, train, rank: int, world: int) -> int:
+    log = (lambda s: print(s, file=sys.stderr)) if rank == 0 else (lambda s: None)
     tr = Trainer(data, model, diff, train, a.out, log=log)
     if a.resume and tr.resume():
         log(f"resumed from {a.out}/last.pt at epoch {tr.epoch}")
-    log(f"{len(tr.ds)} windows of {data.window} frames, {count_parameters(tr.model):,} parameters, device {train.device}")
+    if world > 1:
+        import torch.distributed as dist
+        seen = [None] * world
+        dist.all_gather_object(seen, (tr.epoch, tr.step))
+        if len(set(seen)) > 1:
+            raise MotionlabError(f"the ranks found different runs in {a.out} (epoch, step: {seen}); "
+                                 "--out must be one folder that every rank sees")
+    ranks = f", {world} ranks ({'nccl' if tr.device.type == 'cuda' else 'gloo'})" if world > 1 else ""
+    log(f"{len(tr.ds)} windows of {data.window} frames, {count_parameters(tr.model):,} parameters, "
+        f"device {train.device}{ranks}")
     summary = tr.run(progress=not a.no_progress)
-    print(json.dumps(summary))
+    if rank == 0:
+        print(json.dumps(summary))
     return 0
 
 

@@ -29,6 +29,9 @@ release_copy(a.src, dst / "model.pt")  # also writes model.pt.sha256, which load
 shutil.copyfile(a.metrics, dst / "metrics.jsonl")
 ck = read_checkpoint(dst / "model.pt")
 t, d = ck["train_config"], ck["data_config"]
+data = ", ".join(Path(x).name for x in ([d["data"]] if isinstance(d["data"], str) else d["data"]))
+if len(ck.get("clips") or []) > 1:  # a folder or manifest names several clips
+    data += f" ({len(ck['clips'])} clips, {sum(c['frames'] for c in ck['clips'])} frames)"
 sha = recorded(dst / "model.pt")[0]
 card = f"""# {a.tag}
 
@@ -36,7 +39,7 @@ card = f"""# {a.tag}
 | --- | --- |
 | command | `{a.command}` |
 | seed | {t['seed']} |
-| data | {Path(d['data']).name}, window {d['window']} / stride {d['stride']} / limit {d['limit']} |
+| data | {data}, window {d['window']} / stride {d['stride']} / limit {d['limit']} |
 | epochs asked / weights shipped | {t['epochs']} / epoch {ck['epoch']} (best mean epoch loss {ck['best_loss']:.5f} at epoch {ck['best_epoch']}) |
 | wall time | {a.wall_seconds:.0f} s |
 | machine | {a.machine} |

@@ -123,7 +123,13 @@ EXTRA = {"oversized": r"MB exceeds the 50 MB limit", "a_directory": r"no such cl
 ALL_CASES = sorted(CORPUS) + sorted(EXTRA)
 
 
-def _expected(name) -> str:
+# --data also takes a folder of clips (motionlab.clipset): to the CLIs an empty one is an empty dataset
+CLI_EXTRA = {"a_directory": r"the folder holds no \*\.json clip files"}
+
+
+def _expected(name, cli: bool = False) -> str:
+    if cli and name in CLI_EXTRA:
+        return CLI_EXTRA[name]
     return CORPUS[name][1] if name in CORPUS else EXTRA[name]
 
 
@@ -168,7 +174,7 @@ def test_train_cli_in_process(corpus, name, tmp_path, capsys):
     out = tmp_path / "run"
     rc = run_main("motionlab.train", train_mod.main, _train_argv(corpus[name], out))
     cap = capsys.readouterr()
-    _assert_one_line_error(rc, cap.err, "motionlab.train", corpus[name], _expected(name))
+    _assert_one_line_error(rc, cap.err, "motionlab.train", corpus[name], _expected(name, cli=True))
     assert cap.out == ""
     assert not list(out.glob("*.pt")), "nothing may be trained on a bad clip"
 
@@ -177,7 +183,7 @@ def test_train_cli_in_process(corpus, name, tmp_path, capsys):
 def test_evaluate_dataset_only_in_process(corpus, name, capsys):
     rc = run_main("motionlab.evaluate", evaluate_mod.main, _eval_argv(corpus[name]))
     cap = capsys.readouterr()
-    _assert_one_line_error(rc, cap.err, "motionlab.evaluate", corpus[name], _expected(name))
+    _assert_one_line_error(rc, cap.err, "motionlab.evaluate", corpus[name], _expected(name, cli=True))
     assert cap.out == ""
 
 
@@ -206,7 +212,7 @@ def test_real_subprocesses_exit_2_with_one_line(corpus, tmp_path):
                                                                      stderr=subprocess.PIPE, text=True)))
     for prog, name, p in procs:
         out, err = p.communicate(timeout=120)
-        _assert_one_line_error(p.returncode, err, prog, corpus[name], _expected(name))
+        _assert_one_line_error(p.returncode, err, prog, corpus[name], _expected(name, cli=True))
         assert out == "", (name, out)
 
 

@@ -7,6 +7,7 @@ deep link such as /training without lab_app.py on a fresh server):
     config.py     folders and limits (environment variables below)
     catalog.py    checkpoint discovery with cached summaries (broken files listed, never raised)
     session.py    per-session sampling results: pixels, the kept denoising trajectory, caches
+    datasets.py   the reference dataset (one clip or several): loading, per-clip windows, table rows
     figures.py    plotly figure builders (plain dicts; skeleton animations with shared frames)
     tables.py     metrics rows, ratio-to-baseline, the spec's table layout, CSV / markdown
     exports.py    GIF / MP4 / JSON bytes for the download buttons
@@ -20,7 +21,8 @@ Environment variables (read on every page run, so tests can point them at tmp fo
     MOTIONLAB_CHECKPOINT_DIRS   shipped checkpoint folders, os.pathsep-separated (default: checkpoints)
     MOTIONLAB_RUNS_DIR          training run folders (default: runs)
     MOTIONLAB_CLIP              the reference clip (default: data/uptown_funk.json; a missing file
-                                makes the pages fall back to the demo clip with a hint)
+                                makes the pages fall back to the demo clip with a hint); also a
+                                folder of clips, a .txt manifest, or several, os.pathsep-separated
     MOTIONLAB_TRAJECTORY_MB     per-session cap for the kept denoising trajectory (default 64)
     MOTIONLAB_MAX_TRAINING_RUNS concurrent training runs the lab may start (default 2)
     MOTIONLAB_TORCH_THREADS     torch intra-op threads for sampling in the app (default: measured
@@ -40,7 +42,8 @@ Widget keys (stable; tests drive the app through them):
              sample.export_gif / sample.export_mp4 / sample.export_json (download buttons),
              plotly charts sample.animation, sample.denoise
     Compare  compare.checkpoints (multiselect of paths), compare.seed, compare.num_samples,
-             compare.real_count, compare.real_start, compare.run (button),
+             compare.real_clip (selectbox, several clips only), compare.real_count,
+             compare.real_start, compare.run (button),
              compare.panels (multiselect of panel names), compare.export_gif / _mp4 / _json,
              plotly chart compare.animation
     Metrics  metrics.checkpoints, metrics.seed, metrics.num_samples, metrics.run (button),
@@ -51,6 +54,7 @@ Widget keys (stable; tests drive the app through them):
              pose files), dataset.import_width, dataset.import_height, dataset.import_min_conf,
              dataset.import_max_gap, dataset.import_run (button), dataset.import.export_gif / _mp4 /
              _json (downloads of the imported clip), dataset.window, dataset.stride, dataset.limit,
+             dataset.clip (selectbox, several clips only),
              dataset.frames (range slider), plotly charts dataset.animation, dataset.coverage
     Training training.run (selectbox of metrics.jsonl paths), training.stop, training.kill
              (buttons), the form training.form with training.name, training.data, training.window,

@@ -28,10 +28,20 @@ def runs_dir() -> Path:
     return _abs(os.environ.get("MOTIONLAB_RUNS_DIR") or "runs")
 
 
+def clip_specs() -> list[Path]:
+    """The reference dataset: MOTIONLAB_CLIP's clip files, folders or .txt manifests (os.pathsep-separated)."""
+    env = os.environ.get("MOTIONLAB_CLIP") or ""
+    return [_abs(p) for p in env.split(os.pathsep) if p.strip()] or [DEFAULT_CLIP]
+
+
 def clip_path() -> Path:
-    """The configured reference clip path (it may not exist)."""
-    env = os.environ.get("MOTIONLAB_CLIP")
-    return _abs(env) if env else DEFAULT_CLIP
+    """The first configured reference path (it may not exist)."""
+    return clip_specs()[0]
+
+
+def missing_spec() -> Path | None:
+    """The first configured reference path that does not exist, if any."""
+    return next((p for p in clip_specs() if not p.exists()), None)
 
 
 def missing_clip_hint(path: Path | None = None) -> str:

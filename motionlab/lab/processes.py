@@ -36,7 +36,7 @@ _lock = threading.Lock()
 @dataclass
 class TrainOptions:
     """The subset of motionlab.train's flags the page offers."""
-    data: str = ""            # clip path, or "demo"; "" = the trainer's default
+    data: str | list = ""     # clip path (file, folder, manifest) or a list of them, or "demo"; "" = default
     window: int = 64
     stride: int = 32
     limit: int = 32
@@ -82,7 +82,7 @@ def build_command(opts: TrainOptions, out_dir: Path, python: str | None = None) 
     opts.validate()
     cmd = [python or sys.executable, "-m", "motionlab.train"]
     if opts.data:
-        cmd += ["--data", opts.data]
+        cmd += ["--data", *([opts.data] if isinstance(opts.data, str) else opts.data)]
     cmd += ["--window", opts.window, "--stride", opts.stride, "--limit", opts.limit, "--epochs", opts.epochs,
             "--batch-size", opts.batch_size, "--lr", opts.lr, "--timesteps", opts.timesteps,
             "--base-channels", opts.base_channels, "--channel-mults", opts.channel_mults,

@@ -14,13 +14,14 @@ import numpy as np
 import streamlit as st
 
 from ..checkpoints import LoadedModel, load_model
-from ..clip import Clip, load_clip
+from ..clip import Clip
+from ..clipset import NamedClip, named
 from ..demo import demo_clip
 from .. import autotune
 from ..errors import MotionlabError
 from ..sample import SamplerChoice
 from ..samplers import SAMPLER_LABELS, SAMPLERS
-from . import access, catalog, config, exports, figures
+from . import access, catalog, config, datasets, exports, figures
 from . import session
 from .session import UPLOADED_CLIP
 
@@ -132,31 +133,55 @@ def write_access() -> access.Access:
 
 # -- clips -------------------------------------------------------------------------------------
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _load_clip(path: str, mtime_ns: int, size: int) -> Clip:
-    return load_clip(path)
-
-
 @st.cache_resource(show_spinner=False)
 def _demo() -> Clip:
     return demo_clip()
 
 
-def reference_clip(show_hint: bool = True) -> tuple[Clip, str, bool]:
-    """(clip, name, is_real): the configured clip, or the demo clip with a hint when it is missing."""
-    p = config.clip_path()
-    if p.is_file():
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _named(fp: str, name: str, _clip: Clip) -> NamedClip:
+    return named(_clip, name)  # hashes the clip's JSON once, not on every rerun
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _load_clips(key: tuple) -> list[NamedClip]:
+    return datasets.load(key)
+
+
+def reference_clips(show_hint: bool = True) -> tuple[list[NamedClip], str, bool]:
+    """(clips, name, is_real): the configured dataset (one clip or several), or the demo clip with a hint."""
+    specs = config.clip_specs()
+    missing = config.missing_spec()
+    if missing is None:
         try:
-            s = p.stat()
-            return _load_clip(str(p), s.st_mtime_ns, s.st_size), config.display_path(p), True
+            clips = _load_clips(datasets.file_key(specs))
+            return clips, ", ".join(config.display_path(p) for p in specs), True
         except MotionlabError as e:
             if show_hint:
                 error(e)
                 st.info("Showing the procedural demo clip instead.")
-            return _demo(), "demo", False
-    if show_hint:
-        st.info(config.missing_clip_hint(p))
-    return _demo(), "demo", False
+    elif show_hint:
+        st.info(config.missing_clip_hint(missing))
+    return [_named(fingerprint(_demo()), "demo", _demo())], "demo", False
+
+
+def active_clips(show_hint: bool = True) -> tuple[list[NamedClip], str, bool]:
+    """The uploaded clip when one is loaded and in use (Dataset page), else the reference dataset."""
+    up = uploaded_clip()
+    if up is not None and st.session_state.get("lab.use_upload", True):
+        return [_named(fingerprint(up["clip"]), up["name"], up["clip"])], up["name"], True
+    return reference_clips(show_hint)
+
+
+def real_clip_picker(key: str) -> tuple[Clip, str]:
+    """(clip, panel label) that real windows come from: the only clip, or the one picked here."""
+    clips, _, _ = active_clips()
+    if len(clips) == 1:
+        return clips[0].clip, "real"
+    names = datasets.short_names(clips)
+    keep_valid(key, names)
+    pick = st.selectbox("Real windows from", names, key=key, help="The reference dataset has several clips.")
+    return clips[names.index(pick)].clip, f"real {pick}"
 
 
 def uploaded_clip() -> dict | None:
@@ -165,11 +190,9 @@ def uploaded_clip() -> dict | None:
 
 
 def active_clip(show_hint: bool = True) -> tuple[Clip, str, bool]:
-    """The uploaded clip when one is loaded and in use (Dataset page), else the reference clip."""
-    up = uploaded_clip()
-    if up is not None and st.session_state.get("lab.use_upload", True):
-        return up["clip"], up["name"], True
-    return reference_clip(show_hint)
+    """active_clips for pages that show one clip: its first clip."""
+    clips, name, is_real = active_clips(show_hint)
+    return clips[0].clip, (name if len(clips) == 1 else clips[0].name), is_real
 
 
 def fingerprint(clip: Clip) -> str:
