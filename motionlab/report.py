@@ -29,25 +29,34 @@ def _key(row) -> tuple:
     return tuple(row["window_stride_limit"])
 
 
-DRIFT_FILE = Path(__file__).resolve().parent.parent / "docs" / "cpu_drift.json"
+DRIFT_DIR = Path(__file__).resolve().parent.parent / "docs"
 
 
-def provenance(rows: list[dict], drift_file: Path = DRIFT_FILE) -> str:
-    """Where the figures were made, and how far another CPU kind or thread count moves them."""
+def provenance(rows: list[dict], drift_dir: Path = DRIFT_DIR) -> str:
+    """Where the figures were made, and how far another CPU kind or thread count moves them
+    (docs/cpu_drift_*.json, each the output of `python bench/cpu_drift.py --checkpoint ...`)."""
     made = sorted({(r["sampler"], r["precision"], r["machine"]["cpu_capability"], r["machine"]["torch"],
                     r["threads"]) for r in rows})
     text = "; ".join(f"sampler {s}, {p}, CPU capability {c}, torch {t}, {n} thread{'s' * (n != 1)}"
                      for s, p, c, t, n in made)
     line = f"Made with {text}. Sampling is seeded on the CPU, so the same settings on the same kind of CPU give " \
            "these numbers again."
-    try:
-        drift = json.loads(drift_file.read_text())
-        kinds = sorted({f"{r['capability']}/{r['threads']}t" for r in drift["runs"]})
-        line += (f" Across {', '.join(kinds)} the figures of `{drift['checkpoint']}` moved by at most "
-                 f"{drift['max_rel_diff']:.1e} relative (`python bench/cpu_drift.py`, docs/{drift_file.name}), "
-                 "enough to flip a last printed digit that sits on a rounding boundary.")
-    except (OSError, ValueError, KeyError):
-        pass
+    drifts = []
+    for f in sorted(drift_dir.glob("cpu_drift_*.json")):
+        try:
+            d = json.loads(f.read_text())
+            drifts.append((d["max_rel_diff"], d["checkpoint"], sorted({f"{r['capability']}/{r['threads']}t"
+                                                                         for r in d["runs"]}), f.name))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    if drifts:
+        worst = max(drifts)
+        kinds = sorted({k for d in drifts for k in d[2]})
+        line += (f" Across {', '.join(kinds)} (CPU capability / threads) the figures of "
+                 + " and ".join(f"`{d[1]}`" for d in drifts)
+                 + f" moved by at most {worst[0]:.1e} relative (`python bench/cpu_drift.py --checkpoint ...`, "
+                 + ", ".join(f"docs/{d[3]}" for d in drifts)
+                 + "): enough to flip a last printed digit that sits on a rounding boundary, nothing more.")
     return line
 
 
