@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -130,11 +131,22 @@ def main(argv=None) -> int:
     p.add_argument("--steps", default=",".join(map(str, STEPS)))
     p.add_argument("--out", default="docs/SAMPLERS.md")
     p.add_argument("--notes", default="docs/SAMPLERS_NOTES.md")
+    p.add_argument("--from-json", action="store_true",
+                   help="rebuild the page from OUT's .json (the measured rows) and the current notes, sampling nothing")
     a = p.parse_args(argv)
     steps = tuple(int(v) for v in a.steps.split(","))
+    out = Path(a.out)
+    if a.from_json:
+        saved = json.loads(out.with_suffix(".json").read_text())
+        studies, machine, cmd = saved["studies"], saved["machine"], saved["command"]
+        chart_path = out.with_name(out.stem.lower() + "_chart.png")
+        chart(studies, chart_path)
+        notes = Path(a.notes).read_text() if Path(a.notes).is_file() else ""
+        atomic_write_bytes(out, build(studies, cmd, chart_path.name, notes, machine, saved["num_samples"]).encode())
+        print(str(out))
+        return 0
     studies = [study(c, a.num_samples, a.threads, steps, log=lambda m: print(m, file=sys.stderr))
                for c in a.checkpoints]
-    out = Path(a.out)
     chart_path = out.with_name(out.stem.lower() + "_chart.png")
     chart(studies, chart_path)
     notes = Path(a.notes).read_text() if Path(a.notes).is_file() else ""
@@ -142,9 +154,11 @@ def main(argv=None) -> int:
           (f" --threads {a.threads}" if a.threads != 1 else "") + \
           (f" --steps {a.steps}" if steps != STEPS else "") + \
           (f" --num-samples {a.num_samples}" if a.num_samples != 8 else "")
-    atomic_write_bytes(out, build(studies, cmd, chart_path.name, notes, machine_info(), a.num_samples).encode())
-    import json
-    atomic_write_bytes(out.with_suffix(".json"), json.dumps(studies, indent=1).encode())
+    machine = machine_info()
+    atomic_write_bytes(out, build(studies, cmd, chart_path.name, notes, machine, a.num_samples).encode())
+    atomic_write_bytes(out.with_suffix(".json"), json.dumps({"command": cmd, "machine": machine,
+                                                             "num_samples": a.num_samples, "studies": studies},
+                                                            indent=1).encode())
     print(str(out))
     return 0
 
