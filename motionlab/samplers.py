@@ -41,9 +41,6 @@ class Sampler:
     def num_steps(self) -> int:
         return len(self.timesteps)
 
-    def describe(self) -> str:
-        return f"{self.name}-{self.num_steps}"
-
     def prev_timestep(self, t: int) -> int:
         try:
             return self._prev[t]
@@ -94,9 +91,6 @@ class DDIMSampler(Sampler):
         if not 0.0 <= eta <= 1.0:
             raise ValueError(f"eta must be in [0, 1], got {eta}")
         self.eta = float(eta)
-
-    def describe(self) -> str:
-        return super().describe() + (f" (eta {self.eta:g})" if self.eta else "")
 
     def step(self, model_output, t, x_t, generator=None):
         x0, eps = self._estimates(model_output, t, x_t)
