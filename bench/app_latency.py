@@ -2,13 +2,15 @@
 
     python bench/app_latency.py [--moves 30] [--renders 5]
 
-slider_move_ms: a denoising-slider move for 8 samples of 256 frames (a kept 400-step trajectory):
-    read the kept state, unnormalize, build the two-panel animated figure and serialize it as
-    st.plotly_chart does (return_figure_from_figure_or_data + plotly.io.to_json). Target < 50 ms.
+slider_move_ms: the server's work when the denoising view settles on a step (moves themselves run
+    in the browser: bench/slider_fps.py), for 8 samples of 256 frames (a kept 400-step trajectory):
+    the view's payload, then read the kept state, unnormalize, build the two-panel animated figure
+    and serialize it as st.plotly_chart does (return_figure_from_figure_or_data + plotly.io.to_json).
+    Target < 50 ms.
 sample_page_render_s: AppTest run of the Sample page after warm-up, with the model cached and
     the 8 x 256-frame result in the session (animation of 8 panels + the denoising figure). Target < 2 s.
-slider_rerun_s: the same page rerun after a slider change (AppTest reruns the whole page; in a
-    browser only the fragment reruns), an upper bound for the slider round trip.
+slider_rerun_s: the same page rerun after the denoising view settles on a new step (AppTest reruns
+    the whole page; in a browser only the fragment reruns), an upper bound for that round trip.
 Sampling runs once, through the app (so the model sits in st.cache_resource); the slider figures
 use that result. The checkpoint is a tiny model trained for one epoch on the demo clip (window 256, 400 diffusion
 steps), so the numbers measure the lab, not the network.
@@ -54,10 +56,10 @@ def bench_page(base: Path, ckpt: Path, renders: int):
         t = time.perf_counter()
         at.run()
         runs.append(time.perf_counter() - t)
-    steps = at.select_slider(key="sample.denoise_step").options
+    steps = at.session_state["lab.sample.result"].steps
     moves = []
     for k in range(renders):
-        at.select_slider(key="sample.denoise_step").set_value(int(steps[(k * 37) % len(steps)]))
+        at.session_state["sample.denoise_view"] = {"step": int(steps[(k * 37) % len(steps)])}  # a release
         t = time.perf_counter()
         at.run()
         moves.append(time.perf_counter() - t)
@@ -72,13 +74,14 @@ def bench_slider(r, moves: int) -> dict:
     import plotly.io as pio
     import plotly.tools
 
-    from motionlab.lab import figures
+    from motionlab.lab import figures, scrubber
 
     rng = np.random.default_rng(0)
     times, build, sizes = [], [], []
     for _ in range(moves + 3):
         step, i = int(rng.choice(r.steps)), int(rng.integers(0, r.num_samples))
         t0 = time.perf_counter()
+        scrubber.payload(r, i, step)
         kept, xt, x0 = r.denoise_state(step, i)
         fig = figures.skeleton_figure([figures.Panel(f"x_t at step {kept}", xt, r.joints),
                                        figures.Panel(f"x0 at step {kept}", x0, r.joints)], cols=2,

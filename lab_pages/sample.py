@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 from motionlab.errors import MotionlabError
-from motionlab.lab import config, figures, session, ui
+from motionlab.lab import config, figures, scrubber, session, ui
 from motionlab.sample import DEFAULT_SAMPLER
 
 st.header("Sample")
@@ -47,7 +47,7 @@ if st.button("Sample", key="sample.run", type="primary", icon=":material/play_ar
 done = ui.job_panel("sample")
 if done is not None:
     session.store_result(st.session_state, done.result)
-    for k in ("sample.show", "sample.denoise_step", "sample.denoise_sample"):
+    for k in ("sample.show", "sample.denoise_view", "sample.denoise_sample"):
         st.session_state.pop(k, None)
 
 result = session.get_result(st.session_state)
@@ -83,21 +83,22 @@ def denoising(result: session.SampleResult):
     if result.trajectory is None:
         st.info("This result kept no trajectory.")
         return
-    steps = result.steps
-    c1, c2 = st.columns([1, 4])
     ui.keep_valid("sample.denoise_sample", range(result.num_samples))
-    ui.keep_valid("sample.denoise_step", steps)
-    i = c1.selectbox("Sample", range(result.num_samples), format_func=lambda i: f"#{i}", key="sample.denoise_sample")
-    step = c2.select_slider("Denoising step (T = pure noise … 0 = final sample)", options=steps, value=steps[-1],
-                            key="sample.denoise_step")
+    i = st.selectbox("Sample", range(result.num_samples), format_func=lambda i: f"#{i}", key="sample.denoise_sample")
+    data = scrubber.payload(result, i, ui.scrubber_step("sample.denoise_view"))
+    step = ui.denoise_scrubber(data, "sample.denoise_view")
+    t = result.trajectory
+    st.caption(f"{len(data['steps'])} kept states of {result.sampler}, frames {', '.join(map(str, data['frames']))}: "
+               f"{data['bytes'] / 1024:.0f} KB sent once. The slider and **Play denoising** run in your browser "
+               "(no model, no server). Each row is fitted to its own box (its size at the left): noise near T spans "
+               "far more pixels than the dancer. "
+               "The whole clip below follows the step you release the slider on.")
     kept, xt, x0 = result.denoise_state(step, i)
     panels = [figures.Panel(f"x_t at step {kept} (noisy input)", xt, result.joints),
               figures.Panel(f"x̂0 predicted at step {kept}", x0, result.joints)]
     ui.plotly(figures.skeleton_figure(panels, cols=2, shared_bounds=False), "sample.denoise")
-    t = result.trajectory
-    st.caption(f"{len(steps)} states of {result.sampler} kept (float16, {t.nbytes / 2**20:.1f} MB in this "
-               "session); moving the slider reads them, it runs no model. Each panel has its own axes: "
-               "x_t spreads wide near T.")
+    st.caption(f"The trajectory is kept in this session (float16, {t.nbytes / 2**20:.1f} MB). "
+               "Each panel has its own axes: x_t spreads wide near T.")
 
 
 denoising(result)

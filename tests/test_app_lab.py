@@ -96,23 +96,29 @@ def test_sample_page_picks_samples_scrubs_and_exports(lab_env, downloads, monkey
                      r"\(auto(, measured)?\), 32 frames", texts(at)), texts(at)
     assert at.multiselect(key="sample.show").value == [0, 1, 2]
 
-    # the denoising slider: T .. 0, reads the kept trajectory and never runs the model
-    step = at.select_slider(key="sample.denoise_step")
-    assert step.options[0] == "10" and step.options[-1] == "0" and step.value == 0
+    # the denoising view: the browser scrubs the kept states; the whole clip follows the settled step
+    view = [e for e in at.main if getattr(e, "key", None) == "sample.denoise_view"]
+    assert len(view) == 1
+    sent = json.loads(view[0].proto.json)
+    assert sent["steps"][0] == 10 and sent["steps"][-1] == 0 and sent["start"] == len(sent["steps"]) - 1
+    assert sent["bytes"] == len(sent["steps"]) * 2 * 6 * 20 * 2 * 2
     den = chart(at, "sample.denoise")
     assert [a["text"] for a in den["layout"]["annotations"]] == ["x_t at step 0 (noisy input)",
                                                                    "x̂0 predicted at step 0"]
     from motionlab.model import PositionalUNet1D
 
     def no_model(*a, **k):
-        raise AssertionError("the slider ran the model")
+        raise AssertionError("the view ran the model")
     monkeypatch.setattr(PositionalUNet1D, "forward", no_model)
-    step.set_value(10).run()
+    at.session_state["sample.denoise_view"] = {"step": 10}  # what the browser sends on release
+    at.run()
     at.selectbox(key="sample.denoise_sample").set_value(2).run()
     ok(at)
     den = chart(at, "sample.denoise")
     assert den["layout"]["annotations"][0]["text"] == "x_t at step 10 (noisy input)"
     assert len(den["frames"]) == 32 and den["layout"]["meta"]["panels"] == 2
+    sent = json.loads([e for e in at.main if getattr(e, "key", None) == "sample.denoise_view"][0].proto.json)
+    assert sent["start"] == 0  # a redrawn view starts where the user settled
 
     # exports of what is shown: 3 clips side by side, then one
     labels = [b.label for b in at.get("download_button")]

@@ -1,6 +1,7 @@
 """Unit tests for motionlab.lab (no Streamlit): catalog, figures, session, tables, exports, processes."""
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -19,7 +20,8 @@ from motionlab.checkpoints import load_model
 from motionlab.clip import load_clip, loads_clip
 from motionlab.demo import demo_clip
 from motionlab.errors import MotionlabError
-from motionlab.lab import catalog, config, exports, figures, processes, session, tables
+from motionlab.lab import catalog, config, exports, figures, processes, scrubber, session, tables
+from motionlab.sample import SamplerChoice
 from motionlab.metrics import METRICS
 from motionlab.spec_reference import SPEC_BASELINES, SPEC_RUNS
 
@@ -200,6 +202,42 @@ def test_trajectory_cap_strides_the_kept_states(tiny_model):
     assert len(r.steps) < 11 and r.trajectory.nbytes <= 6 * 2 * 2 * 16 * 40 * 32
     assert r.steps[0] == 10 and r.steps[-1] == 0
     assert r.denoise_state(5, 0)[0] in r.steps
+
+
+@pytest.mark.parametrize("sampler", [SamplerChoice("ddpm"), SamplerChoice("ddim", 4), SamplerChoice("dpmpp", 5)])
+def test_scrubber_payload_holds_every_kept_step_of_any_sampler(tiny_model, sampler):
+    r = session.run_sampling(tiny_model, 3, seed=3, sampler=sampler)
+    d = json.loads(json.dumps(scrubber.payload(r, 2)))  # what travels to the browser
+    K, M, J = len(r.steps), 6, len(r.joints)
+    assert d["steps"] == r.steps and d["steps"][0] == 10 and d["steps"][-1] == 0
+    assert d["frames"] == scrubber.moments(32) == [0, 6, 12, 19, 25, 31] and d["start"] == K - 1
+    assert d["bytes"] == K * 2 * M * J * 2 * 2
+    q = np.frombuffer(base64.b64decode(d["points"]), "<u2").reshape(K, 2, M, J, 2)
+    boxes = np.asarray(d["boxes"]).reshape(K, 2, 3)
+    got = scrubber.dequantize(q, boxes)
+    for k in (0, K // 2, K - 1):  # each position matches the full view's state at those frames
+        step, xt, x0 = r.denoise_state(r.steps[k], 2)
+        assert step == r.steps[k]
+        tol = boxes[k, :, 2].max() / 65534 + 0.02
+        np.testing.assert_allclose(got[k, 0], xt[d["frames"]], atol=tol)
+        np.testing.assert_allclose(got[k, 1], x0[d["frames"]], atol=tol)
+    assert not np.allclose(got[0, 0], got[-1, 0])  # noise at T, the dancer at 0
+    assert q.max() <= scrubber.SCALE and (q.reshape(K, 2, -1).max(-1) > scrubber.SCALE // 2).all()  # boxes fit
+    assert scrubber.payload(r, 2, settled=r.steps[1])["start"] == 1
+    assert scrubber.payload(r, 1)["id"] != d["id"]
+
+
+def test_scrubber_marks_missing_values_and_rejects_bad_input(tiny_model):
+    r = session.run_sampling(tiny_model, 1, seed=0, sampler=SamplerChoice("dpmpp", 3))
+    traj = r.trajectory
+    traj.x_t[0, 0, 0, 0] = np.nan
+    q = np.frombuffer(base64.b64decode(scrubber.payload(r, 0)["points"]), "<u2")
+    assert q[0] == scrubber.MISSING and (q[1:] != scrubber.MISSING).any()
+    assert scrubber.moments(3) == [0, 1, 2] and scrubber.moments(1) == [0]
+    with pytest.raises(MotionlabError, match="out of range"):
+        scrubber.payload(r, 1)
+    with pytest.raises(MotionlabError, match="no denoising trajectory"):
+        scrubber.payload(session.run_sampling(tiny_model, 1, keep_trajectory=False), 0)
 
 
 def test_result_cache_matches_exact_keys_and_evicts(tiny_model):

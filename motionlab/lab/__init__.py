@@ -9,6 +9,8 @@ deep link such as /training without lab_app.py on a fresh server):
     session.py    per-session sampling results: pixels, the kept denoising trajectory, caches
     datasets.py   the reference dataset (one clip or several): loading, per-clip windows, table rows
     figures.py    plotly figure builders (plain dicts; skeleton animations with shared frames)
+    scrubber.py   the denoising view's payload (kept states at a few moments, sent to the browser once);
+                  static/scrubber.js draws it and scrubs in the browser
     tables.py     metrics rows, ratio-to-baseline, the spec's table layout, CSV / markdown
     exports.py    GIF / MP4 / JSON bytes for the download buttons
     imports.py    pose files (MediaPipe, COCO-17, OpenPose, MMPose) -> the session's clip (Dataset page)
@@ -38,7 +40,8 @@ Widget keys (stable; tests drive the app through them):
              PREFIX.use_spec (button: DDPM over the full chain)
     Sample   sample.checkpoint (selectbox of checkpoint paths), sample.seed, sample.num_samples,
              sample.run (button), sample.show (multiselect of
-             sample indices), sample.denoise_sample, sample.denoise_step (select_slider, T..0),
+             sample indices), sample.denoise_sample, sample.denoise_view (the browser-side denoising
+             view, st.components.v2; its state {"step": level} is the step it settled on),
              sample.export_gif / sample.export_mp4 / sample.export_json (download buttons),
              plotly charts sample.animation, sample.denoise
     Compare  compare.checkpoints (multiselect of paths), compare.seed, compare.num_samples,

@@ -21,7 +21,7 @@ from .. import autotune
 from ..errors import MotionlabError
 from ..sample import SamplerChoice
 from ..samplers import SAMPLER_LABELS, SAMPLERS
-from . import access, catalog, config, datasets, exports, figures
+from . import access, catalog, config, datasets, exports, figures, scrubber
 from . import session
 from .session import UPLOADED_CLIP
 
@@ -251,6 +251,30 @@ def skeleton_chart(fig: dict, key: str) -> None:
     step = fig["layout"]["meta"]["frame_step"]
     if step > 1:
         st.caption(f"Showing every {step}th frame so the browser stays responsive.")
+
+
+_scrubber = st.components.v2.component("motionlab_denoise_scrubber", js=scrubber.JS, css=scrubber.CSS)
+
+
+def scrubber_step(key: str) -> int | None:
+    """The step a scrubber last settled on in this session, if any (to start a redrawn one there)."""
+    try:
+        step = st.session_state[key]["step"]
+    except (KeyError, TypeError):
+        return None
+    return int(step) if isinstance(step, (int, float)) else None
+
+
+def denoise_scrubber(payload: dict, key: str) -> int:
+    """Mount the browser-side denoising view (scrubber.payload); returns the step it settled on.
+
+    Scrubbing and playing run in the browser; only a release (or the end of a replay) sends the
+    step back, which reruns the enclosing fragment.
+    """
+    settled = payload["steps"][payload["start"]]
+    res = _scrubber(key=key, data=payload, default={"step": settled}, on_step_change=lambda: None)
+    step = getattr(res, "step", None)
+    return int(step) if isinstance(step, (int, float)) else settled
 
 
 def export_buttons(prefix: str, clips: list[Clip], titles: list[str], base: str, fps: int = 30) -> None:
