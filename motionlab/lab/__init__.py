@@ -9,7 +9,8 @@ deep link such as /training without lab_app.py on a fresh server):
     session.py    per-session sampling results: pixels, the kept denoising trajectory, caches
     figures.py    plotly figure builders (plain dicts; skeleton animations with shared frames)
     tables.py     metrics rows, ratio-to-baseline, the spec's table layout, CSV / markdown
-    exports.py    GIF / MP4 / JSON bytes for the download buttons
+    exports.py    GIF / MP4 / JSON bytes for the download buttons; pose-tool zips (motionlab.export)
+    editing.py    the Edit page: run an edit (motionlab.edit) as a job, its panels, seam and metric rows
     processes.py  background training runs (python -m motionlab.train) tracked in lab_process.json
     ui.py         the only Streamlit glue: cached models, pickers, error display, export buttons
 
@@ -35,6 +36,13 @@ Widget keys (stable; tests drive the app through them):
              compare.precision, compare.real_count, compare.real_start, compare.run (button),
              compare.panels (multiselect of panel names), compare.export_gif / _mp4 / _json,
              plotly chart compare.animation
+    Edit     edit.checkpoint, edit.task (radio: inbetween / continue / long / regen), edit.source
+             ("clip" or "sample #i" of the Sample page), edit.from, edit.to, edit.context, edit.at,
+             edit.length, edit.seconds, edit.overlap, edit.long_context (toggle), edit.part, edit.seed,
+             edit.num_samples, edit.resample, edit.sampler / edit.steps / edit.precision, edit.run
+             (button), plotly chart edit.animation, tables edit.seams / edit.bones / edit.metrics
+    Exports  every page's export_buttons(prefix): PREFIX.export_fps, PREFIX.export_layout,
+             PREFIX.export_gif / _mp4 / _json / _openpose / _pose_png / _csv / _npy
     Metrics  metrics.checkpoints, metrics.seed, metrics.num_samples, metrics.precision,
              metrics.run (button), metrics.log_scale (toggle), metrics.download_csv,
              metrics.download_md, plotly chart metrics.ratios
