@@ -1,6 +1,7 @@
 """Edit: in-betweening, continuation, long dances and joint regeneration by masked sampling."""
 import streamlit as st
 
+from motionlab import edit as ed
 from motionlab.errors import MotionlabError
 from motionlab.export import CLIP_FPS
 from motionlab.lab import editing, figures, session, ui
@@ -55,12 +56,16 @@ else:
     at = c2.number_input("Window starts at frame", 0, max(0, source.num_frames - w), 0, key="edit.at")
     params = {"part": part, "at": int(at)}
 
-c5, c6, c7 = st.columns(3)
+c5, c6, c7, c8 = st.columns(4)
 seed = c5.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=1, key="edit.seed")
 n = c6.slider("Samples", 1, 4, 2, key="edit.num_samples")
 resample = c7.slider("RePaint resampling (tries per step)", 1, 10, 1, key="edit.resample",
                      help="Each step is taken this many times, re-noising in between, so the generated part "
                           "can settle against the given one (Lugmayr et al. 2022). Costs that many times more.")
+blend = c8.slider("Seam blend (frames)", 0, max(1, w // 4), min(ed.DEFAULT_BLEND, max(1, w // 4)),
+                  key="edit.blend",
+                  help="The offset between the model's estimate and the given pose at a seam fades into this many "
+                       "generated frames; the given frames are untouched. 0: plain replacement.")
 sampler, precision = ui.sampling_controls("edit", DEFAULT_SAMPLER, entry.timesteps, precision_default="fp32")
 
 if st.button("Edit", key="edit.run", type="primary", icon=":material/auto_fix_high:",
@@ -70,9 +75,10 @@ if st.button("Edit", key="edit.run", type="primary", icon=":material/auto_fix_hi
         reference, _, _ = ui.active_clip(show_hint=False)
 
         def work(report, lm=lm, task=task, params=params, source=source, n=int(n), seed=int(seed), sampler=sampler,
-                 precision=precision, resample=int(resample), entry=entry, reference=reference, src=source_name):
+                 precision=precision, resample=int(resample), blend=int(blend), entry=entry, reference=reference,
+                 src=source_name):
             return editing.run_edit(lm, task, source, params, reference, n, seed, sampler, precision, resample,
-                                    report=report, name=entry.name, tag=entry.tag,
+                                    blend=blend, report=report, name=entry.name, tag=entry.tag,
                                     source_name=clip_name if src == "clip" else src)
 
         session.start_job(st.session_state, "edit", work, label=f"{editing.TASK_LABELS[task]} with {entry.tag}")

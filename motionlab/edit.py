@@ -1,9 +1,9 @@
 """Editing by masked sampling: in-betweening, continuation, long dances and joint masks, with seam checks.
 
-    python -m motionlab.edit inbetween --checkpoint checkpoints/long_10000/model.pt --from 300 --to 420 --out edits/ib
-    python -m motionlab.edit continue  --checkpoint checkpoints/long_10000/model.pt --at 100 --context 64 --out edits/cont
-    python -m motionlab.edit long      --checkpoint checkpoints/long_10000/model.pt --seconds 30 --out edits/long30
-    python -m motionlab.edit regen     --checkpoint checkpoints/long_10000/model.pt --part upper --at 300 --out edits/upper
+    python -m motionlab.edit inbetween --checkpoint CK --from 300 --to 420 --out edits/ib
+    python -m motionlab.edit continue  --checkpoint CK --at 100 --context 64 --out edits/cont
+    python -m motionlab.edit long      --checkpoint CK --seconds 30 --out edits/long30
+    python -m motionlab.edit regen     --checkpoint CK --part upper --at 300 --out edits/upper
 
 A mask is (frames x joints), True where the motion is known (held to given pixels). The model
 samples one window of its own length; the known region is held by replacement at every step
@@ -38,6 +38,7 @@ PARTS = {"upper": ("nose", "neck_mid", "shoulder", "elbow", "hand"),
          "legs": ("hip", "knee", "ankle", "heel", "foot_index", "foot_mean")}
 MAX_EDIT_FRAMES = 20 * 60 * 30  # 20 minutes at 30 fps
 DEFAULT_OVERLAP = 64
+DEFAULT_BLEND = 8  # the CLI's and lab's: halves the seam's velocity jump on long_10000 (README)
 BASELINE_STRIDE = 5
 
 
@@ -83,11 +84,11 @@ class Edit:
 
 
 def masked_sample(lm: LoadedModel, given: np.ndarray, known: np.ndarray, num_samples: int = 1, seed: int = 42, *,
-                  sampler: SamplerChoice = DEFAULT_SAMPLER, resample: int = 1, precision: str = "fp32",
-                  threads=None, on_step: Callable | None = None) -> tuple[np.ndarray, object]:
+                  sampler: SamplerChoice = DEFAULT_SAMPLER, resample: int = 1, blend: int = 0,
+                  precision: str = "fp32", threads=None, on_step: Callable | None = None) -> tuple[np.ndarray, object]:
     """One window of masked sampling. given: (W, J, 2) or (N, W, J, 2) pixels (any value where not
     known); known: (W, J) bool. Returns ((N, W, J, 2) pixels with the known region exactly `given`,
-    the SampleRun)."""
+    the SampleRun). blend > 0 smooths temporal seams afterwards (`blend_seams`)."""
     j = len(lm.joints)
     g = np.asarray(given, np.float32)
     if g.ndim == 3:
@@ -105,11 +106,49 @@ def masked_sample(lm: LoadedModel, given: np.ndarray, known: np.ndarray, num_sam
     gc = np.where(known[None, :, :, None], g, 0.0).reshape(g.shape[0], w, 2 * j)
     x0 = torch.from_numpy(((gc - lm.mean) / lm.std).transpose(0, 2, 1).astype(np.float32))
     m = torch.from_numpy(np.repeat(known, 2, axis=1).T.copy())[None]  # (1, C, W): x and y of a joint together
+    if not isinstance(blend, int) or isinstance(blend, bool) or not 0 <= blend <= w:
+        raise MotionlabError(f"blend must be 0..{w} frames, got {blend!r}")
+    last = {}
+
+    def step(out):
+        last["x0"] = out.pred_x0
+        if on_step is not None:
+            on_step(out)
     run = generate(lm.model, lm.diffusion, num_samples, w, seed=seed, sampler=sampler, precision=precision,
-                   threads=threads, on_step=on_step, known=x0, mask=m, resample=resample)
+                   threads=threads, on_step=step, known=x0, mask=m, resample=resample)
     px = lm.unnormalize(run.x).reshape(num_samples, w, j, 2)
+    if blend:
+        px = blend_seams(px, np.broadcast_to(g, px.shape), known,
+                         lm.unnormalize(last["x0"]).reshape(num_samples, w, j, 2), blend)
     px = np.where(known[None, :, :, None], np.broadcast_to(g, px.shape), px)  # exact pixels, not x*std+mean
     return px.astype(np.float32), run
+
+
+def blend_seams(px: np.ndarray, given: np.ndarray, known: np.ndarray, pred: np.ndarray, frames: int) -> np.ndarray:
+    """Carry each temporal seam's offset into the generated side, fading linearly over `frames` frames.
+
+    At the last given frame before a generated run (or the first after it), the model's final x0
+    estimate `pred` misses the given pose by some offset; the generated frames follow `pred`, so
+    pasting the given pose back leaves that offset as a jump. Adding offset * (1 - k / (frames + 1))
+    to the k-th generated frame from the seam (k = 1, 2, ...) closes the jump (an offset blend, as
+    inertialization does in animation). Given frames are not touched; joint masks have no such seam.
+    """
+    out = np.array(px, np.float64)
+    w = known.shape[0]
+    ramp = 1.0 - np.arange(1, frames + 1) / (frames + 1)
+    for jnt in range(known.shape[1]):
+        col = known[:, jnt]
+        edges = np.nonzero(col[1:] != col[:-1])[0]
+        for e in edges:
+            # given e, generated from e + 1: fade forward; else generated up to e, given from e + 1: backward
+            anchor, d = (e, 1) if col[e] else (e + 1, -1)
+            idx, f = [], anchor + d
+            while 0 <= f < w and not col[f] and len(idx) < frames:
+                idx.append(f)
+                f += d
+            off = given[:, anchor, jnt] - pred[:, anchor, jnt]                  # (N, 2)
+            out[:, idx, jnt] += off[:, None, :] * ramp[:len(idx)][None, :, None]
+    return out.astype(np.float32)
 
 
 def _seams(known: np.ndarray) -> list[int]:
@@ -164,7 +203,7 @@ def _chain(lm: LoadedModel, frames: int, context: np.ndarray | None, overlap: in
     """Windows of the model's length, each holding the previous output's last `overlap` frames (the
     first holds `context`, if any) until `frames` frames exist. Window i uses seed + i."""
     w, j = lm.window, len(lm.joints)
-    if not 1 <= overlap < w:
+    if frames > w and not 1 <= overlap < w:  # one window needs no overlap
         raise MotionlabError(f"overlap must be 1..{w - 1} frames (the window is {w}), got {overlap}")
     if context is not None and not 1 <= len(context) < w:
         raise MotionlabError(f"context must be 1..{w - 1} frames (the window is {w}), got {len(context)}")
@@ -350,8 +389,8 @@ def _source(spec: str | None, data: str | None) -> tuple[Clip, str]:
 
 
 def run_task(a, lm: LoadedModel, source: Clip, choice: SamplerChoice) -> Edit:
-    kw = dict(num_samples=a.num_samples, seed=a.seed, sampler=choice, resample=a.resample, precision=a.precision,
-              threads=a.threads)
+    kw = dict(num_samples=a.num_samples, seed=a.seed, sampler=choice, resample=a.resample, blend=a.blend,
+              precision=a.precision, threads=a.threads)
     if a.task == "inbetween":
         return inbetween(lm, source, a.from_frame, a.to_frame, a.context, **kw)
     if a.task == "continue":
@@ -393,7 +432,11 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=42)
     add_sampling_args(p, DEFAULT_SAMPLER, precision_default="fp32")
     p.add_argument("--resample", type=int, default=1, help="RePaint resampling: tries per step (1: none)")
-    p.add_argument("--from", dest="from_frame", type=int, default=None, help="inbetween: last given frame before the gap")
+    p.add_argument("--blend", type=int, default=DEFAULT_BLEND,
+                   help=f"frames over which each seam's offset fades into the generated side (default "
+                        f"{DEFAULT_BLEND}; 0: plain replacement)")
+    p.add_argument("--from", dest="from_frame", type=int, default=None,
+                   help="inbetween: last given frame before the gap")
     p.add_argument("--to", dest="to_frame", type=int, default=None, help="inbetween: first given frame after the gap")
     p.add_argument("--context", type=int, default=None,
                    help="given frames: each side (inbetween, default 8), the start (continue, default 64; "
@@ -456,7 +499,8 @@ def main(argv=None) -> int:
                 written += write_files(out, files_for(c, n + ("_coco18" if e == "openpose_coco" else ""), fmt,
                                                       fps=fps, src_fps=src_fps, layout=layout))
     report = {"task": edit.task, "checkpoint": a.checkpoint, "source": source_name, "seed": a.seed,
-              "sampler": edit.sampler, "resample": a.resample, "frames": edit.num_frames, "samples": edit.num_samples,
+              "sampler": edit.sampler, "resample": a.resample, "blend": a.blend, "frames": edit.num_frames,
+              "samples": edit.num_samples,
               "windows": edit.windows, "seconds": round(edit.seconds, 2), "fps": src_fps, "notes": edit.notes,
               "known_frames": int(edit.known.all(1).sum()), "seam": seams, "part_metrics": metrics}
     from .io import atomic_write_bytes

@@ -205,3 +205,29 @@ def test_cli_errors_are_one_line(tiny_checkpoint, tmp_path):
     assert r.returncode == 2 and "outside the motion" in r.stderr and "Traceback" not in r.stderr
     r = _cli("long", "--checkpoint", tiny_checkpoint, "--data", "demo", "--export", "webm", "--out", tmp_path)
     assert r.returncode == 2 and "unknown format 'webm'" in r.stderr
+
+
+def test_blend_closes_the_offset_at_a_seam_and_leaves_given_frames_alone():
+    w, j = 12, 2
+    known = np.zeros((w, j), bool)
+    known[:3], known[9:] = True, True          # an in-between: given, 6 generated, given
+    given = np.zeros((1, w, j, 2))
+    pred = np.full((1, w, j, 2), 5.0)          # the model's estimate misses the given pose by 5 px
+    px = pred.copy()
+    out = ed.blend_seams(px, given, known, pred, frames=4)
+    np.testing.assert_array_equal(out[:, known], px[:, known])
+    # forward from frame 2: -5 * (1 - k/5) at frames 3..6; backward from frame 9: same at 8..5
+    fwd = -5 * (1 - np.arange(1, 5) / 5)
+    want = np.full(6, 5.0)
+    want[:4] += fwd
+    want[::-1][:4] += fwd
+    np.testing.assert_allclose(out[0, 3:9, 0, 0], want)
+    assert out[0, 3, 0, 0] == pytest.approx(1.0)  # the jump from 0 is 1 px instead of 5
+
+
+def test_blend_is_applied_by_masked_sampling_without_touching_the_known_region(lm, demo):
+    a = ed.continuation(lm, demo, at=30, context=5, length=16, seed=2)
+    b = ed.continuation(lm, demo, at=30, context=5, length=16, seed=2, blend=4)
+    np.testing.assert_array_equal(a.xy[:, :5], b.xy[:, :5])
+    np.testing.assert_array_equal(a.xy[:, 9:], b.xy[:, 9:])    # past the blend, the same sample
+    assert not np.allclose(a.xy[:, 5:9], b.xy[:, 5:9])

@@ -48,8 +48,8 @@ def windows_needed(task: str, params: dict, window: int) -> int:
 
 def run_edit(lm: LoadedModel, task: str, source: Clip, params: dict, reference: Clip, num_samples: int = 1,
              seed: int = 42, sampler: SamplerChoice | None = None, precision: str = "fp32", resample: int = 1,
-             report: Callable | None = None, name: str = "", tag: str = "", source_name: str = "clip",
-             threads=None) -> EditRun:
+             blend: int = 0, report: Callable | None = None, name: str = "", tag: str = "",
+             source_name: str = "clip", threads=None) -> EditRun:
     """One edit with its seam report and generated-part metrics; report(fraction, text) after each step."""
     if task not in ed.TASKS:
         raise MotionlabError(f"task must be one of {', '.join(ed.TASKS)}, got {task!r}")
@@ -64,8 +64,8 @@ def run_edit(lm: LoadedModel, task: str, source: Clip, params: dict, reference: 
             w = (done[0] - 1) // per_window + 1
             report(min(done[0] / total, 1.0), f"window {w}: step {per_window - (done[0] - 1) % per_window - 1} "
                                               f"of {per_window} left")
-    kw = dict(num_samples=num_samples, seed=seed, sampler=sampler, resample=resample, precision=precision,
-              threads=threads, on_step=on_step)
+    kw = dict(num_samples=num_samples, seed=seed, sampler=sampler, resample=resample, blend=blend,
+              precision=precision, threads=threads, on_step=on_step)
     if task == "inbetween":
         e = ed.inbetween(lm, source, params["start"], params["end"], params["context"], **kw)
     elif task == "continue":
