@@ -59,7 +59,7 @@ else:
 c5, c6, c7, c8 = st.columns(4)
 seed = c5.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=1, key="edit.seed")
 n = c6.slider("Samples", 1, 4, 2, key="edit.num_samples")
-resample = c7.slider("RePaint resampling (tries per step)", 1, 10, 1, key="edit.resample",
+resample = c7.slider("RePaint resampling (tries per step)", 1, 10, ed.DEFAULT_RESAMPLE, key="edit.resample",
                      help="Each step is taken this many times, re-noising in between, so the generated part "
                           "can settle against the given one (Lugmayr et al. 2022). Costs that many times more.")
 blend = c8.slider("Seam blend (frames)", 0, max(1, w // 4), min(ed.DEFAULT_BLEND, max(1, w // 4)),
