@@ -163,6 +163,7 @@ def test_every_page_in_chromium(server):
         # -- Edit: in-between the demo clip, held joints greyed, seam table, OpenPose download ---
         go("Edit")
         page.locator(".st-key-edit-run button").click()
+        page.wait_for_selector(".st-key-edit-animation .js-plotly-plot")
         edit_anim = page.locator(".st-key-edit-animation")
         expect(edit_anim.locator(".annotation-text", has_text="tiny_ship inbetween #1")).to_have_count(1)
         settled("Edit")
