@@ -153,6 +153,7 @@ def test_every_page_in_chromium(server):
         # -- Compare: both checkpoints and a real window, one figure ---------------------------
         go("Compare")
         page.locator(".st-key-compare-run button").click()
+        page.wait_for_selector(".st-key-compare-animation .js-plotly-plot")
         cmp_anim = page.locator(".st-key-compare-animation")
         expect(cmp_anim.locator(".annotation-text", has_text="tiny_ship #1")).to_have_count(1)
         settled("Compare")

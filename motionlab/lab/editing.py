@@ -41,8 +41,7 @@ def windows_needed(task: str, params: dict, window: int) -> int:
     """How many windows an edit samples (for progress): chained tasks need more than one."""
     if task == "long" or (task == "continue" and params.get("length", window) > window):
         frames = params["frames"] if task == "long" else params["length"]
-        first = window if task == "long" and not params.get("context") else window
-        return 1 + max(0, math.ceil((frames - first) / (window - params["overlap"])))
+        return 1 + max(0, math.ceil((frames - window) / (window - params["overlap"])))  # the first gives a window
     return 1
 
 
