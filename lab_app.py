@@ -13,6 +13,7 @@ st.set_page_config(page_title="motionlab lab", page_icon=":material/directions_r
 PAGES = [
     st.Page("lab_pages/sample.py", title="Sample", icon=":material/casino:", default=True),
     st.Page("lab_pages/compare.py", title="Compare", icon=":material/view_column:"),
+    st.Page("lab_pages/edit.py", title="Edit", icon=":material/auto_fix_high:"),
     st.Page("lab_pages/metrics.py", title="Metrics", icon=":material/bar_chart:"),
     st.Page("lab_pages/dataset.py", title="Dataset", icon=":material/dataset:"),
     st.Page("lab_pages/training.py", title="Training", icon=":material/model_training:"),

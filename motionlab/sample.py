@@ -118,12 +118,14 @@ def trajectory_stride(num_steps: int, shape: tuple, budget: int = TRAJECTORY_BUD
 def generate(model, diffusion, num_samples: int, window: int, seed: int = 42, *,
              sampler: SamplerChoice = SPEC_SAMPLER, device="cpu", precision: str = "fp32", threads=None,
              keep_trajectory: bool = False, on_step: Callable | None = None,
-             budget: int = TRAJECTORY_BUDGET_BYTES, channels: int | None = None) -> SampleRun:
+             budget: int = TRAJECTORY_BUDGET_BYTES, channels: int | None = None,
+             known: torch.Tensor | None = None, mask: torch.Tensor | None = None, resample: int = 1) -> SampleRun:
     """Sample (N, C, W) normalized clips; same seed and settings, same samples.
 
     The noise comes from a CPU torch.Generator so results do not depend on the device.
     precision and threads may be 'auto' (motionlab.autotune); threads None keeps torch's setting.
     on_step(step_output) is called after each step (for progress and live previews).
+    known/mask/resample: masked sampling (GaussianDiffusion.sample_steps; motionlab.edit builds them).
     """
     if not 1 <= num_samples <= MAX_SAMPLES:
         raise MotionlabError(f"number of samples must be 1..{MAX_SAMPLES}, got {num_samples}")
@@ -144,7 +146,8 @@ def generate(model, diffusion, num_samples: int, window: int, seed: int = 42, *,
     out = None
     t0 = time.perf_counter()
     for i, out in enumerate(diffusion.sample_steps(model, shape, generator=gen, device=device,
-                                                   precision=choice.precision, sampler=steps_sampler)):
+                                                   precision=choice.precision, sampler=steps_sampler,
+                                                   known=known, mask=mask, resample=resample)):
         if keep_trajectory and i % k == 0:
             levels.append(out.t + 1)
             xs.append(out.x_t.half().cpu().numpy())

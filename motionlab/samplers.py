@@ -55,6 +55,13 @@ class Sampler:
              generator: torch.Generator | None = None) -> StepOutput:
         raise NotImplementedError
 
+    def state(self):
+        """What step() carries from one call to the next (None: nothing); for RePaint's repeats."""
+        return None
+
+    def restore(self, state) -> None:
+        pass
+
 
 class DDPMSampler(Sampler):
     """Ancestral sampling (Ho et al. 2020, Alg. 2). Over fewer steps it is the same process on the
@@ -116,6 +123,12 @@ class DPMSolverPP2MSampler(Sampler):
     def __init__(self, diffusion, steps=None):
         super().__init__(diffusion, steps)
         self._last: tuple[torch.Tensor, float] | None = None  # (x0 estimate, h) of the previous step
+
+    def state(self):
+        return self._last
+
+    def restore(self, state) -> None:
+        self._last = state
 
     def _lambda(self, ab: float) -> float:
         if ab <= 0.0:

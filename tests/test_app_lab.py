@@ -122,7 +122,9 @@ def test_sample_page_picks_samples_scrubs_and_exports(lab_env, downloads, monkey
 
     # exports of what is shown: 3 clips side by side, then one
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["GIF (3 clips side by side)", "MP4 (3 clips side by side)", "JSON clips (zip of 3)"]
+    assert labels == ["GIF (3 clips side by side, 30 fps)", "MP4 (3 clips side by side, 30 fps)",
+                      "JSON clips (zip of 3), 30 fps", "OpenPose JSON (BODY_25), 30 fps",
+                      "Pose images (PNG, ControlNet), 30 fps", "CSV, 30 fps", "NPY, 30 fps"]
     assert downloads["tiny_run_seed42.gif"][0]()[:6] == b"GIF89a"
     assert downloads["tiny_run_seed42.mp4"][0]()[4:8] == b"ftyp"
     with zipfile.ZipFile(io.BytesIO(downloads["tiny_run_seed42.zip"][0]())) as z:
@@ -328,7 +330,49 @@ def test_every_page_renders_with_the_real_defaults():
     if usable:  # Sample opens on the most-trained shipped checkpoint
         want = max(usable, key=lambda e: (e.kind == "shipped", e.epoch))
         assert at.selectbox(key="sample.checkpoint").value == want.path
-    for page in ("compare", "metrics", "dataset", "training"):
+    for page in ("compare", "edit", "metrics", "dataset", "training"):
         at.switch_page(f"lab_pages/{page}.py").run()
         assert not at.exception, page
         assert not np.any([e.value.startswith("Traceback") for e in at.error])
+
+
+def test_edit_page_inbetweens_continues_and_exports(lab_env, downloads):
+    at = app("edit")
+    assert [h.value for h in at.header] == ["Edit"]
+    at.selectbox(key="edit.checkpoint").set_value(str(lab_env["ship"])).run()
+    at.number_input(key="edit.context").set_value(4).run()
+    at.number_input(key="edit.from").set_value(40).run()
+    at.number_input(key="edit.to").set_value(52).run()
+    at.slider(key="edit.num_samples").set_value(2).run()
+    at.button(key="edit.run").click().run()
+    wait_job(at, "edit")
+    ok(at)
+    fig = chart(at, "edit.animation")
+    names = [a["text"] for a in fig["layout"]["annotations"]]
+    assert names[0].startswith("given (reference between)") and names[1:] == ["tiny_ship inbetween #0",
+                                                                               "tiny_ship inbetween #1"]
+    held = [t for t in fig["data"] if t.get("name") == "given (held)"]
+    assert len(held) == 3  # the held joints are marked in every panel
+    from motionlab.lab.figures import untyped
+    x = untyped(held[1]["x"])
+    assert np.isfinite(x).all()  # frame 0 is given: every joint held
+    seams, metrics = (d.value for d in at.dataframe)  # seams, then the generated part's metrics
+    assert list(seams["seam at frame"]) == [4, 15]
+    assert list(metrics["metric"]) == list(METRICS) and "ratio" in metrics
+    at.number_input(key="edit.export_fps").set_value(15.0).run()
+    ok(at)
+    with zipfile.ZipFile(io.BytesIO(downloads["tiny_ship_inbetween_seed42_openpose_15fps.zip"][0]())) as z:
+        files = [n for n in z.namelist() if n.endswith("_keypoints.json")]
+        assert len(files) == 2 * 10  # 2 samples, 19 frames at 30 fps = 0.6 s -> 10 frames at 15 fps
+        assert len(json.loads(z.read(files[0]))["people"][0]["pose_keypoints_2d"]) == 75
+    assert downloads["tiny_ship_inbetween_seed42.gif"][0]()[:6] == b"GIF89a"
+
+    # a long dance: windows chained past the model's 32 frames, one seam per window
+    at.radio(key="edit.task").set_value("long").run()
+    at.number_input(key="edit.seconds").set_value(3.0).run()
+    at.button(key="edit.run").click().run()
+    wait_job(at, "edit")
+    ok(at)
+    fig = chart(at, "edit.animation")
+    assert fig["layout"]["meta"]["num_frames"] == 90 and fig["layout"]["meta"]["panels"] == 2
+    assert list(at.dataframe[0].value["seam at frame"]) == [32, 56, 80]

@@ -1,8 +1,9 @@
 """The lab in a real browser: headless Debian Chromium (playwright) against `streamlit run lab_app.py`.
 
 Opens every page on tiny tmp checkpoints, samples once, plays an animation, moves the denoising
-slider, downloads a GIF, and saves a screenshot of each page to artifacts/screenshots/. Skips only
-when /usr/bin/chromium is missing and CI is not set; under CI a missing chromium fails.
+slider, downloads a GIF, in-betweens on the Edit page and downloads its OpenPose JSON, and saves a
+screenshot of each page to artifacts/screenshots/. Skips only when /usr/bin/chromium is missing and
+CI is not set; under CI a missing chromium fails.
 """
 from __future__ import annotations
 
@@ -167,7 +168,7 @@ def test_every_page_in_chromium(server):
         page.goto(f"{url}/training")
         settled("Training")
         nav = page.locator("[data-testid='stSidebarNav']").inner_text()
-        assert all(t in nav for t in ("Sample", "Compare", "Metrics", "Dataset", "Training")), nav
+        assert all(t in nav for t in ("Sample", "Compare", "Edit", "Metrics", "Dataset", "Training")), nav
         assert "motionlab" in page.locator("[data-testid='stSidebar']").inner_text()
 
         # -- Sample: sample 8 clips, play, scrub the denoising steps, download a GIF ------------
@@ -202,12 +203,29 @@ def test_every_page_in_chromium(server):
         # -- Compare: both checkpoints and a real window, one figure ---------------------------
         go("Compare")
         page.locator(".st-key-compare-run button").click()
+        page.wait_for_selector(".st-key-compare-animation .js-plotly-plot")
         cmp_anim = page.locator(".st-key-compare-animation")
         expect(cmp_anim.locator(".annotation-text", has_text="tiny_ship #1")).to_have_count(1)
         settled("Compare")
         expect(cmp_anim.locator(".annotation-text", has_text="real @0")).to_have_count(1)
         expect(cmp_anim.locator(".updatemenu-button")).to_have_count(2)
         shot("compare")
+
+        # -- Edit: in-between the demo clip, held joints greyed, seam table, OpenPose download ---
+        go("Edit")
+        page.locator(".st-key-edit-run button").click()
+        page.wait_for_selector(".st-key-edit-animation .js-plotly-plot")
+        edit_anim = page.locator(".st-key-edit-animation")
+        expect(edit_anim.locator(".annotation-text", has_text="tiny_ship inbetween #1")).to_have_count(1)
+        settled("Edit")
+        expect(edit_anim.locator(".legendtext", has_text="given (held)")).to_have_count(1)
+        expect(edit_anim.locator(".updatemenu-button")).to_have_count(2)
+        expect(page.get_by_text("Seams", exact=True)).to_be_visible()
+        with page.expect_download() as dl:
+            page.locator(".st-key-edit-export_openpose button").click()
+        assert dl.value.suggested_filename == "tiny_ship_inbetween_seed42_openpose_30fps.zip"
+        assert Path(dl.value.path()).read_bytes()[:2] == b"PK"
+        shot("edit")
 
         # -- Metrics: evaluate the shipped checkpoint beside the spec's numbers ----------------
         go("Metrics")

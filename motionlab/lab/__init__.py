@@ -12,8 +12,9 @@ deep link such as /training without lab_app.py on a fresh server):
     scrubber.py   the denoising view's payload (kept states at a few moments, sent to the browser once);
                   static/scrubber.js draws it and scrubs in the browser
     tables.py     metrics rows, ratio-to-baseline, the spec's table layout, CSV / markdown
-    exports.py    GIF / MP4 / JSON bytes for the download buttons
+    exports.py    GIF / MP4 / JSON bytes for the download buttons; pose-tool zips (motionlab.export)
     imports.py    pose files (MediaPipe, COCO-17, OpenPose, MMPose) -> the session's clip (Dataset page)
+    editing.py    the Edit page: run an edit (motionlab.edit) as a job, its panels, seam and metric rows
     processes.py  background training runs (python -m motionlab.train) tracked in lab_process.json
     access.py     who may upload and start/stop runs (server address, visitor's address), disk floor
     ui.py         the only Streamlit glue: cached models, pickers, error display, export buttons
@@ -49,8 +50,16 @@ Widget keys (stable; tests drive the app through them):
              compare.real_start, compare.run (button),
              compare.panels (multiselect of panel names), compare.export_gif / _mp4 / _json,
              plotly chart compare.animation
+    Edit     edit.checkpoint, edit.task (radio: inbetween / continue / long / regen), edit.source
+             ("clip" or "sample #i" of the Sample page), edit.from, edit.to, edit.context, edit.at,
+             edit.length, edit.seconds, edit.overlap, edit.long_context (toggle), edit.part, edit.seed,
+             edit.num_samples, edit.resample, edit.sampler / edit.steps / edit.precision, edit.run
+             (button), plotly chart edit.animation, tables edit.seams / edit.bones / edit.metrics
+    Exports  every page's export_buttons(prefix): PREFIX.export_fps, PREFIX.export_layout,
+             PREFIX.export_gif / _mp4 / _json / _openpose / _pose_png / _csv / _npy
     Metrics  metrics.checkpoints, metrics.seed, metrics.num_samples, metrics.run (button),
-             metrics.recompute (button: sample rows that a release's evaluation.json answered), metrics.log_scale (toggle), metrics.download_csv,
+             metrics.recompute (button: sample rows that a release's evaluation.json answered),
+             metrics.log_scale (toggle), metrics.download_csv,
              metrics.download_md, plotly chart metrics.ratios
     Dataset  dataset.upload (file_uploader, .json, 50 MB), dataset.use_upload (toggle),
              dataset.forget_upload (button), dataset.import_files (file_uploader, several .json/.csv

@@ -6,7 +6,9 @@ import json
 import re
 import zipfile
 
+from .. import export
 from ..clip import Clip
+from ..export import LAYOUTS, fps_tag  # noqa: F401  (the pages' names for them)
 from ..render import video_bytes
 
 MIME = {"gif": "image/gif", "mp4": "video/mp4", "json": "application/json", "zip": "application/zip"}
@@ -47,3 +49,15 @@ def clips_json(clips: list[Clip], names: list[str]) -> tuple[bytes, str, str]:
             used.add(fn)
             z.writestr(f"{fn}.json", json.dumps(c.to_dict()))
     return buf.getvalue(), "zip", MIME["zip"]
+
+
+def at_fps(clips: list[Clip], fps: float, src_fps: float) -> list[Clip]:
+    """The clips resampled to fps (unchanged when it is their own)."""
+    return list(clips) if float(fps) == float(src_fps) else [export.at_fps(c, fps, src_fps) for c in clips]
+
+
+def pose_zip(clips: list[Clip], names: list[str], fmt: str, fps: float, src_fps: float = export.CLIP_FPS,
+             layout: str = "BODY_25") -> bytes:
+    """A zip of one pose-tool format (openpose, pose_png, csv, npy) for every clip, at fps; each file or
+    folder name carries the rate (motionlab.export.files_for)."""
+    return export.export_zip(list(clips), list(names), fmt, fps=fps, src_fps=src_fps, layout=layout)

@@ -28,6 +28,7 @@ SIDES = ("center", "left", "right")
 COLORS = {s: "rgb({}, {}, {})".format(*c) for s, c in RGB.items()}
 MAX_PANEL_FRAMES = 4096   # panels x animation frames; longer clips are shown every k-th frame
 PANEL_HEIGHT = 300
+KNOWN_COLOR = "rgba(120, 120, 120, 0.45)"
 PAD = 0.06                # margin around a panel's skeleton, as a fraction of its extent
 
 
@@ -36,6 +37,7 @@ class Panel:
     title: str
     xy: np.ndarray        # (T, J, 2) pixels, y down
     joints: tuple
+    known: np.ndarray | None = None  # (T, J) bool: joints held to given values, drawn with a grey halo
 
     @property
     def num_frames(self) -> int:
@@ -112,6 +114,7 @@ def skeleton_figure(panels: list[Panel], fps: float = 30.0, cols: int | None = N
     common = square_bounds([p.xy for p in panels], PAD) if shared_bounds else None
     data, layout, animated = [], {}, []
     lines = []  # per panel: {trace_index: (T, L, 2) polyline}
+    first_known = next((i for i, p in enumerate(panels) if p.known is not None), None)
     annotations = []
     for i, (p, (dx, dy)) in enumerate(zip(panels, cells)):
         s = "" if i == 0 else str(i + 1)
@@ -129,6 +132,15 @@ def skeleton_figure(panels: list[Panel], fps: float = 30.0, cols: int | None = N
                      "marker": {"opacity": 0, "size": 1}, "hoverinfo": "skip", "showlegend": False,
                      "xaxis": f"x{s}", "yaxis": f"y{s}"})
         per = {}
+        if p.known is not None:  # under the skeleton: grey discs on the given (held) joints
+            held = np.where(np.asarray(p.known, bool)[..., None], p.xy, np.nan).astype(np.float32)
+            f0 = held[min(shown[0], len(held) - 1)]
+            per[len(data)] = held
+            animated.append(len(data))
+            data.append({"type": "scatter", "x": typed(f0[:, 0]), "y": typed(f0[:, 1]), "name": "given (held)",
+                         "legendgroup": "given", "showlegend": i == first_known,
+                         "mode": "markers", "marker": {"color": KNOWN_COLOR, "size": 13},
+                         "hoverinfo": "skip", "xaxis": f"x{s}", "yaxis": f"y{s}"})
         for side, idx in _side_layout(p.joints).items():
             poly = _polyline(p.xy, idx)
             f0 = poly[min(shown[0], len(poly) - 1)]

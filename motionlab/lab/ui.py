@@ -278,24 +278,46 @@ def denoise_scrubber(payload: dict, key: str) -> int:
 
 
 def export_buttons(prefix: str, clips: list[Clip], titles: list[str], base: str, fps: int = 30) -> None:
-    """GIF, MP4 and JSON downloads of what is shown; files are made only when a button is clicked."""
+    """GIF, MP4 and JSON downloads of what is shown, then the pose-tool formats (OpenPose JSON, pose
+    images, CSV, NPY) at a chosen frame rate; files are made only when a button is clicked."""
     if not clips:
         return
     base = exports.slug(base)
     clips, titles = list(clips), list(titles)
     what = "clip" if len(clips) == 1 else f"{len(clips)} clips side by side"
+    c0, c00 = st.columns([1, 3])
+    out_fps = c0.number_input("Export frame rate (fps)", min_value=1.0, max_value=120.0, value=float(fps), step=1.0,
+                              key=f"{prefix}.export_fps",
+                              help=f"The clips are {fps:g} fps; another rate resamples them (linear in time). "
+                                   "Every file name below carries its rate.")
+    out_fps = float(out_fps)
+    layout = c00.radio("OpenPose layout", list(exports.LAYOUTS), horizontal=True, key=f"{prefix}.export_layout",
+                       help="BODY_25: OpenPose's default output; COCO_18: what ControlNet's openpose annotator uses. "
+                            "Points our skeleton lacks (eyes, ears, small toes) are written as not detected.")
+    vfps = max(1, round(out_fps))
     c1, c2, c3 = st.columns(3)
-    c1.download_button(f"GIF ({what})", data=lambda: exports.video(clips, "gif", titles, fps),
+    c1.download_button(f"GIF ({what}, {vfps} fps)",
+                       data=lambda: exports.video(exports.at_fps(clips, out_fps, fps), "gif", titles, vfps),
                        file_name=f"{base}.gif", mime=exports.MIME["gif"], key=f"{prefix}.export_gif",
                        on_click="ignore", icon=":material/gif_box:")
-    c2.download_button(f"MP4 ({what})", data=lambda: exports.video(clips, "mp4", titles, fps),
+    c2.download_button(f"MP4 ({what}, {vfps} fps)",
+                       data=lambda: exports.video(exports.at_fps(clips, out_fps, fps), "mp4", titles, vfps),
                        file_name=f"{base}.mp4", mime=exports.MIME["mp4"], key=f"{prefix}.export_mp4",
                        on_click="ignore", icon=":material/movie:")
     ext = "json" if len(clips) == 1 else "zip"
-    c3.download_button("JSON clip" if len(clips) == 1 else f"JSON clips (zip of {len(clips)})",
+    c3.download_button(("JSON clip" if len(clips) == 1 else f"JSON clips (zip of {len(clips)})") + f", {fps:g} fps",
                        data=lambda: exports.clips_json(clips, titles)[0], file_name=f"{base}.{ext}",
                        mime=exports.MIME[ext], key=f"{prefix}.export_json", on_click="ignore",
                        icon=":material/data_object:")
+    tag = exports.fps_tag(out_fps)
+    d1, d2, d3, d4 = st.columns(4)
+    for col, fmt, label, icon in ((d1, "openpose", f"OpenPose JSON ({layout})", ":material/accessibility_new:"),
+                                  (d2, "pose_png", "Pose images (PNG, ControlNet)", ":material/image:"),
+                                  (d3, "csv", "CSV", ":material/table:"), (d4, "npy", "NPY", ":material/grid_on:")):
+        col.download_button(f"{label}, {out_fps:g} fps",
+                            data=lambda fmt=fmt: exports.pose_zip(clips, titles, fmt, out_fps, fps, layout),
+                            file_name=f"{base}_{fmt}_{tag}.zip", mime=exports.MIME["zip"],
+                            key=f"{prefix}.export_{fmt}", on_click="ignore", icon=icon)
 
 
 def preview_image(xy: np.ndarray, joints) -> np.ndarray:
