@@ -5,7 +5,7 @@ from motionlab import edit as ed
 from motionlab.errors import MotionlabError
 from motionlab.export import CLIP_FPS
 from motionlab.lab import editing, figures, session, ui
-from motionlab.sample import DEFAULT_SAMPLER
+from motionlab.edit import EDIT_SAMPLER
 
 st.header("Edit")
 st.caption("Given frames or joints are held while the rest is generated (masked sampling: at every step the "
@@ -66,7 +66,7 @@ blend = c8.slider("Seam blend (frames)", 0, max(1, w // 4), min(ed.DEFAULT_BLEND
                   key="edit.blend",
                   help="The offset between the model's estimate and the given pose at a seam fades into this many "
                        "generated frames; the given frames are untouched. 0: plain replacement.")
-sampler, precision = ui.sampling_controls("edit", DEFAULT_SAMPLER, entry.timesteps, precision_default="fp32")
+sampler, precision = ui.sampling_controls("edit", EDIT_SAMPLER, entry.timesteps, precision_default="fp32")
 
 if st.button("Edit", key="edit.run", type="primary", icon=":material/auto_fix_high:",
              disabled=ui.job_running("edit")):

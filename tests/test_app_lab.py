@@ -92,7 +92,7 @@ def test_sample_page_picks_samples_scrubs_and_exports(lab_env, downloads, monkey
     assert fig["layout"]["meta"]["panels"] == 3 and len(fig["frames"]) == 32
     assert fig["layout"]["yaxis"]["autorange"] == "reversed"
     # the lab's default sampler, clamped to this run's 10-step chain; precision and threads measured
-    assert re.search(r"3 samples from \*\*runs/tiny_run/best.pt\*\*, seed 42, dpmpp-10, (fp32|bf16), \d threads? "
+    assert re.search(r"3 samples from \*\*runs/tiny_run/best.pt\*\*, seed 42, ddpm-10, (fp32|bf16), \d threads? "
                      r"\(auto(, measured)?\), 32 frames", texts(at)), texts(at)
     assert at.multiselect(key="sample.show").value == [0, 1, 2]
 

@@ -174,9 +174,9 @@ def test_masked_sample_rejects_bad_input(lm):
 
 
 def test_all_unknown_edit_equals_plain_sampling_in_pixels(lm):
-    from motionlab.sample import DEFAULT_SAMPLER, sample_checkpoint
+    from motionlab.sample import sample_checkpoint
     px, _ = ed.masked_sample(lm, np.zeros((lm.window, 20, 2)), np.zeros((lm.window, 20), bool), 2, seed=7)
-    plain = sample_checkpoint(lm, 2, 7, sampler=DEFAULT_SAMPLER).pixels
+    plain = sample_checkpoint(lm, 2, 7, sampler=ed.EDIT_SAMPLER).pixels
     np.testing.assert_array_equal(px, plain.reshape(px.shape))
 
 

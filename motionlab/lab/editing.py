@@ -52,7 +52,7 @@ def run_edit(lm: LoadedModel, task: str, source: Clip, params: dict, reference: 
     """One edit with its seam report and generated-part metrics; report(fraction, text) after each step."""
     if task not in ed.TASKS:
         raise MotionlabError(f"task must be one of {', '.join(ed.TASKS)}, got {task!r}")
-    sampler = sampler or ed.DEFAULT_SAMPLER
+    sampler = sampler or ed.EDIT_SAMPLER
     per_window = sampler.steps_for(lm.diffusion.num_timesteps)
     total = windows_needed(task, params, lm.window) * per_window
     done = [0]
