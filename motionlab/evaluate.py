@@ -9,6 +9,7 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +18,10 @@ from .cli import resolve_clip, run_main
 from .dataset import DataConfig, MotionSequenceDataset
 from .errors import MotionlabError
 from .metrics import METRICS, all_metrics
+from .novelty import COLUMNS as NOVELTY_COLUMNS, NoveltyError, novelty, training_clip_mismatch
 from .sample import sample_checkpoint
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def baseline_windows(clip, window: int, stride: int, limit: int, seed: int = 42) -> MotionSequenceDataset:
@@ -31,8 +35,12 @@ def dataset_baseline(clip, window: int, stride: int, limit: int, seed: int = 42)
     return all_metrics(baseline_windows(clip, window, stride, limit, seed).windows_pixels())
 
 
-def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: str = "fp32") -> dict:
-    """One table row: the checkpoint's sample metrics and its stored dataset baseline."""
+def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: str = "fp32",
+                        with_novelty: bool = False, data: str | None = None) -> dict:
+    """One table row: the checkpoint's sample metrics and its stored dataset baseline.
+
+    with_novelty adds row["novelty"] (novelty_columns: against `data`, else the training clip found).
+    """
     lm = load_model(path)
     px = sample_checkpoint(lm, num_samples, seed, precision)
     if not np.isfinite(px).all():
@@ -42,7 +50,47 @@ def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: s
             "config": f"{d['window']} / {d['stride']} / {d['limit']} / {lm.meta['train_config']['epochs']}",
             "window_stride_limit": (d["window"], d["stride"], d["limit"]),
             "epoch": lm.meta["epoch"], "metrics": {k: v for k, v in all_metrics(px).items() if k != "clips"},
-            "baseline": lm.meta["baseline"], "num_samples": num_samples, "seed": seed}
+            "baseline": lm.meta["baseline"], "num_samples": num_samples, "seed": seed, "weights": lm.weights,
+            **({"novelty": novelty_columns(lm, px, data)} if with_novelty else {})}
+
+
+def training_clip(lm, data: str | None = None):
+    """(clip, name, reason): the clip a loaded checkpoint was trained on, for novelty.
+
+    `data` (a clip path or 'demo') must be that clip, else MotionlabError. Without it, the
+    checkpoint's own data path (as given, then under the repository) and then the default clip are
+    tried; when neither is the training clip (novelty.training_clip_mismatch) clip is None and
+    reason says why.
+    """
+    d = lm.meta["data_config"]
+    if data is not None:
+        clip, name = resolve_clip(data, quiet=True)
+        why = training_clip_mismatch(clip, d, lm.joints, lm.mean)
+        if why:
+            raise MotionlabError(f"{name} is not the clip {lm.path} was trained on: {why}")
+        return clip, name, ""
+    src = str(d.get("data") or "")
+    tries = ["demo"] if src == "demo" else [str(p) for p in (Path(src), REPO / src) if src and p.is_file()][:1]
+    for spec in dict.fromkeys([*tries, None]):
+        try:
+            clip, name = resolve_clip(spec, quiet=True)
+        except MotionlabError:
+            continue
+        if not training_clip_mismatch(clip, d, lm.joints, lm.mean):
+            return clip, name, ""
+    return None, "", f"its training clip ({src or 'unknown'}) is not here; pass --data with that clip"
+
+
+def novelty_columns(lm, pixels, data: str | None = None) -> dict:
+    """NoveltyResult.to_dict() of samples against the training clip, plus 'clip' (its name);
+    {'error': reason} when that clip is not here or gives no novelty (too short, ...)."""
+    clip, name, why = training_clip(lm, data)
+    if clip is None:
+        return {"error": why}
+    try:
+        return {**novelty(pixels, clip.channels).to_dict(), "clip": name}
+    except NoveltyError as e:
+        return {"error": str(e)}
 
 
 def fmt(v) -> str:
@@ -58,17 +106,21 @@ def baseline_markdown(rows: list[tuple[str, str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def checkpoints_markdown(rows: list[dict], baselines: bool = True) -> str:
+def checkpoints_markdown(rows: list[dict], baselines: bool = True, extra: tuple = ()) -> str:
     """The spec's "Model checkpoints evaluated" table; rows have tag, checkpoint, config, metrics
-    (and baseline, printed under each row when `baselines`)."""
+    (and baseline, printed under each row when `baselines`). `extra` names columns of
+    row["novelty"] printed after the six (blank on baseline rows)."""
+    tail = "".join(f" {k} |" for k in extra)
     lines = ["| tag | checkpoint | training config (window / stride / limit / epochs) | "
-             + " | ".join(METRICS) + " |", "| --- | --- | --- | " + " | ".join("---" for _ in METRICS) + " |"]
+             + " | ".join(METRICS) + " |" + tail,
+             "| --- | --- | --- | " + " | ".join("---" for _ in METRICS) + " |" + " --- |" * len(extra)]
     for r in rows:
         lines.append(f"| {r['tag']} | `{r['checkpoint']}` | {r['config']} | "
-                     + " | ".join(fmt(r["metrics"][k]) for k in METRICS) + " |")
+                     + " | ".join(fmt(r["metrics"][k]) for k in METRICS) + " |"
+                     + "".join(f" {fmt(r.get('novelty', {}).get(k))} |" for k in extra))
         if baselines:
             lines.append(f"| ↳ dataset baseline | | {r['baseline']['clips']} clips | "
-                         + " | ".join(fmt(r["baseline"][k]) for k in METRICS) + " |")
+                         + " | ".join(fmt(r["baseline"][k]) for k in METRICS) + " |" + "  |" * len(extra))
     return "\n".join(lines)
 
 
@@ -84,6 +136,9 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--no-novelty", action="store_true",
+                   help="leave out novelty and coverage (by default computed against the training clip: --data, "
+                        "else the checkpoint's own clip)")
     a = p.parse_args(argv)
     if a.dataset_only:
         clip, name = resolve_clip(a.data, min_frames=a.window)
@@ -96,8 +151,13 @@ def main(argv=None) -> int:
         return 0
     if not a.checkpoints:
         raise MotionlabError("give --checkpoints PATH ... or --dataset-only")
-    rows = [evaluate_checkpoint(c, a.num_samples, a.seed, a.precision) for c in a.checkpoints]
-    print(json.dumps(rows, indent=1) if a.json else checkpoints_markdown(rows))
+    rows = [evaluate_checkpoint(c, a.num_samples, a.seed, a.precision, not a.no_novelty, a.data)
+            for c in a.checkpoints]
+    for r in rows:
+        if r.get("novelty", {}).get("error"):
+            print(f"motionlab.evaluate: note: no novelty for {r['checkpoint']}: {r['novelty']['error']}", file=sys.stderr)
+    extra = () if a.no_novelty else NOVELTY_COLUMNS
+    print(json.dumps(rows, indent=1) if a.json else checkpoints_markdown(rows, extra=extra))
     return 0
 
 
