@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from motionlab.checkpoints import read_checkpoint, release_copy  # noqa: E402
+from motionlab.checkpoints import read_checkpoint, release_copy, weights_of  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--src", required=True)
@@ -20,14 +20,19 @@ p.add_argument("--command", required=True)
 p.add_argument("--machine", required=True)
 p.add_argument("--wall-seconds", type=float, required=True)
 p.add_argument("--note", default="")
+p.add_argument("--ema-only", action="store_true",
+               help="ship only the EMA weights of an --ema-decay run (half the size); by default both are kept")
 a = p.parse_args()
 dst = Path("checkpoints") / a.tag
 dst.mkdir(parents=True, exist_ok=True)
-release_copy(a.src, dst / "model.pt")
+release_copy(a.src, dst / "model.pt", ema_only=a.ema_only)
 shutil.copyfile(a.metrics, dst / "metrics.jsonl")
 ck = read_checkpoint(dst / "model.pt")
 t, d = ck["train_config"], ck["data_config"]
 sha = hashlib.sha256((dst / "model.pt").read_bytes()).hexdigest()
+ema = t.get("ema_decay") or 0
+weights = (f"EMA of the weights (decay {ema:g}), " + ("raw weights not kept" if a.ema_only else "raw weights kept beside it")
+           if weights_of(ck) == "ema" else "raw (trained without --ema-decay)")
 card = f"""# {a.tag}
 
 | field | value |
@@ -38,6 +43,7 @@ card = f"""# {a.tag}
 | epochs asked / weights shipped | {t['epochs']} / epoch {ck['epoch']} (best mean epoch loss {ck['best_loss']:.5f} at epoch {ck['best_epoch']}) |
 | wall time | {a.wall_seconds:.0f} s |
 | machine | {a.machine} |
+| sampling weights | {weights} |
 | file | model.pt, fp16 weights, no optimizer state, {(dst / 'model.pt').stat().st_size / 2**20:.1f} MiB, sha256 {sha[:16]}… |
 
 {a.note}
