@@ -60,8 +60,8 @@ def rms(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class ClipWindows:
     """All W-frame windows of one clip at stride 1, centred, with the clip's self-distance scale.
 
-    Building it is cheap (a copy of the windows); `scale` costs a K x K distance search the first
-    time it is read.
+    Building it is cheap (a copy of the windows) and enough for `nearest`; `scale` costs a K x K
+    distance search the first time it is read, and needs T >= 2W frames.
     """
 
     def __init__(self, channels, window: int):
@@ -73,9 +73,8 @@ class ClipWindows:
         if window < 1:
             raise NoveltyError(f"window must be at least 1 frame, got {window}")
         t, c = x.shape
-        if t < 2 * window:
-            raise NoveltyError(f"a clip of {t} frames has no two {window}-frame windows that share no frame; "
-                               f"novelty needs at least {2 * window} frames")
+        if t < window:
+            raise NoveltyError(f"a clip of {t} frames has no {window}-frame window")
         k = t - window + 1
         if k * window * c > MAX_WINDOW_VALUES:
             raise NoveltyError(f"{k} windows of {window} x {c} values exceed the novelty budget of "
@@ -126,6 +125,9 @@ class ClipWindows:
         """Median over offsets of the exact distance to the nearest non-overlapping window (pixels)."""
         with self._lock:
             if self._scale is None:
+                if self.frames < 2 * self.window:
+                    raise NoveltyError(f"a clip of {self.frames} frames has no two {self.window}-frame windows that "
+                                       f"share no frame; novelty needs at least {2 * self.window} frames")
                 r, _ = self._self_nearest()
                 s = float(np.nanmedian(r))
                 if not s > 0:

@@ -71,8 +71,14 @@ def test_coverage_bounds(demo):
 def test_too_short_clip_and_bad_samples_are_clear_errors(demo):
     x = demo_clip(frames=128).channels
     with pytest.raises(nv.NoveltyError, match="needs at least 128 frames"):
-        nv.ClipWindows(x[:127], 64)
-    nv.ClipWindows(x[:128], 64)  # offsets 0 and 64 share no frame
+        nv.ClipWindows(x[:127], 64).scale
+    with pytest.raises(nv.NoveltyError, match="needs at least 128 frames"):
+        nv.novelty(_windows(x, [0], 64), x[:127])
+    assert nv.ClipWindows(x[:128], 64).scale > 0  # offsets 0 and 64 share no frame
+    off, _ = nv.ClipWindows(x[:100], 64).nearest(_windows(x, [30], 64))  # nearest needs no scale
+    assert off.tolist() == [30]
+    with pytest.raises(nv.NoveltyError, match="no 64-frame window"):
+        nv.ClipWindows(x[:63], 64)
     with pytest.raises(nv.NoveltyError, match="repeats itself exactly"):
         nv.novelty(_windows(x, [0], 8), np.tile(x[:8], (6, 1)))
     with pytest.raises(nv.NoveltyError, match="shape"):

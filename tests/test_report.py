@@ -30,6 +30,23 @@ def test_report_is_deterministic_and_complete(tiny_checkpoint, tmp_path):
     assert "| tiny |" in text
 
 
+def test_novelty_columns_follow_the_six_only_when_asked(tiny_checkpoint, tmp_path, demo):
+    from motionlab.clip import save_clip
+    clip = tmp_path / "demo96.json"
+    save_clip(demo, clip)
+    args = ["--checkpoints", str(tiny_checkpoint), "--num-samples", "3", "--seed", "7", "--notes", str(tmp_path / "none")]
+    assert report.main([*args, "--out", str(tmp_path / "plain" / "RESULTS.md")]) == 0
+    assert report.main([*args, "--out", str(tmp_path / "nov" / "RESULTS.md"), "--novelty", "--data", str(clip)]) == 0
+    plain = (tmp_path / "plain" / "RESULTS.md").read_text().splitlines()
+    nov = (tmp_path / "nov" / "RESULTS.md").read_text().splitlines()
+    assert not any("coverage" in ln for ln in plain)
+    head = next(i for i, ln in enumerate(nov) if ln.startswith("| tag | source | epoch |"))
+    assert nov[head] == plain[head] + " novelty | coverage |"
+    assert nov[head + 2].startswith(plain[head + 2] + " ")  # the six cells are unchanged, two follow
+    assert nov[0].startswith("# ") and "--novelty --data " in "\n".join(nov[:4])
+    assert "## Novelty and coverage" in nov and any(ln.startswith("| tiny | 81 | ") for ln in nov)
+
+
 def test_committed_results_match_a_rerun_of_the_1epoch_row():
     """Sampling is seeded on the CPU: re-evaluating a shipped checkpoint gives the committed figures."""
     ck = ROOT / "checkpoints" / "baseline_1epoch" / "model.pt"
@@ -37,7 +54,7 @@ def test_committed_results_match_a_rerun_of_the_1epoch_row():
     if not ck.is_file() or not doc.is_file():
         pytest.skip("no shipped baseline_1epoch checkpoint or docs/RESULTS.md")
     row = next(ln for ln in doc.read_text().splitlines() if ln.startswith("| baseline_1epoch | ours"))
-    committed = [c.split(" (")[0] for c in row.strip("|").split("|")[3:]]
+    committed = [c.split(" (")[0] for c in row.strip("|").split("|")[3:3 + len(METRICS)]]  # novelty may follow
     got = evaluate_checkpoint(ck, num_samples=8, seed=42)["metrics"]
     assert [fmt(got[k]) for k in METRICS] == [c.strip() for c in committed]
 
