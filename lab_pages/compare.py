@@ -13,6 +13,8 @@ c1, c2, c3 = st.columns(3)
 seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=1, key="compare.seed")
 n = c2.slider("Samples per checkpoint", 1, 8, 2, key="compare.num_samples")
 precision = c3.radio("Precision", ["fp32", "bf16"], horizontal=True, key="compare.precision")
+if chosen:
+    st.caption("Sampling weights: " + "; ".join(f"{e.short}: {e.weights_label}" for e in chosen) + ".")
 
 clip, clip_name, _ = ui.active_clip()
 window = max([e.window for e in chosen] or [64])
@@ -72,6 +74,13 @@ if not picked:
     st.info("Nothing to show yet: sample some checkpoints or add real windows.")
     st.stop()
 sel = [by[name] for name in picked]
+nearest = session.nearest_panels(sel, clip, "real")
+if st.toggle("Put each sample next to its nearest real window", key="compare.nearest", disabled=not nearest,
+             help="The window of the clip (any start frame) closest to the sample after removing each one's mean "
+                  "x and y: the novelty measure's match (motionlab/novelty.py)."):
+    sel = [q for p in sel for q in ([p, nearest[p.name]] if p.name in nearest else [p])]
+    st.caption("Nearest real windows (RMS pixels per coordinate, positions removed): " + "; ".join(
+        f"{q.meta['of']} → @{q.meta['start']}, {q.meta['distance']:.1f} px" for q in nearest.values()) + ".")
 fig = figures.skeleton_figure([figures.Panel(p.name, p.xy, p.joints) for p in sel])
 ui.skeleton_chart(fig, "compare.animation")
 lengths = sorted({p.xy.shape[0] for p in sel})

@@ -20,7 +20,8 @@ seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=
 n = c2.slider("Number of samples", 1, config.MAX_SAMPLES, 8, key="sample.num_samples")
 precision = c3.radio("Precision", ["fp32", "bf16"], horizontal=True, key="sample.precision",
                      help="bf16 autocast is faster on recent CPUs; fp32 matches the spec.")
-st.caption(f"Sampler: full {entry.timesteps}-step ancestral DDPM (the spec's sampler), on CPU. "
+st.caption(f"Sampler: full {entry.timesteps}-step ancestral DDPM (the spec's sampler), on CPU, with the "
+           f"checkpoint's {entry.weights_label}. "
            "The denoising trajectory is kept in this session (float16, capped at "
            f"{config.trajectory_budget_bytes() // 2**20} MB) for the step slider below.")
 
@@ -55,7 +56,8 @@ if result is None:
 
 st.subheader("Samples")
 st.caption(f"{result.num_samples} samples from **{result.name}**, seed {result.seed}, {result.precision}, "
-           f"{result.timesteps} steps, {result.window} frames, {result.seconds:.1f} s.")
+           f"{result.timesteps} steps, {result.window} frames, {result.seconds:.1f} s, "
+           f"{'EMA' if result.weights == 'ema' else 'raw'} weights.")
 if (result.path, result.seed, result.num_samples, result.precision) != (entry.path, seed, n, precision):
     st.caption("These samples come from earlier settings; press **Sample** to draw with the ones above.")
 if not np.isfinite(result.pixels).all():

@@ -33,7 +33,8 @@ Widget keys (stable; tests drive the app through them):
              plotly charts sample.animation, sample.denoise
     Compare  compare.checkpoints (multiselect of paths), compare.seed, compare.num_samples,
              compare.precision, compare.real_count, compare.real_start, compare.run (button),
-             compare.panels (multiselect of panel names), compare.export_gif / _mp4 / _json,
+             compare.panels (multiselect of panel names), compare.nearest (toggle: each sample
+             beside its nearest real window), compare.export_gif / _mp4 / _json,
              plotly chart compare.animation
     Metrics  metrics.checkpoints, metrics.seed, metrics.num_samples, metrics.precision,
              metrics.run (button), metrics.log_scale (toggle), metrics.download_csv,

@@ -34,6 +34,9 @@ class CheckpointEntry:
     mtime_ns: int = 0
     baseline: dict = field(default_factory=dict, hash=False, compare=False)
     model_config: dict = field(default_factory=dict, hash=False, compare=False)
+    data_config: dict = field(default_factory=dict, hash=False, compare=False)
+    weights: str = "raw"      # the weights sampling uses: "ema" or "raw" (checkpoints.weights_of)
+    ema_decay: float = 0.0
 
     @property
     def config(self) -> str:
@@ -45,6 +48,13 @@ class CheckpointEntry:
         """A panel title: the tag, plus the file stem for run folders (best / last)."""
         stem = Path(self.path).stem
         return self.tag if stem in ("model", self.tag) else f"{self.tag}:{stem}"
+
+    @property
+    def weights_label(self) -> str:
+        """Which weights sampling uses, for captions."""
+        if self.weights == "ema":
+            return f"EMA weights (decay {self.ema_decay:g})" if self.ema_decay else "EMA weights"
+        return "raw weights (no EMA in this checkpoint)"
 
     @property
     def label(self) -> str:
@@ -71,7 +81,7 @@ class CheckpointEntry:
                 "epoch": self.epoch, "best loss": self.best_loss, "diffusion steps": self.timesteps,
                 "model": f"base {m.get('base_channels')} × {tuple(m.get('channel_mults', ()))}, "
                          f"time {m.get('time_dim')}", "parameters": f"{self.num_params:,}",
-                "size": f"{self.size_mb:.1f} MB"}
+                "size": f"{self.size_mb:.1f} MB", "sampling weights": self.weights_label}
 
 
 _cache: dict[tuple, CheckpointEntry] = {}
