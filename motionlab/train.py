@@ -145,10 +145,10 @@ class Trainer:
         self.history: list[dict] = []
 
     # -- checkpoints -------------------------------------------------------
-    def _payload(self, state, epoch, ema_state=None) -> dict:
-        ema = {} if ema_state is None else {
-            "ema_state": {k: v.detach().to("cpu", copy=True) for k, v in ema_state.items()},
-            "ema_steps": int(self.ema.n_averaged.item())}
+    def _payload(self, state, epoch, ema=None) -> dict:
+        """ema: (EMA state_dict, steps averaged) or None."""
+        ema = {} if ema is None else {
+            "ema_state": {k: v.detach().to("cpu", copy=True) for k, v in ema[0].items()}, "ema_steps": ema[1]}
         return {
             "format": "motionlab-checkpoint", "version": 1,
             "model_state": {k: v.detach().to("cpu", copy=True) for k, v in state.items()},
@@ -165,7 +165,7 @@ class Trainer:
         if self._best_dirty:
             save_checkpoint(self.out / "best.pt", self._payload(self._best_state, self.best_epoch, self._best_ema))
             self._best_dirty = False
-        last = self._payload(self.model.state_dict(), self.epoch, self.ema.module.state_dict() if self.ema else None)
+        last = self._payload(self.model.state_dict(), self.epoch, self._ema_now(clone=False))
         last["optimizer_state"] = self.opt.state_dict()
         save_checkpoint(self.out / "last.pt", last)
 
@@ -207,6 +207,13 @@ class Trainer:
         if self.ema is not None:
             self.ema.module.load_state_dict({k: v.float() for k, v in ck["ema_state"].items()})
             self.ema.n_averaged.fill_(int(ck.get("ema_steps", 0)))
+
+    def _ema_now(self, clone: bool = True):
+        """(EMA state_dict, steps averaged), or None without an EMA."""
+        if self.ema is None:
+            return None
+        st = self.ema.module.state_dict()
+        return ({k: v.detach().clone() for k, v in st.items()} if clone else st), int(self.ema.n_averaged.item())
 
     def _update_ema(self) -> None:
         if self.ema is not None:
@@ -288,8 +295,7 @@ class Trainer:
                 if loss < self.best_loss - cfg.min_delta:
                     self.best_loss, self.best_epoch, self.bad_epochs = loss, self.epoch, 0
                     self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-                    if self.ema is not None:
-                        self._best_ema = {k: v.detach().clone() for k, v in self.ema.module.state_dict().items()}
+                    self._best_ema = self._ema_now()
                     self._best_dirty = True
                 else:
                     self.bad_epochs += 1

@@ -23,7 +23,8 @@ def _ema_of(trajectory, decay):
 @pytest.fixture(scope="module")
 def ema_run(tmp_path_factory, demo):
     out = tmp_path_factory.mktemp("ema_run")
-    tr = tiny_trainer(out, demo, epochs=3, ema_decay=DECAY, save_every=1)
+    # min_delta: only epoch 1 counts as best, so best.pt must hold the EMA as it was then
+    tr = tiny_trainer(out, demo, epochs=3, ema_decay=DECAY, save_every=1, min_delta=1e9)
     traj = []
     tr.opt.register_step_post_hook(
         lambda opt, a, k: traj.append({n: p.detach().clone() for n, p in tr.model.state_dict().items()}))
@@ -41,7 +42,9 @@ def test_stored_ema_is_the_ema_of_the_weight_trajectory(ema_run):
         torch.testing.assert_close(last["model_state"][k], traj[-1][k], rtol=0, atol=0)
     assert any(not torch.equal(last["ema_state"][k], traj[-1][k]) for k in emas[-1])  # it averages something
     best = read_checkpoint(out / "best.pt")  # the EMA as it was at the best epoch
+    assert best["epoch"] == 1 < tr.epoch
     steps_per_epoch = tr.step // tr.epoch
+    assert best["ema_steps"] == best["epoch"] * steps_per_epoch
     for k, v in emas[best["epoch"] * steps_per_epoch - 1].items():
         torch.testing.assert_close(best["ema_state"][k], v)
 
