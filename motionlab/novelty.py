@@ -22,6 +22,7 @@ Exact definitions (W = window length in frames, C = 2J channels, x and y interle
 
 Searches use matmul-based squared distances; every distance that is reported (r_i, d(s, window_o(s)))
 is recomputed exactly from the two windows. The clip's windows and scale are cached per clip and W.
+The K*W*C window values are held in memory: more than MAX_WINDOW_VALUES raises NoveltyError.
 """
 from __future__ import annotations
 
