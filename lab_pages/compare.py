@@ -74,13 +74,18 @@ if not picked:
     st.info("Nothing to show yet: sample some checkpoints or add real windows.")
     st.stop()
 sel = [by[name] for name in picked]
-nearest = session.nearest_panels(sel, clip, "real")
-if st.toggle("Put each sample next to its nearest real window", key="compare.nearest", disabled=not nearest,
+if st.toggle("Put each sample next to its nearest real window", key="compare.nearest",
+             disabled=all("start" in p.meta for p in sel),
              help="The window of the clip (any start frame) closest to the sample after removing each one's mean "
                   "x and y: the novelty measure's match (motionlab/novelty.py)."):
+    nearest = session.nearest_panels(sel, clip, "real")
     sel = [q for p in sel for q in ([p, nearest[p.name]] if p.name in nearest else [p])]
-    st.caption("Nearest real windows (RMS pixels per coordinate, positions removed): " + "; ".join(
-        f"{q.meta['of']} → @{q.meta['start']}, {q.meta['distance']:.1f} px" for q in nearest.values()) + ".")
+    if nearest:
+        st.caption("Nearest real windows (RMS pixels per coordinate, positions removed): " + "; ".join(
+            f"{q.meta['of']} → @{q.meta['start']}, {q.meta['distance']:.1f} px" for q in nearest.values()) + ".")
+    else:
+        st.info(f"No window of {clip_name} can match these samples (it is shorter than them, has other joints, "
+                "or the samples hold NaN).")
 fig = figures.skeleton_figure([figures.Panel(p.name, p.xy, p.joints) for p in sel])
 ui.skeleton_chart(fig, "compare.animation")
 lengths = sorted({p.xy.shape[0] for p in sel})
