@@ -15,6 +15,8 @@ seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=
 n = c2.slider("Samples per checkpoint", 1, 8, 2, key="compare.num_samples")
 T = max([e.timesteps for e in chosen] or [400])
 sampler, precision = ui.sampling_controls("compare", DEFAULT_SAMPLER, T)
+if chosen:
+    st.caption("Sampling weights: " + "; ".join(f"{e.short}: {e.weights_label}" for e in chosen) + ".")
 
 clip, clip_name = ui.real_clip_picker("compare.real_clip")
 window = max([e.window for e in chosen] or [64])
@@ -74,6 +76,18 @@ if not picked:
     st.info("Nothing to show yet: sample some checkpoints or add real windows.")
     st.stop()
 sel = [by[name] for name in picked]
+if st.toggle("Put each sample next to its nearest real window", key="compare.nearest",
+             disabled=all("start" in p.meta for p in sel),
+             help="The window of the clip (any start frame) closest to the sample after removing each one's mean "
+                  "x and y: the novelty measure's match (motionlab/novelty.py)."):
+    nearest = session.nearest_panels(sel, clip, "real")
+    sel = [q for p in sel for q in ([p, nearest[p.name]] if p.name in nearest else [p])]
+    if nearest:
+        st.caption("Nearest real windows (RMS pixels per coordinate, positions removed): " + "; ".join(
+            f"{q.meta['of']} → @{q.meta['start']}, {q.meta['distance']:.1f} px" for q in nearest.values()) + ".")
+    else:
+        st.info(f"No window of {clip_name} can match these samples (it is shorter than them, has other joints, "
+                "or the samples hold NaN).")
 fig = figures.skeleton_figure([figures.Panel(p.name, p.xy, p.joints) for p in sel])
 ui.skeleton_chart(fig, "compare.animation")
 lengths = sorted({p.xy.shape[0] for p in sel})

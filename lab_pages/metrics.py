@@ -16,6 +16,8 @@ seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=
 n = c2.slider("Samples per checkpoint", 2, 16, 8, key="metrics.num_samples")
 T = max([e.timesteps for e in chosen] or [400])
 sampler, precision = ui.sampling_controls("metrics", SPEC_SAMPLER, T, precision_default="fp32")
+if chosen:
+    st.caption("Sampling weights: " + "; ".join(f"{e.short}: {e.weights_label}" for e in chosen) + ".")
 
 rows_store = st.session_state.setdefault(session.METRIC_ROWS, {})
 recompute = st.session_state.setdefault(session.METRIC_RECOMPUTE, set())
@@ -39,8 +41,10 @@ if st.button(f"Evaluate {len(todo)} checkpoint(s)" if todo else "All evaluated",
             r = session.cached_result(st.session_state, keys[e.path])
             work_items.append((e, keys[e.path], r, None if r is not None else ui.model_for(e)))
 
+        clip, clip_name, _ = ui.active_clip(show_hint=False)
+
         def work(report, items=work_items, n=int(n), seed=int(seed), precision=precision, sampler=sampler):
-            return tables.evaluate_entries(report, items, n, seed, precision, sampler)
+            return tables.evaluate_entries(report, items, n, seed, precision, clip, clip_name, sampler)
 
         joints = next((lm.joints for *_, lm in work_items if lm is not None), None)
         session.start_job(st.session_state, "metrics", work, label=f"Evaluating {len(work_items)} checkpoint(s)",
@@ -80,5 +84,16 @@ d1.download_button("Download CSV", tables.to_csv(rows, spec).encode(), file_name
                    mime="text/csv", key="metrics.download_csv", on_click="ignore", icon=":material/download:")
 d2.download_button("Download markdown", tables.to_markdown(rows, spec).encode(), file_name="motionlab_metrics.md",
                    mime="text/markdown", key="metrics.download_md", on_click="ignore", icon=":material/download:")
+st.subheader("Novelty and coverage (beside the six)")
+st.caption("Each sample's nearest window of the training clip (every window of its length, stride 1, RMS distance "
+           "per coordinate after removing each window's mean x and y), divided by the clip's own scale: the median "
+           "distance from a clip window to its nearest non-overlapping one. novelty = median over samples: near 0 "
+           "means copies, near 1 as far from the clip as the clip is from itself. coverage = fraction of clip "
+           "windows within that scale of some sample. Measured against the lab's clip when it is the checkpoint's "
+           "training clip. 'weights' says which weights sampled: EMA when the checkpoint has them.")
+st.dataframe(tables.novelty_table(rows), hide_index=True,
+             column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("novelty", "coverage")}
+             | {"scale (px)": st.column_config.NumberColumn(format="%.2f")})
+
 with st.expander("Markdown preview"):
     st.markdown(tables.to_markdown(rows, spec))

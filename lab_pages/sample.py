@@ -22,7 +22,7 @@ n = c2.slider("Number of samples", 1, config.MAX_SAMPLES, 8, key="sample.num_sam
 sampler, precision = ui.sampling_controls("sample", DEFAULT_SAMPLER, entry.timesteps)
 st.caption(f"Sampler: {sampler.label(entry.timesteps)}"
            + (" (the spec's ancestral DDPM chain)" if sampler.is_spec else "")
-           + ". The denoising trajectory is kept in this session (float16, capped at "
+           + f", with the checkpoint's {entry.weights_label}. The denoising trajectory is kept in this session (float16, capped at "
            f"{config.trajectory_budget_bytes() // 2**20} MB) for the step slider below.")
 
 if not ui.job_running("sample"):
@@ -58,7 +58,8 @@ if result is None:
 
 st.subheader("Samples")
 st.caption(f"{result.num_samples} samples from **{result.name}**, seed {result.seed}, {result.sampler}, "
-           f"{result.tuning or result.precision}, {result.window} frames, {result.seconds:.1f} s.")
+           f"{result.tuning or result.precision}, {result.window} frames, {result.seconds:.1f} s, "
+           f"{'EMA' if result.weights == 'ema' else 'raw'} weights.")
 if result.key != session.entry_key(entry, seed, n, sampler, precision):
     st.caption("These samples come from earlier settings; press **Sample** to draw with the ones above.")
 if not np.isfinite(result.pixels).all():

@@ -104,16 +104,19 @@ def _check_architecture(p, ck: dict) -> None:
             ref = PositionalUNet1D(ModelConfig.from_dict(ck["model_config"])).state_dict()
     except Exception as e:
         raise CheckpointError(f"{p}: incompatible checkpoint: {_one_line(e)}") from None
-    st = ck["model_state"]
-    missing, extra = sorted(ref.keys() - st.keys()), sorted(st.keys() - ref.keys())
-    if missing or extra:
-        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
-        raise CheckpointError(f"{p}: incompatible checkpoint: weights do not fit the model config "
-                              f"({what}; {len(missing)} missing, {len(extra)} unexpected)")
-    for k, v in ref.items():
-        if tuple(st[k].shape) != tuple(v.shape):
-            raise CheckpointError(f"{p}: incompatible checkpoint: {k} has shape {tuple(st[k].shape)}, "
-                                  f"the model config needs {tuple(v.shape)}")
+    for field in ("model_state", "ema_state"):
+        if field not in ck:  # ema_state is optional (runs without --ema-decay)
+            continue
+        st, what_w = ck[field], "weights" if field == "model_state" else "EMA weights"
+        missing, extra = sorted(ref.keys() - st.keys()), sorted(st.keys() - ref.keys())
+        if missing or extra:
+            what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+            raise CheckpointError(f"{p}: incompatible checkpoint: {what_w} do not fit the model config "
+                                  f"({what}; {len(missing)} missing, {len(extra)} unexpected)")
+        for k, v in ref.items():
+            if tuple(st[k].shape) != tuple(v.shape):
+                raise CheckpointError(f"{p}: incompatible checkpoint: {what_w} {k} has shape {tuple(st[k].shape)}, "
+                                      f"the model config needs {tuple(v.shape)}")
 
 
 def _check_fields(p, ck: dict) -> None:
@@ -123,9 +126,11 @@ def _check_fields(p, ck: dict) -> None:
     for k in ("model_config", "diffusion_config", "data_config", "train_config", "baseline"):
         if not isinstance(ck[k], dict):
             bad(k, "a dict")
-    st = ck["model_state"]
-    if not isinstance(st, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in st.items()):
-        bad("model_state", "a dict of name -> tensor")
+    states = [k for k in ("model_state", "ema_state") if k in ck]
+    for k in states:
+        st = ck[k]
+        if not isinstance(st, dict) or not all(isinstance(n, str) and isinstance(v, torch.Tensor) for n, v in st.items()):
+            bad(k, "a dict of name -> tensor")
     j = ck["joints"]
     if not isinstance(j, (list, tuple)) or not j or not all(isinstance(n, str) for n in j):
         bad("joints", "a non-empty list of names")
@@ -141,9 +146,14 @@ def _check_fields(p, ck: dict) -> None:
             bad(k, "a non-negative integer")
     if ck["window"] < 8:
         bad("window", f"at least 8 frames, got {ck['window']}")
-    for k, v in st.items():
-        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
-            raise CheckpointError(f"{p}: malformed checkpoint: weight {k} contains NaN or inf")
+    for field in states:
+        for k, v in ck[field].items():
+            if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+                what = "weight" if field == "model_state" else "EMA weight"
+                raise CheckpointError(f"{p}: malformed checkpoint: {what} {k} contains NaN or inf")
+    if "ema_steps" in ck and (not isinstance(ck["ema_steps"], int) or isinstance(ck["ema_steps"], bool)
+                              or ck["ema_steps"] < 0):
+        bad("ema_steps", "a non-negative integer")
     if not isinstance(ck["best_loss"], (int, float)) or isinstance(ck["best_loss"], bool):
         bad("best_loss", "a number")
     clips = ck.get("clips")  # absent in checkpoints made before clip records
@@ -164,6 +174,7 @@ class LoadedModel:
     joints: tuple
     window: int
     meta: dict  # the checkpoint dict without tensors
+    weights: str = "raw"  # "ema": the exponential moving average of the training weights; "raw": the weights
 
     def unnormalize(self, x) -> np.ndarray:
         """(N, C, W) normalized tensor -> (N, W, C) pixels."""
@@ -171,12 +182,28 @@ class LoadedModel:
         return a.transpose(0, 2, 1) * self.std + self.mean
 
 
-def load_model(path, device="cpu") -> LoadedModel:
+def weights_of(ck: dict) -> str:
+    """'ema' when a checkpoint's sampling weights are an EMA (ema_state, or an EMA-only release), else 'raw'."""
+    return "ema" if "ema_state" in ck or ck.get("weights_from") == "ema" else "raw"
+
+
+def load_model(path, device="cpu", weights: str = "auto") -> LoadedModel:
+    """A checkpoint ready to sample. weights='auto' takes the EMA weights when the checkpoint has
+    them, else the raw ones; 'raw' forces the raw ones ('ema' refuses a checkpoint without EMA).
+    The returned LoadedModel.weights says which were loaded."""
+    if weights not in ("auto", "ema", "raw"):
+        raise ValueError(f"weights must be auto, ema or raw, got {weights!r}")
     ck = read_checkpoint(path)
+    use = weights_of(ck) if weights == "auto" else weights
+    if use == "ema" and weights_of(ck) != "ema":
+        raise CheckpointError(f"{path}: has no EMA weights (trained without --ema-decay)")
+    if use == "raw" and "ema_state" not in ck and ck.get("weights_from") == "ema":
+        raise CheckpointError(f"{path}: is an EMA-only release; its raw weights were not kept")
     try:
         mcfg = ModelConfig.from_dict(ck["model_config"])
         model = PositionalUNet1D(mcfg)
-        state = {k: v.float() for k, v in ck["model_state"].items()}
+        src = ck["ema_state"] if use == "ema" and "ema_state" in ck else ck["model_state"]
+        state = {k: v.float() for k, v in src.items()}
         model.load_state_dict(state)
         diffusion = GaussianDiffusion(DiffusionConfig(**ck["diffusion_config"]))
     except CheckpointError:
@@ -184,16 +211,26 @@ def load_model(path, device="cpu") -> LoadedModel:
     except Exception as e:
         raise CheckpointError(f"{path}: incompatible checkpoint: {_one_line(e)}") from None
     model.to(device).eval().requires_grad_(False)
-    meta = {k: v for k, v in ck.items() if k not in ("model_state", "optimizer_state")}
+    meta = {k: v for k, v in ck.items() if k not in ("model_state", "optimizer_state", "ema_state")}
     return LoadedModel(str(path), model, diffusion, np.asarray(ck["norm_mean"], np.float32),
-                       np.asarray(ck["norm_std"], np.float32), tuple(ck["joints"]), int(ck["window"]), meta)
+                       np.asarray(ck["norm_std"], np.float32), tuple(ck["joints"]), int(ck["window"]), meta, use)
 
 
-def release_copy(src, dst) -> None:
-    """Write a weights-only fp16 copy (no optimizer state) for checkpoints/, with its sha256 record."""
+def release_copy(src, dst, ema_only: bool = False) -> None:
+    """Write a weights-only fp16 copy (no optimizer state) for checkpoints/, with its sha256 record.
+
+    EMA weights are kept beside the raw ones; ema_only keeps just the EMA weights (as model_state,
+    marked weights_from='ema'), which halves the file.
+    """
     ck = read_checkpoint(src)
     ck.pop("optimizer_state", None)
-    ck["model_state"] = {k: v.half() if v.is_floating_point() else v for k, v in ck["model_state"].items()}
+    if ema_only:
+        if "ema_state" not in ck:
+            raise CheckpointError(f"{src}: has no EMA weights to release (trained without --ema-decay)")
+        ck["model_state"], ck["weights_from"] = ck.pop("ema_state"), "ema"
+    for k in ("model_state", "ema_state"):
+        if k in ck:
+            ck[k] = {n: v.half() if v.is_floating_point() else v for n, v in ck[k].items()}
     save_checkpoint(dst, ck)
 
 
@@ -211,7 +248,8 @@ def summarize(path) -> dict:
                 "timesteps": int(ck["diffusion_config"].get("timesteps", 0)), "joints": len(ck["joints"]),
                 "num_params": int(ck.get("num_params") or sum(v.numel() for v in ck["model_state"].values())),
                 "size_mb": round(st.st_size / 2**20, 2), "mtime_ns": st.st_mtime_ns, "verified": verified,
-                "baseline": dict(ck["baseline"]), "model_config": dict(ck["model_config"])}
+                "baseline": dict(ck["baseline"]), "model_config": dict(ck["model_config"]),
+                "data_config": dict(d), "weights": weights_of(ck), "ema_decay": float(t.get("ema_decay") or 0.0)}
     except CheckpointError as e:
         return {"path": str(p), "ok": False, "error": str(e)}
     except OSError as e:  # removed or unreadable while listing

@@ -22,7 +22,10 @@ from .dataset import DataConfig, MotionSequenceDataset
 from .errors import ClipError, MotionlabError
 from .io import atomic_write_bytes
 from .metrics import METRICS, all_metrics
+from .novelty import COLUMNS as NOVELTY_COLUMNS, NoveltyError, novelty, training_clip_mismatch
 from .sample import SPEC_SAMPLER, SamplerChoice, add_sampling_args, sample_checkpoint, sampling_from_args
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def baseline_windows(clip, window: int, stride: int, limit: int, seed: int = 42) -> MotionSequenceDataset:
@@ -75,8 +78,12 @@ def machine_info() -> dict:
 
 
 def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: str = "fp32",
-                        sampler: SamplerChoice = SPEC_SAMPLER, threads=None) -> dict:
-    """One table row: the checkpoint's sample metrics and its stored dataset baseline."""
+                        sampler: SamplerChoice = SPEC_SAMPLER, threads=None, with_novelty: bool = False,
+                        data: str | None = None) -> dict:
+    """One table row: the checkpoint's sample metrics and its stored dataset baseline.
+
+    with_novelty adds row["novelty"] (novelty_columns: against `data`, else the training clip found).
+    """
     lm = load_model(path)
     run = sample_checkpoint(lm, num_samples, seed, sampler=sampler, precision=precision, threads=threads)
     px = run.pixels
@@ -90,7 +97,8 @@ def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: s
             "baseline": lm.meta["baseline"], "num_samples": num_samples, "seed": seed,
             "sampler": run.sampler, "precision": run.precision, "threads": run.threads,
             "seconds": round(run.seconds, 2), "machine": machine_info(),
-            "clips": lm.meta.get("clips") or []}
+            "clips": lm.meta.get("clips") or [], "weights": lm.weights,
+            **({"novelty": novelty_columns(lm, px, data)} if with_novelty else {})}
 
 
 def precomputed_path(checkpoint) -> Path:
@@ -99,8 +107,8 @@ def precomputed_path(checkpoint) -> Path:
 
 def write_precomputed(row: dict, command: str) -> Path:
     """Store a release's evaluation beside its model.pt, full precision, with what made it."""
-    keep = ("tag", "epoch", "config", "window_stride_limit", "metrics", "baseline", "num_samples", "seed",
-            "sampler", "precision", "threads", "seconds", "machine")
+    keep = ("tag", "epoch", "config", "window_stride_limit", "metrics", "novelty", "baseline", "num_samples",
+            "seed", "sampler", "precision", "threads", "seconds", "machine", "weights")
     path = precomputed_path(row["checkpoint"])
     doc = {**{k: row[k] for k in keep if k in row}, "command": command}
     atomic_write_bytes(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
@@ -137,6 +145,45 @@ def read_precomputed(checkpoint) -> dict | None:
     return doc
 
 
+def training_clip(lm, data: str | None = None):
+    """(clip, name, reason): the clip a loaded checkpoint was trained on, for novelty.
+
+    `data` (a clip path or 'demo') must be that clip, else MotionlabError. Without it, the
+    checkpoint's own data path (as given, then under the repository) and then the default clip are
+    tried; when neither is the training clip (novelty.training_clip_mismatch) clip is None and
+    reason says why.
+    """
+    d = lm.meta["data_config"]
+    if data is not None:
+        clip, name = resolve_clip(data, quiet=True)
+        why = training_clip_mismatch(clip, d, lm.joints, lm.mean)
+        if why:
+            raise MotionlabError(f"{name} is not the clip {lm.path} was trained on: {why}")
+        return clip, name, ""
+    src = str(d.get("data") or "")
+    tries = ["demo"] if src == "demo" else [str(p) for p in (Path(src), REPO / src) if src and p.is_file()][:1]
+    for spec in dict.fromkeys([*tries, None]):
+        try:
+            clip, name = resolve_clip(spec, quiet=True)
+        except MotionlabError:
+            continue
+        if not training_clip_mismatch(clip, d, lm.joints, lm.mean):
+            return clip, name, ""
+    return None, "", f"its training clip ({src or 'unknown'}) is not here; pass --data with that clip"
+
+
+def novelty_columns(lm, pixels, data: str | None = None) -> dict:
+    """NoveltyResult.to_dict() of samples against the training clip, plus 'clip' (its name);
+    {'error': reason} when that clip is not here or gives no novelty (too short, ...)."""
+    clip, name, why = training_clip(lm, data)
+    if clip is None:
+        return {"error": why}
+    try:
+        return {**novelty(pixels, clip.channels).to_dict(), "clip": name}
+    except NoveltyError as e:
+        return {"error": str(e)}
+
+
 def fmt(v) -> str:
     """Two decimals, as the spec's tables; 'n/a' for a missing or non-finite value."""
     return f"{v:.2f}" if isinstance(v, (int, float)) and math.isfinite(v) else "n/a"
@@ -150,21 +197,25 @@ def baseline_markdown(rows: list[tuple[str, str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def checkpoints_markdown(rows: list[dict], baselines: bool = True) -> str:
+def checkpoints_markdown(rows: list[dict], baselines: bool = True, extra: tuple = ()) -> str:
     """The spec's "Model checkpoints evaluated" table; rows have tag, checkpoint, config, metrics
-    (and baseline, printed under each row when `baselines`)."""
+    (and baseline, printed under each row when `baselines`). `extra` names columns of
+    row["novelty"] printed after the six (blank on baseline rows)."""
+    tail = "".join(f" {k} |" for k in extra)
     lines = ["| tag | checkpoint | training config (window / stride / limit / epochs) | sampler | "
-             + " | ".join(METRICS) + " |", "| --- | --- | --- | --- | " + " | ".join("---" for _ in METRICS) + " |"]
+             + " | ".join(METRICS) + " |" + tail,
+             "| --- | --- | --- | --- | " + " | ".join("---" for _ in METRICS) + " |" + " --- |" * len(extra)]
     for r in rows:
         lines.append(f"| {r['tag']} | `{r['checkpoint']}` | {r['config']} | {r.get('sampler', '')} | "
-                     + " | ".join(fmt(r["metrics"][k]) for k in METRICS) + " |")
+                     + " | ".join(fmt(r["metrics"][k]) for k in METRICS) + " |"
+                     + "".join(f" {fmt(r.get('novelty', {}).get(k))} |" for k in extra))
         if baselines:
             lines.append(f"| ↳ dataset baseline | | {r['baseline']['clips']} clips | | "
-                         + " | ".join(fmt(r["baseline"][k]) for k in METRICS) + " |")
+                         + " | ".join(fmt(r["baseline"][k]) for k in METRICS) + " |" + "  |" * len(extra))
             per_clip = r.get("clips") or []
             for c in per_clip if len(per_clip) > 1 else []:
-                lines.append(f"| ↳ baseline of {c['name']} | | {c['baseline']['clips']} clips | "
-                             + " | ".join(fmt(c["baseline"][k]) for k in METRICS) + " |")
+                lines.append(f"| ↳ baseline of {c['name']} | | {c['baseline']['clips']} clips | | "
+                             + " | ".join(fmt(c["baseline"][k]) for k in METRICS) + " |" + "  |" * len(extra))
     return "\n".join(lines)
 
 
@@ -183,6 +234,9 @@ def main(argv=None) -> int:
     # the spec's protocol by default: its sampler, fp32 (threads only change summation order)
     add_sampling_args(p, SPEC_SAMPLER, precision_default="fp32")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--no-novelty", action="store_true",
+                   help="leave out novelty and coverage (by default computed against the training clip: --data, "
+                        "else the checkpoint's own clip)")
     a = p.parse_args(argv)
     if a.dataset_only and a.checkpoints:  # rebuild each checkpoint's own windows from its clips
         rows = []
@@ -208,8 +262,13 @@ def main(argv=None) -> int:
     if not a.checkpoints:
         raise MotionlabError("give --checkpoints PATH ... or --dataset-only")
     choice = sampling_from_args(a)
-    rows = [evaluate_checkpoint(c, a.num_samples, a.seed, a.precision, choice, a.threads) for c in a.checkpoints]
-    print(json.dumps(rows, indent=1) if a.json else checkpoints_markdown(rows))
+    rows = [evaluate_checkpoint(c, a.num_samples, a.seed, a.precision, choice, a.threads, not a.no_novelty, a.data)
+            for c in a.checkpoints]
+    for r in rows:
+        if r.get("novelty", {}).get("error"):
+            print(f"motionlab.evaluate: note: no novelty for {r['checkpoint']}: {r['novelty']['error']}", file=sys.stderr)
+    extra = () if a.no_novelty else NOVELTY_COLUMNS
+    print(json.dumps(rows, indent=1) if a.json else checkpoints_markdown(rows, extra=extra))
     return 0
 
 

@@ -51,6 +51,7 @@ class TrainConfig:
     monitor_steps: int = 0
     cuda_graph: bool = False   # capture the whole step in a CUDA graph (GPU only; speed, not bitwise resume)
     compile: bool = False      # torch.compile the training forward: fewer, fused kernels for this small net
+    ema_decay: float = 0.0     # keep an EMA of the weights with this decay per step; 0 = off
     tag: str = ""
 
     def to_dict(self) -> dict:
@@ -123,6 +124,8 @@ class Trainer:
             raise MotionlabError(f"--precision must be fp32 or bf16, got {cfg.precision!r}")
         if cfg.epochs < 1 or cfg.batch_size < 1 or not cfg.lr > 0:
             raise MotionlabError("epochs, batch size and learning rate must be positive")
+        if not 0.0 <= cfg.ema_decay < 1.0:
+            raise MotionlabError(f"--ema-decay must be in [0, 1) (0 = off), got {cfg.ema_decay}")
         if data_cfg.window < 8:
             raise MotionlabError(f"window must be at least 8 frames, got {data_cfg.window}")
         if clip is None:  # clip: a Clip, or a list of Clip / NamedClip
@@ -151,15 +154,22 @@ class Trainer:
             fast_cuda_backends()
         cap = cfg.cuda_graph and self.device.type == "cuda"
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, capturable=cap)
+        self.ema = None  # AveragedModel: its first update copies the weights, then ema = d*ema + (1-d)*w per step
+        if cfg.ema_decay > 0:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
         self.baseline = self.ds.baseline()
         self.clip_records = self.ds.clip_records()
         self.epoch, self.step, self.best_loss, self.bad_epochs = 0, 0, math.inf, 0
         self.best_epoch = 0
-        self._best_state, self._best_dirty = None, False
+        self._best_state, self._best_ema, self._best_dirty = None, None, False
         self.history: list[dict] = []
 
     # -- checkpoints -------------------------------------------------------
-    def _payload(self, state, epoch) -> dict:
+    def _payload(self, state, epoch, ema=None) -> dict:
+        """ema: (EMA state_dict, steps averaged) or None."""
+        ema = {} if ema is None else {
+            "ema_state": {k: v.detach().to("cpu", copy=True) for k, v in ema[0].items()}, "ema_steps": ema[1]}
         return {
             "format": "motionlab-checkpoint", "version": 1,
             "model_state": {k: v.detach().to("cpu", copy=True) for k, v in state.items()},
@@ -169,16 +179,16 @@ class Trainer:
             "joints": list(self.ds.joints), "window": self.data_cfg.window,
             "epoch": epoch, "step": self.step, "best_loss": float(self.best_loss),
             "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs, "baseline": self.baseline,
-            "num_params": count_parameters(self.model), "clips": self.clip_records,
+            "num_params": count_parameters(self.model), "clips": self.clip_records, **ema,
         }
 
     def save(self) -> None:
         if self.rank:  # rank 0 alone writes
             return
         if self._best_dirty:
-            save_checkpoint(self.out / "best.pt", self._payload(self._best_state, self.best_epoch))
+            save_checkpoint(self.out / "best.pt", self._payload(self._best_state, self.best_epoch, self._best_ema))
             self._best_dirty = False
-        last = self._payload(self.model.state_dict(), self.epoch)
+        last = self._payload(self.model.state_dict(), self.epoch, self._ema_now(clone=False))
         last["optimizer_state"] = self.opt.state_dict()
         save_checkpoint(self.out / "last.pt", last)
 
@@ -210,6 +220,7 @@ class Trainer:
         if "clips" in ck and _clip_ids(ck["clips"]) != _clip_ids(self.clip_records):
             raise MotionlabError(f"{p}: was trained on other clips; resume with the run's own --data "
                                  "or use a fresh --out")
+        self._resume_ema(p, ck)
         self.epoch, self.step = ck["epoch"], ck["step"]
         self.best_loss, self.best_epoch = ck["best_loss"], ck.get("best_epoch", 0)
         self.bad_epochs = ck.get("bad_epochs", 0)
@@ -219,14 +230,37 @@ class Trainer:
             atomic_write_bytes(mpath, ("\n".join(keep) + "\n" if keep else "").encode())
         return True
 
+    def _resume_ema(self, p, ck) -> None:
+        """Continue the EMA of last.pt; a run resumed with another --ema-decay would not be the same run."""
+        had = float(ck["train_config"].get("ema_decay") or 0.0)
+        if had != self.cfg.ema_decay or ("ema_state" in ck) != (self.ema is not None):
+            raise MotionlabError(f"{p}: was trained with --ema-decay {had:g}, not {self.cfg.ema_decay:g}; "
+                                 "resume with the run's own options or use a fresh --out")
+        if self.ema is not None:
+            self.ema.module.load_state_dict({k: v.float() for k, v in ck["ema_state"].items()})
+            self.ema.n_averaged.fill_(int(ck.get("ema_steps", 0)))
+
+    def _ema_now(self, clone: bool = True):
+        """(EMA state_dict, steps averaged), or None without an EMA."""
+        if self.ema is None:
+            return None
+        st = self.ema.module.state_dict()
+        return ({k: v.detach().clone() for k, v in st.items()} if clone else st), int(self.ema.n_averaged.item())
+
+    def _update_ema(self) -> None:
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+
     # -- training ----------------------------------------------------------
     def monitor(self) -> dict:
+        """Sample metrics of the weights sampling would use: the EMA when there is one."""
         from .sample import SamplerChoice, generate
-        self.model.eval()
+        net = self.ema.module if self.ema is not None else self.model
+        net.eval()
         choice = SamplerChoice(self.cfg.monitor_sampler, self.cfg.monitor_steps or None)
-        x = generate(self.model, self.diffusion, self.cfg.monitor_samples, self.data_cfg.window, seed=0,
+        x = generate(net, self.diffusion, self.cfg.monitor_samples, self.data_cfg.window, seed=0,
                      sampler=choice, device=self.device, precision=self.cfg.precision).x
-        self.model.train()
+        net.train()
         px = x.float().cpu().numpy().transpose(0, 2, 1) * self.ds.std + self.ds.mean
         return {k: v for k, v in all_metrics(px).items() if k != "clips"} if np.isfinite(px).all() else {"nonfinite": True}
 
@@ -241,6 +275,7 @@ class Trainer:
             graph.acc.zero_()
             for idx in batches:
                 graph(x[idx])
+                self._update_ema()
             self.step += len(batches)
             return graph.acc.item() * cfg.batch_size
         torch.manual_seed(es)  # dropout
@@ -253,6 +288,7 @@ class Trainer:
             out["loss"].backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.opt.step()
+            self._update_ema()
             total += out["loss"].item() * len(idx)
             self.step += 1
         return total
@@ -336,6 +372,7 @@ class Trainer:
                 if loss < self.best_loss - cfg.min_delta:
                     self.best_loss, self.best_epoch, self.bad_epochs = loss, self.epoch, 0
                     self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                    self._best_ema = self._ema_now()
                     self._best_dirty = True
                 else:
                     self.bad_epochs += 1
@@ -451,6 +488,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=t.device)
     p.add_argument("--cuda-graph", action="store_true", help="capture each training step as a CUDA graph")
     p.add_argument("--compile", action="store_true", help="torch.compile the training forward pass")
+    p.add_argument("--ema-decay", type=float, default=t.ema_decay,
+                   help="keep an exponential moving average of the weights (e.g. 0.999 per step), stored in "
+                        "best.pt/last.pt and used for sampling; 0 = off")
     p.add_argument("--base-channels", type=int, default=m.base_channels)
     p.add_argument("--channel-mults", default=",".join(map(str, m.channel_mults)))
     p.add_argument("--time-dim", type=int, default=m.time_dim)
@@ -510,7 +550,7 @@ def configs_from_args(a):
                         device=a.device, save_every=max(1, a.save_every), monitor_every=a.monitor_every,
                         monitor_samples=a.monitor_samples, monitor_sampler=a.monitor_sampler,
                         monitor_steps=a.monitor_steps, cuda_graph=a.cuda_graph, compile=a.compile,
-                        tag=a.tag or Path(a.out).name)
+                        ema_decay=a.ema_decay, tag=a.tag or Path(a.out).name)
     return data, model, diff, train
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from motionlab.checkpoints import read_checkpoint, release_copy  # noqa: E402
+from motionlab.checkpoints import read_checkpoint, release_copy, weights_of  # noqa: E402
 from motionlab.integrity import recorded, sidecar  # noqa: E402
 
 p = argparse.ArgumentParser()
@@ -22,10 +22,12 @@ p.add_argument("--command", required=True)
 p.add_argument("--machine", required=True)
 p.add_argument("--wall-seconds", type=float, required=True)
 p.add_argument("--note", default="")
+p.add_argument("--ema-only", action="store_true",
+               help="ship only the EMA weights of an --ema-decay run (half the size); by default both are kept")
 a = p.parse_args()
 dst = Path("checkpoints") / a.tag
 dst.mkdir(parents=True, exist_ok=True)
-release_copy(a.src, dst / "model.pt")  # also writes model.pt.sha256, which loading checks
+release_copy(a.src, dst / "model.pt", ema_only=a.ema_only)  # also writes model.pt.sha256, which loading checks
 shutil.copyfile(a.metrics, dst / "metrics.jsonl")
 ck = read_checkpoint(dst / "model.pt")
 t, d = ck["train_config"], ck["data_config"]
@@ -33,6 +35,9 @@ data = ", ".join(Path(x).name for x in ([d["data"]] if isinstance(d["data"], str
 if len(ck.get("clips") or []) > 1:  # a folder or manifest names several clips
     data += f" ({len(ck['clips'])} clips, {sum(c['frames'] for c in ck['clips'])} frames)"
 sha = recorded(dst / "model.pt")[0]
+ema = t.get("ema_decay") or 0
+weights = (f"EMA of the weights (decay {ema:g}), " + ("raw weights not kept" if a.ema_only else "raw weights kept beside it")
+           if weights_of(ck) == "ema" else "raw (trained without --ema-decay)")
 card = f"""# {a.tag}
 
 | field | value |
@@ -44,6 +49,7 @@ card = f"""# {a.tag}
 | wall time | {a.wall_seconds:.0f} s |
 | machine | {a.machine} |
 | release made on | CPU capability {torch.backends.cpu.get_cpu_capability()}, torch {torch.__version__} |
+| sampling weights | {weights} |
 | file | model.pt, fp16 weights, no optimizer state, {(dst / 'model.pt').stat().st_size / 2**20:.1f} MiB, sha256 {sha[:16]}… (in {sidecar(dst / 'model.pt').name}) |
 
 {a.note}

@@ -59,6 +59,25 @@ def test_report_writes_release_evaluations(tiny_checkpoint, tmp_path):
     assert all(again[k] == pytest.approx(doc["metrics"][k], rel=RTOL) for k in METRICS)
 
 
+def test_novelty_columns_follow_the_six_only_when_asked(tiny_checkpoint, tmp_path, demo):
+    from motionlab.clip import save_clip
+    clip = tmp_path / "demo96.json"
+    save_clip(demo, clip)
+    args = ["--checkpoints", str(tiny_checkpoint), "--num-samples", "3", "--seed", "7", "--notes", str(tmp_path / "none")]
+    assert report.main([*args, "--out", str(tmp_path / "plain" / "RESULTS.md")]) == 0
+    assert report.main([*args, "--out", str(tmp_path / "nov" / "RESULTS.md"), "--novelty", "--data", str(clip)]) == 0
+    plain = (tmp_path / "plain" / "RESULTS.md").read_text().splitlines()
+    nov = (tmp_path / "nov" / "RESULTS.md").read_text().splitlines()
+    assert not any("coverage" in ln for ln in plain)
+    head = next(i for i, ln in enumerate(nov) if ln.startswith("| tag | source | epoch |"))
+    assert nov[head] == plain[head] + " novelty | coverage |"
+    assert nov[head + 2].startswith(plain[head + 2] + " ")  # the six cells are unchanged, two follow
+    assert nov[0].startswith("# ") and "--novelty --data " in "\n".join(nov[:4])
+    assert "## Novelty and coverage" in nov and any(ln.startswith("| tiny | 81 | ") for ln in nov)
+
+
+
+
 def _shipped_evaluation():
     doc = read_precomputed(SHIPPED) if SHIPPED.is_file() else None
     if doc is None:
@@ -81,7 +100,7 @@ def test_results_md_prints_the_shipped_evaluation():
                if ln.startswith("| baseline_1epoch | ours"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[3] == doc["sampler"]
-    assert [c.split(" (")[0] for c in cells[4:]] == [fmt(doc["metrics"][k]) for k in METRICS]
+    assert [c.split(" (")[0] for c in cells[4:4 + len(METRICS)]] == [fmt(doc["metrics"][k]) for k in METRICS]
 
 
 def test_the_tolerance_catches_a_small_change():

@@ -48,7 +48,8 @@ Widget keys (stable; tests drive the app through them):
     Compare  compare.checkpoints (multiselect of paths), compare.seed, compare.num_samples,
              compare.real_clip (selectbox, several clips only), compare.real_count,
              compare.real_start, compare.run (button),
-             compare.panels (multiselect of panel names), compare.export_gif / _mp4 / _json,
+             compare.panels (multiselect of panel names), compare.nearest (toggle: each sample
+             beside its nearest real window), compare.export_gif / _mp4 / _json,
              plotly chart compare.animation
     Edit     edit.checkpoint, edit.task (radio: inbetween / continue / long / regen), edit.source
              ("clip" or "sample #i" of the Sample page), edit.from, edit.to, edit.context, edit.at,

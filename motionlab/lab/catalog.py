@@ -35,6 +35,9 @@ class CheckpointEntry:
     verified: bool = False    # matched its sha256 record (a file without one loads unverified)
     baseline: dict = field(default_factory=dict, hash=False, compare=False)
     model_config: dict = field(default_factory=dict, hash=False, compare=False)
+    data_config: dict = field(default_factory=dict, hash=False, compare=False)
+    weights: str = "raw"      # the weights sampling uses: "ema" or "raw" (checkpoints.weights_of)
+    ema_decay: float = 0.0
 
     @property
     def config(self) -> str:
@@ -46,6 +49,13 @@ class CheckpointEntry:
         """A panel title: the tag, plus the file stem for run folders (best / last)."""
         stem = Path(self.path).stem
         return self.tag if stem in ("model", self.tag) else f"{self.tag}:{stem}"
+
+    @property
+    def weights_label(self) -> str:
+        """Which weights sampling uses, for captions."""
+        if self.weights == "ema":
+            return f"EMA weights (decay {self.ema_decay:g})" if self.ema_decay else "EMA weights"
+        return "raw weights (no EMA in this checkpoint)"
 
     @property
     def label(self) -> str:
@@ -73,7 +83,8 @@ class CheckpointEntry:
                 "model": f"base {m.get('base_channels')} × {tuple(m.get('channel_mults', ()))}, "
                          f"time {m.get('time_dim')}", "parameters": f"{self.num_params:,}",
                 "size": f"{self.size_mb:.1f} MB",
-                "sha256": f"matches {Path(self.path).name}.sha256" if self.verified else "no record (not verified)"}
+                "sha256": f"matches {Path(self.path).name}.sha256" if self.verified else "no record (not verified)",
+                "sampling weights": self.weights_label}
 
 
 _cache: dict[tuple, CheckpointEntry] = {}

@@ -52,6 +52,7 @@ class SampleResult:
     @property
     def key(self) -> tuple:
         return pixel_key(self.path, self.mtime_ns, self.seed, self.num_samples, self.settings)
+    weights: str = "raw"  # LoadedModel.weights: "ema" or "raw"
 
     @property
     def num_samples(self) -> int:
@@ -138,7 +139,7 @@ def run_sampling(lm: LoadedModel, num_samples: int, seed: int = 42, precision: s
     return SampleResult(lm.path, name or lm.path, tag or str(lm.meta["train_config"].get("tag") or ""), int(seed),
                         run.precision, T, tuple(lm.joints), lm.mean, lm.std, px, run.trajectory,
                         round(time.perf_counter() - t0, 3), mtime_ns, run.sampler,
-                        settings_key(sampler, precision, T), run.tuning)
+                        settings_key(sampler, precision, T), run.tuning, weights=lm.weights)
 
 
 def accept_upload(state: MutableMapping, name: str, file_id: str, size: int, read: Callable[[], bytes],
@@ -243,6 +244,33 @@ class ComparePanel:
 
     def clip(self) -> Clip:
         return Clip(tuple(self.joints), np.ascontiguousarray(self.xy, dtype=np.float32))
+
+
+def nearest_panels(panels: list[ComparePanel], clip: Clip | None, clip_name: str = "real") -> dict[str, ComparePanel]:
+    """For each sample panel, the clip window nearest to it (motionlab.novelty: stride 1, centred RMS).
+
+    Keys are the sample panel names; meta holds start, distance (pixels per coordinate) and of (the
+    sample's name). Samples whose joints or length the clip cannot match get none.
+    """
+    from ..novelty import NoveltyError, clip_windows
+
+    out: dict[str, ComparePanel] = {}
+    if clip is None:
+        return out
+    by_len: dict[int, list[ComparePanel]] = {}
+    for p in panels:
+        if "start" not in p.meta and tuple(p.joints) == tuple(clip.joints) and np.isfinite(p.xy).all():
+            by_len.setdefault(p.xy.shape[0], []).append(p)
+    for w, group in by_len.items():
+        try:
+            offs, dist = clip_windows(clip.channels, w).nearest(np.stack([p.xy.reshape(w, -1) for p in group]))
+        except NoveltyError:  # a clip shorter than the window, or NaN in a sample
+            continue
+        for p, o, d in zip(group, offs, dist):
+            o = int(o)
+            out[p.name] = ComparePanel(f"{clip_name} @{o}, nearest to {p.name}", clip.xy[o:o + w], clip.joints,
+                                       clip_name, {"start": o, "distance": float(d), "of": p.name})
+    return out
 
 
 def compare_panels(samples: list[tuple[str, np.ndarray, tuple]], clip: Clip | None, real_window: int,

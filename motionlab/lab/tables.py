@@ -6,6 +6,7 @@ import pandas as pd
 
 from ..evaluate import baseline_markdown, checkpoints_markdown, read_precomputed
 from ..metrics import METRICS, all_metrics
+from ..novelty import COLUMNS as NOVELTY_COLUMNS, NoveltyError, novelty, training_clip_mismatch
 from ..spec_reference import SPEC_BASELINES, SPEC_CHECKPOINTS, SPEC_RUNS
 from ..sample import SPEC_SAMPLER, SamplerChoice
 from .session import sample_entries
@@ -25,7 +26,7 @@ def _row(entry, metrics: dict | None, seed: int, num_samples: int, precision: st
          error: str = "") -> dict:
     row = {"source": "ours", "name": entry.tag, "tag": entry.tag, "checkpoint": entry.name, "path": entry.path,
            "config": entry.config, "epoch": entry.epoch, "seed": int(seed), "num_samples": int(num_samples),
-           "precision": precision, "sampler": sampler, "baseline": dict(entry.baseline),
+           "precision": precision, "sampler": sampler, "weights": entry.weights, "baseline": dict(entry.baseline),
            "baseline_config": f"{entry.window} / {entry.stride} / {entry.limit}", "error": error}
     if metrics is None:
         metrics = {m: float("nan") for m in METRICS}
@@ -50,6 +51,8 @@ def precomputed_row(entry, seed: int, num_samples: int, sampler: str) -> dict | 
         return None
     row = _row(entry, {k: float(doc["metrics"][k]) for k in METRICS}, seed, num_samples, "fp32", sampler)
     m = doc.get("machine", {})
+    if isinstance(doc.get("novelty"), dict):
+        row["novelty"] = doc["novelty"]
     row.update(precomputed=True, name=f"{entry.short} (precomputed)",
                note=f"precomputed by `{doc.get('command', '?')}` on {m.get('cpu_capability', '?')}, "
                     f"torch {m.get('torch', '?')}")
@@ -70,11 +73,26 @@ def fill_precomputed(store: dict, chosen: list, keys: dict, seed: int, num_sampl
     return [e for e in chosen if keys[e.path] not in store]
 
 
+def novelty_of(entry, result, clip, clip_name: str = "") -> dict:
+    """NoveltyResult.to_dict() (plus 'clip') of a sampled result against `clip`, when it is the
+    checkpoint's training clip; else {'error': one line}."""
+    if clip is None:
+        return {"error": "no clip"}
+    why = training_clip_mismatch(clip, entry.data_config, result.joints, result.mean)
+    if why:
+        return {"error": f"{clip_name or 'the clip'} is not this checkpoint's training clip: {why}"}
+    try:
+        return {**novelty(result.pixels, clip.channels).to_dict(), "clip": clip_name}
+    except NoveltyError as e:
+        return {"error": str(e)}
+
+
 def evaluate_entries(report, items: list[tuple], num_samples: int, seed: int, precision: str,
-                     sampler: SamplerChoice = SPEC_SAMPLER) -> list[tuple]:
+                     clip=None, clip_name: str = "", sampler: SamplerChoice = SPEC_SAMPLER) -> list[tuple]:
     """Metrics rows for (entry, pixel_key, cached SampleResult or None, LoadedModel or None) items, as one job.
 
-    Samples only the entries without a cached result. Returns (pixel_key, SampleResult, row) triples.
+    Samples only the entries without a cached result. With a clip, each row gets "novelty"
+    (novelty_of). Returns (pixel_key, SampleResult, row) triples.
     """
     drawn = dict(sample_entries(report, [(e, lm) for e, _, r, lm in items if r is None],
                                 num_samples, seed, precision, sampler))
@@ -83,6 +101,8 @@ def evaluate_entries(report, items: list[tuple], num_samples: int, seed: int, pr
         r = r or drawn[key]
         row = metrics_row(e, r.pixels, seed, r.precision, r.sampler)
         row["name"] = e.short
+        if clip is not None:
+            row["novelty"] = novelty_of(e, r, clip, clip_name)
         out.append((key, r, row))
     return out
 
@@ -99,12 +119,22 @@ def spec_rows() -> list[dict]:
     return out
 
 
+def _extra(ours: list[dict]) -> tuple:
+    """The novelty columns, when any of our rows was evaluated with a clip."""
+    return NOVELTY_COLUMNS if any("novelty" in r for r in ours) else ()
+
+
 def table(ours: list[dict], spec: list[dict] | None = None, with_baselines: bool = True) -> pd.DataFrame:
-    """The spec's 'Model checkpoints evaluated' layout, with a source column and baseline rows."""
+    """The spec's 'Model checkpoints evaluated' layout, with a source column and baseline rows.
+
+    Novelty and coverage follow the six when rows carry them (empty on baseline and spec rows)."""
+    extra = _extra(ours)
     recs = []
     for r in ours:
+        n = r.get("novelty", {})
         recs.append({"source": "ours", "tag": r["tag"], "checkpoint": r["checkpoint"], CONFIG_COL: r["config"],
-                     "sampler": r.get("sampler", ""), **{m: r["metrics"][m] for m in METRICS}})
+                     "sampler": r.get("sampler", ""), **{m: r["metrics"][m] for m in METRICS},
+                     **{k: n.get(k, float("nan")) for k in extra}})
         if with_baselines:
             recs.append({"source": "ours: dataset baseline", "tag": r["tag"], "checkpoint": "",
                          CONFIG_COL: f"{r['baseline_config']} ({r['baseline'].get('clips', '?')} clips)",
@@ -112,8 +142,21 @@ def table(ours: list[dict], spec: list[dict] | None = None, with_baselines: bool
     for r in spec or []:
         recs.append({"source": "spec", "tag": r["tag"], "checkpoint": r["checkpoint"], CONFIG_COL: r["config"],
                      "sampler": r["sampler"], **{m: r["metrics"][m] for m in METRICS}})
-    cols = ["source", "tag", "checkpoint", CONFIG_COL, "sampler", *METRICS]
+    cols = ["source", "tag", "checkpoint", CONFIG_COL, "sampler", *METRICS, *extra]
     return pd.DataFrame.from_records(recs, columns=cols)
+
+
+def novelty_table(ours: list[dict]) -> pd.DataFrame:
+    """Per checkpoint: which weights, novelty, coverage, the clip's scale and each sample's nearest offset."""
+    recs = []
+    for r in ours:
+        n = r.get("novelty") or {"error": "not evaluated with a clip"}
+        recs.append({"tag": r["name"], "weights": r.get("weights", "raw"), "novelty": n.get("novelty", float("nan")),
+                     "coverage": n.get("coverage", float("nan")), "scale (px)": n.get("scale", float("nan")),
+                     "nearest clip offsets": ", ".join(map(str, n.get("nearest_offsets", []))),
+                     "clip": n.get("clip", ""), "note": n.get("error", "")})
+    return pd.DataFrame.from_records(recs, columns=["tag", "weights", "novelty", "coverage", "scale (px)",
+                                                    "nearest clip offsets", "clip", "note"])
 
 
 def ratio_table(rows: list[dict]) -> pd.DataFrame:
@@ -143,7 +186,7 @@ def to_markdown(ours: list[dict], spec: list[dict] | None = None) -> str:
         n = sorted({r["num_samples"] for r in ours})
         parts += ["## Model checkpoints evaluated (ours)", "",
                   f"{'/'.join(map(str, n))} samples per checkpoint, seed {'/'.join(map(str, seeds))}.", "",
-                  checkpoints_markdown(ours, baselines=False), ""]
+                  checkpoints_markdown(ours, baselines=False, extra=_extra(ours)), ""]
     if spec:
         parts += ["## Reported in the spec (motion_diffusion_experiments.md)", "",
                   baseline_markdown([(f"dataset_{w}x{s}x{l}", f"{w} / {s} / {l}", m)
