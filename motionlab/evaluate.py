@@ -145,6 +145,14 @@ def read_precomputed(checkpoint) -> dict | None:
     return doc
 
 
+def _one_clip(spec):
+    """(clip, name) of a spec naming one clip; novelty compares against a single training clip."""
+    clips, name = resolve_clips(spec, quiet=True)
+    if len(clips) != 1:
+        raise MotionlabError(f"novelty needs one training clip; {name} holds {len(clips)}")
+    return clips[0].clip, str(name)
+
+
 def training_clip(lm, data: str | None = None):
     """(clip, name, reason): the clip a loaded checkpoint was trained on, for novelty.
 
@@ -155,7 +163,7 @@ def training_clip(lm, data: str | None = None):
     """
     d = lm.meta["data_config"]
     if data is not None:
-        clip, name = resolve_clip(data, quiet=True)
+        clip, name = _one_clip(data)
         why = training_clip_mismatch(clip, d, lm.joints, lm.mean)
         if why:
             raise MotionlabError(f"{name} is not the clip {lm.path} was trained on: {why}")
@@ -164,7 +172,7 @@ def training_clip(lm, data: str | None = None):
     tries = ["demo"] if src == "demo" else [str(p) for p in (Path(src), REPO / src) if src and p.is_file()][:1]
     for spec in dict.fromkeys([*tries, None]):
         try:
-            clip, name = resolve_clip(spec, quiet=True)
+            clip, name = _one_clip(spec)
         except MotionlabError:
             continue
         if not training_clip_mismatch(clip, d, lm.joints, lm.mean):
