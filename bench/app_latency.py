@@ -19,16 +19,14 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import numpy as np
+from tiny import tiny_checkpoint  # bench/ is on sys.path: the script's own folder
 
-import numpy as np  # noqa: E402
-from tiny import tiny_checkpoint  # noqa: E402  (bench/ is on sys.path when a bench runs)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def bench_page(base: Path, ckpt: Path, renders: int):

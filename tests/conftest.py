@@ -6,7 +6,6 @@ Import the constants with `from conftest import TINY_MODEL, REAL_CLIP, needs_rea
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 # One torch thread, here and in the CLI subprocesses the tests start: the tiny models gain nothing
@@ -19,8 +18,6 @@ import torch  # noqa: E402
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 from motionlab.dataset import DataConfig  # noqa: E402
 from motionlab.demo import demo_clip  # noqa: E402

@@ -16,21 +16,18 @@ pages use the demo clip, MOTIONLAB_TRAJECTORY_MB).
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from motionlab.checkpoints import release_copy
+from motionlab.dataset import DataConfig
+from motionlab.demo import demo_clip
+from motionlab.diffusion import DiffusionConfig
+from motionlab.model import ModelConfig
+from motionlab.train import TrainConfig, Trainer
 
-from motionlab.checkpoints import release_copy  # noqa: E402
-from motionlab.dataset import DataConfig  # noqa: E402
-from motionlab.demo import demo_clip  # noqa: E402
-from motionlab.diffusion import DiffusionConfig  # noqa: E402
-from motionlab.model import ModelConfig  # noqa: E402
-from motionlab.train import TrainConfig, Trainer  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_tiny_run(out, tag: str, epochs: int = 2, window: int = 32, timesteps: int = 10, frames: int = 160,
