@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .diffusion import DiffusionConfig, GaussianDiffusion
+from .diffusion import MAX_TIMESTEPS, DiffusionConfig, GaussianDiffusion
 from .errors import CheckpointError
 from .integrity import verify, write_verified
 from .model import ModelConfig, PositionalUNet1D
@@ -24,7 +24,6 @@ REQUIRED = ("format", "version", "model_state", "model_config", "diffusion_confi
             "train_config", "norm_mean", "norm_std", "joints", "window", "epoch", "step", "best_loss",
             "baseline")
 MAX_BYTES = 1 << 30
-MAX_TIMESTEPS = 100_000  # a crafted config must not make the schedule arrays exhaust memory
 # torch warns (on stderr) about pickle protocols before refusing a file; the refusal itself is our message
 warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
 _UNPICKLE_REASON = re.compile(r"(Unsupported global: GLOBAL \S+|unsupported GLOBAL \S+|Unsupported operand \S+)")
@@ -95,7 +94,7 @@ def _one_line(e: BaseException, limit: int = 200) -> str:
 
 def _check_architecture(p, ck: dict) -> None:
     """The configs build, and the weights fit the network they describe (built on the meta device: no memory)."""
-    t = ck["diffusion_config"].get("timesteps")
+    t = ck["diffusion_config"].get("timesteps")  # before building: a crafted one must not exhaust memory
     if not isinstance(t, int) or isinstance(t, bool) or not 1 <= t <= MAX_TIMESTEPS:
         raise CheckpointError(f"{p}: malformed checkpoint: diffusion timesteps must be 1..{MAX_TIMESTEPS}, got {t!r}")
     try:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from .clip import Clip
-from .errors import ClipError
+from .errors import ClipError, ConfigError
 from .metrics import all_metrics
 from .skeleton import mirror_permutation
 
@@ -24,8 +24,24 @@ class DataConfig:
     jitter: bool = False   # random window offsets each epoch instead of the fixed grid
     mirror: bool = False   # horizontal flip with a left/right joint swap, p = 0.5 per window
 
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """The one place data settings are checked (CLI, trainer, lab); training adds model.MIN_WINDOW."""
+        if not _is_int(self.window) or self.window < 2:  # velocities need two frames
+            raise ConfigError(f"window must be at least 2 frames, got {self.window!r}")
+        if not _is_int(self.stride) or self.stride < 1:
+            raise ConfigError(f"stride must be positive, got {self.stride!r}")
+        if not _is_int(self.limit) or self.limit < 0:
+            raise ConfigError(f"limit must be 0 (all windows) or positive, got {self.limit!r}")
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def window_starts(num_frames: int, window: int, stride: int) -> np.ndarray:

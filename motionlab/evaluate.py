@@ -27,8 +27,6 @@ from .sample import SPEC_SAMPLER, SamplerChoice, add_sampling_args, sample_check
 
 def baseline_windows(clip, window: int, stride: int, limit: int, seed: int = 42) -> MotionSequenceDataset:
     """The training windows a baseline is measured on, as the trainer builds them (clip: a Clip or a list)."""
-    if window < 2 or limit < 0:  # velocities need two frames; a negative limit is a typo, not "all"
-        raise MotionlabError(f"window must be at least 2 frames and limit >= 0, got {window} and {limit}")
     return MotionSequenceDataset(clip, DataConfig(window=window, stride=stride, limit=limit, seed=seed))
 
 

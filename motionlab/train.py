@@ -13,23 +13,24 @@ import re
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .checkpoints import MAX_TIMESTEPS, read_checkpoint, save_checkpoint
-from .cli import resolve_clips, run_main
+from .checkpoints import read_checkpoint, save_checkpoint
+from .cli import run_main
+from .clipset import resolve_clips
 from .dataset import DataConfig, MotionSequenceDataset
 from .diffusion import PREDICTIONS, VARIANCES, DiffusionConfig, GaussianDiffusion, autocast, randn_like
 from .samplers import SAMPLERS
 from .schedules import SCHEDULES
-from .errors import MotionlabError
+from .errors import ConfigError, MotionlabError
 from .integrity import SUFFIX, recorded
 from .io import atomic_write_bytes, check_writable_dir, remove_stale_temps
 from .metrics import all_metrics
-from .model import ModelConfig, PositionalUNet1D, count_parameters
+from .model import MIN_WINDOW, ModelConfig, PositionalUNet1D, count_parameters, parse_channel_mults
 
 
 @dataclass
@@ -53,8 +54,49 @@ class TrainConfig:
     compile: bool = False      # torch.compile the training forward: fewer, fused kernels for this small net
     tag: str = ""
 
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """The one place training settings are checked (CLI, Trainer, lab); see also check_together."""
+        def whole(v, low):
+            return isinstance(v, int) and not isinstance(v, bool) and v >= low
+        if not whole(self.epochs, 1):
+            raise ConfigError(f"epochs must be positive, got {self.epochs!r}")
+        if not whole(self.batch_size, 1):
+            raise ConfigError(f"batch_size must be positive, got {self.batch_size!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"lr must be positive and finite, got {self.lr}")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
+            raise ConfigError(f"grad_clip must be positive and finite, got {self.grad_clip}")
+        if not (math.isfinite(self.min_delta) and math.isfinite(self.vel_weight)):
+            raise ConfigError(f"min_delta and vel_weight must be finite numbers, got {self.min_delta} and {self.vel_weight}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if not whole(self.save_every, 1):
+            raise ConfigError(f"save_every must be positive, got {self.save_every!r}")
+        if not whole(self.monitor_every, 0) or (self.monitor_every and not 1 <= self.monitor_samples <= 64):
+            raise ConfigError(f"monitor_every must be >= 0 and monitor_samples 1..64, "
+                              f"got {self.monitor_every} and {self.monitor_samples}")
+        if self.monitor_sampler not in SAMPLERS:
+            raise ConfigError(f"monitor_sampler must be one of {', '.join(SAMPLERS)}, got {self.monitor_sampler!r}")
+        if not whole(self.monitor_steps, 0):
+            raise ConfigError(f"monitor_steps must be 0 (the full chain) or positive, got {self.monitor_steps!r}")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, ValueError, TypeError):
+            raise ConfigError(f"device {self.device!r} is not cpu, cuda, cuda:0 or the like") from None
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def check_together(data: DataConfig, diff: DiffusionConfig, cfg: TrainConfig) -> None:
+    """The rules that span configs (each config checks its own fields when it is built)."""
+    if data.window < MIN_WINDOW:
+        raise ConfigError(f"window must be at least {MIN_WINDOW} frames, got {data.window}")
+    if cfg.monitor_steps > diff.timesteps:
+        raise ConfigError(f"monitor_steps must be 0 (the full chain) .. {diff.timesteps}, got {cfg.monitor_steps}")
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -119,16 +161,14 @@ class Trainer:
             raise MotionlabError(f"output folder {self.out} is not writable: {e.strerror or e}") from None
         for t in remove_stale_temps(self.out):  # left by a save that SIGKILL cut short
             log(f"removed stale temporary file {t}")
-        if cfg.precision not in ("fp32", "bf16"):
-            raise MotionlabError(f"--precision must be fp32 or bf16, got {cfg.precision!r}")
-        if cfg.epochs < 1 or cfg.batch_size < 1 or not cfg.lr > 0:
-            raise MotionlabError("epochs, batch size and learning rate must be positive")
-        if data_cfg.window < 8:
-            raise MotionlabError(f"window must be at least 8 frames, got {data_cfg.window}")
+        # copies, checked again (a field may have been set after the config was built); the caller's stay as they are
+        data_cfg, diff_cfg, cfg = replace(data_cfg), replace(diff_cfg), replace(cfg)
+        check_together(data_cfg, diff_cfg, cfg)
         if clip is None:  # clip: a Clip, or a list of Clip / NamedClip
-            clip, data_cfg.data = resolve_clips(data_cfg.data, min_frames=data_cfg.window)
+            clip, spec = resolve_clips(data_cfg.data, min_frames=data_cfg.window)
+            data_cfg = replace(data_cfg, data=spec)
         self.ds = MotionSequenceDataset(clip, data_cfg)
-        model_cfg.in_channels = self.ds.raw.shape[-1]
+        model_cfg = replace(model_cfg, in_channels=self.ds.raw.shape[-1])
         self.data_cfg, self.model_cfg, self.diff_cfg, self.cfg = data_cfg, model_cfg, diff_cfg, cfg
         self.rank, self.world = _rank_and_world()
         if self.world > 1 and cfg.cuda_graph:
@@ -467,50 +507,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_FIELDS = {f.name for c in (DataConfig, ModelConfig, DiffusionConfig, TrainConfig) for f in fields(c)}
+_FIELD_RE = re.compile(r"\b(" + "|".join(sorted(_FIELDS, key=len, reverse=True)) + r")\b")
+
+
+def as_flags(message: str, count: int = 0) -> str:
+    """A ConfigError's message in the CLI's words: the field names become the flags that set them."""
+    return _FIELD_RE.sub(lambda m: "--" + m.group(1).replace("_", "-"), message, count=count)
+
+
+def as_words(message: str) -> str:
+    """A ConfigError's message in a form's words: base_channels -> base channels."""
+    return _FIELD_RE.sub(lambda m: m.group(1).replace("_", " "), message)
+
+
 def configs_from_args(a):
-    try:
-        mults = tuple(int(v) for v in str(a.channel_mults).split(","))
-    except ValueError:
-        raise MotionlabError(f"--channel-mults must be comma-separated integers, got {a.channel_mults!r}") from None
-    if a.base_channels % 8 or a.base_channels < 8:
-        raise MotionlabError(f"--base-channels must be a positive multiple of 8, got {a.base_channels}")
-    # the rest would otherwise fail deep inside torch with a traceback, some only after an epoch of work
-    if not mults or min(mults) < 1:
-        raise MotionlabError(f"--channel-mults must be positive integers, got {a.channel_mults!r}")
-    if a.time_dim < 1:
-        raise MotionlabError(f"--time-dim must be positive, got {a.time_dim}")
-    if not 0 <= a.dropout < 1:
-        raise MotionlabError(f"--dropout must be in [0, 1), got {a.dropout}")
-    if a.limit < 0:
-        raise MotionlabError(f"--limit must be 0 (all windows) or positive, got {a.limit}")
-    if not 1 <= a.timesteps <= MAX_TIMESTEPS:
-        raise MotionlabError(f"--timesteps must be 1..{MAX_TIMESTEPS}, got {a.timesteps}")
-    if not (math.isfinite(a.lr) and math.isfinite(a.min_delta) and math.isfinite(a.vel_weight)):
-        raise MotionlabError("--lr, --min-delta and --vel-weight must be finite numbers")
-    if a.monitor_every < 0 or (a.monitor_every and not 1 <= a.monitor_samples <= 64):
-        raise MotionlabError(f"--monitor-every must be >= 0 and --monitor-samples 1..64, "
-                             f"got {a.monitor_every} and {a.monitor_samples}")
-    try:
-        dev = torch.device(a.device)
-    except (RuntimeError, ValueError):
-        raise MotionlabError(f"--device {a.device!r} is not a device name (cpu, cuda, cuda:0, ...)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise MotionlabError(f"--device {a.device}: CUDA is not available on this machine")
+    """The four configs of the command line, validated (each by itself, then check_together)."""
     spec = a.data[0] if a.data and len(a.data) == 1 else a.data  # one path is recorded as before: a string
-    data = DataConfig(spec, a.window, a.stride, a.limit, a.seed, a.jitter, a.mirror)
-    model = ModelConfig(base_channels=a.base_channels, channel_mults=mults, time_dim=a.time_dim, dropout=a.dropout)
+    try:
+        data = DataConfig(spec, a.window, a.stride, a.limit, a.seed, a.jitter, a.mirror)
+        model = ModelConfig(base_channels=a.base_channels, channel_mults=parse_channel_mults(a.channel_mults),
+                            time_dim=a.time_dim, dropout=a.dropout)
+        train = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, grad_clip=1.0, patience=a.patience,
+                            min_delta=a.min_delta, seed=a.seed, vel_weight=a.vel_weight, precision=a.precision,
+                            device=a.device, save_every=max(1, a.save_every), monitor_every=a.monitor_every,
+                            monitor_samples=a.monitor_samples, monitor_sampler=a.monitor_sampler,
+                            monitor_steps=a.monitor_steps, cuda_graph=a.cuda_graph, compile=a.compile,
+                            tag=a.tag or Path(a.out).name)
+    except ConfigError as e:
+        raise MotionlabError(as_flags(str(e))) from None
     try:
         diff = DiffusionConfig(a.timesteps, a.beta_start, a.beta_end, a.variance, a.schedule, a.prediction)
-    except ValueError as e:
-        raise MotionlabError(str(e)) from None
-    if not 0 <= a.monitor_steps <= a.timesteps:
-        raise MotionlabError(f"--monitor-steps must be 0 (the full chain) .. {a.timesteps}, got {a.monitor_steps}")
-    train = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, grad_clip=1.0, patience=a.patience,
-                        min_delta=a.min_delta, seed=a.seed, vel_weight=a.vel_weight, precision=a.precision,
-                        device=a.device, save_every=max(1, a.save_every), monitor_every=a.monitor_every,
-                        monitor_samples=a.monitor_samples, monitor_sampler=a.monitor_sampler,
-                        monitor_steps=a.monitor_steps, cuda_graph=a.cuda_graph, compile=a.compile,
-                        tag=a.tag or Path(a.out).name)
+    except ValueError as e:  # a leading field becomes its flag; the beta message keeps beta_start's name
+        raise MotionlabError(as_flags(str(e), count=1) if _FIELD_RE.match(str(e)) else str(e)) from None
+    try:
+        check_together(data, diff, train)
+    except ConfigError as e:
+        raise MotionlabError(as_flags(str(e))) from None
+    if torch.device(a.device).type == "cuda" and not torch.cuda.is_available():
+        raise MotionlabError(f"--device {a.device}: CUDA is not available on this machine")
     return data, model, diff, train
 
 
