@@ -10,9 +10,10 @@ import time
 
 import torch
 
+from motionlab.cuda_graphs import GraphStep, fast_cuda_backends
 from motionlab.diffusion import DiffusionConfig, GaussianDiffusion, autocast
 from motionlab.model import ModelConfig, PositionalUNet1D, count_parameters
-from motionlab.train import GraphStep, TrainConfig, fast_cuda_backends
+from motionlab.train import TrainConfig
 
 
 def time_steps(model, diffusion, opt, x, precision, steps, device, graph=False):
