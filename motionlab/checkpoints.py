@@ -17,6 +17,7 @@ from .diffusion import MAX_TIMESTEPS, DiffusionConfig, GaussianDiffusion
 from .errors import CheckpointError
 from .integrity import verify, write_verified
 from .model import ModelConfig, PositionalUNet1D
+from .normalize import Normalizer
 
 FORMAT = "motionlab-checkpoint"
 VERSION = 1
@@ -164,10 +165,13 @@ class LoadedModel:
     window: int
     meta: dict  # the checkpoint dict without tensors
 
+    @property
+    def normalizer(self) -> Normalizer:
+        return Normalizer(self.mean, self.std)
+
     def unnormalize(self, x) -> np.ndarray:
         """(N, C, W) normalized tensor -> (N, W, C) pixels."""
-        a = x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float32)
-        return a.transpose(0, 2, 1) * self.std + self.mean
+        return self.normalizer.unnormalize(x)
 
 
 def load_model(path, device="cpu") -> LoadedModel:

@@ -41,13 +41,11 @@ class Clip:
 
 
 def clip_from_channels(channels: np.ndarray, joints) -> Clip:
-    """(T, 2J) or (2J, T) channel array -> Clip."""
+    """(T, 2J) channel array (frames first, as Clip.channels) -> Clip."""
     a = np.asarray(channels, dtype=np.float32)
     j = len(joints)
-    if a.ndim != 2 or 2 * j not in a.shape:
+    if a.ndim != 2 or a.shape[1] != 2 * j:
         raise ClipError(f"expected a (T, {2 * j}) array for {j} joints, got shape {a.shape}")
-    if a.shape[1] != 2 * j:
-        a = a.T
     return Clip(tuple(joints), np.ascontiguousarray(a.reshape(a.shape[0], j, 2)))
 
 

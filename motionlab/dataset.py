@@ -9,9 +9,8 @@ import torch
 from .clip import Clip
 from .errors import ClipError, ConfigError
 from .metrics import all_metrics
+from .normalize import STD_FLOOR, Normalizer  # noqa: F401  (STD_FLOOR: re-exported)
 from .skeleton import mirror_permutation
-
-STD_FLOOR = 1e-6  # a constant channel must not divide by zero
 
 
 @dataclass
@@ -80,9 +79,8 @@ class MotionSequenceDataset(torch.utils.data.Dataset):
         self.clip_ids = np.concatenate([np.full(len(s), k) for k, s in enumerate(per_clip)])
         self.raw = np.stack([self._channels[k][s:s + cfg.window]
                              for k, s in zip(self.clip_ids, self.starts)])  # (N, W, C)
-        flat = self.raw.reshape(-1, self.raw.shape[-1]).astype(np.float64)
-        self.mean = flat.mean(0).astype(np.float32)
-        self.std = np.maximum(flat.std(0), STD_FLOOR).astype(np.float32)
+        self.normalizer = Normalizer.fit(self.raw)
+        self.mean, self.std = self.normalizer.mean, self.normalizer.std
         self._mirror_idx = None
         if cfg.mirror:
             perm = mirror_permutation(list(self.joints))
@@ -93,14 +91,7 @@ class MotionSequenceDataset(torch.utils.data.Dataset):
         return len(self.starts)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return torch.from_numpy(self.normalize(self.raw[i]).T.copy())
-
-    def normalize(self, x: np.ndarray) -> np.ndarray:
-        """(..., W, C) pixels -> normalized."""
-        return (x - self.mean) / self.std
-
-    def unnormalize(self, x: np.ndarray) -> np.ndarray:
-        return x * self.std + self.mean
+        return torch.from_numpy(self.normalizer.normalize(self.raw[i]).copy())
 
     def windows_pixels(self) -> np.ndarray:
         """(N, W, C) unnormalized training windows, clip by clip; the baseline metrics use these."""
@@ -149,7 +140,7 @@ class MotionSequenceDataset(torch.utils.data.Dataset):
                     m = x[sel][..., self._mirror_idx]
                     m[..., 0::2] = 2 * axis - m[..., 0::2]
                     x[sel] = m
-        return torch.from_numpy(np.ascontiguousarray(self.normalize(x).transpose(0, 2, 1), dtype=np.float32))
+        return torch.from_numpy(np.ascontiguousarray(self.normalizer.normalize(x), dtype=np.float32))
 
 
 def _named_clips(clips, cfg: DataConfig) -> list:

@@ -220,7 +220,7 @@ class Trainer:
         x = generate(self.model, self.diffusion, self.cfg.monitor_samples, self.data_cfg.window, seed=0,
                      sampler=choice, device=self.device, precision=self.cfg.precision).x
         self.model.train()
-        px = x.float().cpu().numpy().transpose(0, 2, 1) * self.ds.std + self.ds.mean
+        px = self.ds.normalizer.unnormalize(x)
         return {k: v for k, v in all_metrics(px).items() if k != "clips"} if np.isfinite(px).all() else {"nonfinite": True}
 
     def _train_epoch(self, x: torch.Tensor, graph: "GraphStep | None") -> float:
