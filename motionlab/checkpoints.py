@@ -104,15 +104,15 @@ def _check_architecture(p, ck: dict) -> None:
             ref = PositionalUNet1D(ModelConfig.from_dict(ck["model_config"])).state_dict()
     except Exception as e:
         raise CheckpointError(f"{p}: incompatible checkpoint: {_one_line(e)}") from None
-    st = ck["model_state"]
-    missing, extra = sorted(ref.keys() - st.keys()), sorted(st.keys() - ref.keys())
+    weights = ck["model_state"]
+    missing, extra = sorted(ref.keys() - weights.keys()), sorted(weights.keys() - ref.keys())
     if missing or extra:
         what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
         raise CheckpointError(f"{p}: incompatible checkpoint: weights do not fit the model config "
                               f"({what}; {len(missing)} missing, {len(extra)} unexpected)")
     for k, v in ref.items():
-        if tuple(st[k].shape) != tuple(v.shape):
-            raise CheckpointError(f"{p}: incompatible checkpoint: {k} has shape {tuple(st[k].shape)}, "
+        if tuple(weights[k].shape) != tuple(v.shape):
+            raise CheckpointError(f"{p}: incompatible checkpoint: {k} has shape {tuple(weights[k].shape)}, "
                                   f"the model config needs {tuple(v.shape)}")
 
 
@@ -123,8 +123,8 @@ def _check_fields(p, ck: dict) -> None:
     for k in ("model_config", "diffusion_config", "data_config", "train_config", "baseline"):
         if not isinstance(ck[k], dict):
             bad(k, "a dict")
-    st = ck["model_state"]
-    if not isinstance(st, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in st.items()):
+    weights = ck["model_state"]
+    if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
         bad("model_state", "a dict of name -> tensor")
     j = ck["joints"]
     if not isinstance(j, (list, tuple)) or not j or not all(isinstance(n, str) for n in j):
@@ -141,7 +141,7 @@ def _check_fields(p, ck: dict) -> None:
             bad(k, "a non-negative integer")
     if ck["window"] < 8:
         bad("window", f"at least 8 frames, got {ck['window']}")
-    for k, v in st.items():
+    for k, v in weights.items():
         if v.is_floating_point() and not bool(torch.isfinite(v).all()):
             raise CheckpointError(f"{p}: malformed checkpoint: weight {k} contains NaN or inf")
     if not isinstance(ck["best_loss"], (int, float)) or isinstance(ck["best_loss"], bool):
@@ -204,7 +204,7 @@ def summarize(path) -> dict:
     """Facts about a checkpoint for listings, or its error; never raises for a bad file."""
     p = Path(path)
     try:
-        st = p.stat()
+        stat = p.stat()
         ck = read_checkpoint(p)
         verified = verify(p)  # cached: read_checkpoint just hashed it
         d, t = ck["data_config"], ck["train_config"]
@@ -213,7 +213,7 @@ def summarize(path) -> dict:
                 "window": int(ck["window"]), "stride": int(d.get("stride", 0)), "limit": int(d.get("limit", 0)),
                 "timesteps": int(ck["diffusion_config"].get("timesteps", 0)), "joints": len(ck["joints"]),
                 "num_params": int(ck.get("num_params") or sum(v.numel() for v in ck["model_state"].values())),
-                "size_mb": round(st.st_size / 2**20, 2), "mtime_ns": st.st_mtime_ns, "verified": verified,
+                "size_mb": round(stat.st_size / 2**20, 2), "mtime_ns": stat.st_mtime_ns, "verified": verified,
                 "baseline": dict(ck["baseline"]), "model_config": dict(ck["model_config"])}
     except CheckpointError as e:
         return {"path": str(p), "ok": False, "error": str(e)}

@@ -223,12 +223,18 @@ class Trainer:
         px = self.ds.normalizer.unnormalize(x)
         return {k: v for k, v in all_metrics(px).items() if k != "clips"} if np.isfinite(px).all() else {"nonfinite": True}
 
+    def _epoch_draws(self, n: int):
+        """(epoch seed, window order, timestep/noise generator): the same draws in one process and over ranks."""
+        epoch_seed = _epoch_seed(self.cfg.seed, self.epoch)
+        cpu_gen = torch.Generator().manual_seed(epoch_seed)
+        perm = torch.randperm(n, generator=cpu_gen).to(self.device)
+        noise_gen = cpu_gen if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(epoch_seed)
+        return epoch_seed, perm, noise_gen
+
     def _train_epoch(self, x: torch.Tensor, graph: "GraphStep | None") -> float:
         """One pass over the windows in a seeded order; returns the summed per-window loss."""
         cfg, n = self.cfg, len(x)
-        es = _epoch_seed(cfg.seed, self.epoch)
-        gcpu = torch.Generator().manual_seed(es)
-        perm = torch.randperm(n, generator=gcpu).to(self.device)
+        epoch_seed, perm, noise_gen = self._epoch_draws(n)
         batches = [perm[i:i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
         if graph is not None:  # a captured graph keeps its own RNG stream
             graph.acc.zero_()
@@ -236,12 +242,11 @@ class Trainer:
                 graph(x[idx])
             self.step += len(batches)
             return graph.acc.item() * cfg.batch_size
-        torch.manual_seed(es)  # dropout
-        gdev = gcpu if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(es)
+        torch.manual_seed(epoch_seed)  # dropout
         total = 0.0
         for idx in batches:
             with autocast(self.device, cfg.precision):
-                out = self.diffusion.training_losses(self.net, x[idx], gdev, cfg.vel_weight)
+                out = self.diffusion.training_losses(self.net, x[idx], noise_gen, cfg.vel_weight)
             self.opt.zero_grad(set_to_none=True)
             out["loss"].backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -258,17 +263,14 @@ class Trainer:
         """
         import torch.distributed as dist
         cfg, n = self.cfg, len(x)
-        es = _epoch_seed(cfg.seed, self.epoch)
-        gcpu = torch.Generator().manual_seed(es)
-        perm = torch.randperm(n, generator=gcpu).to(self.device)
-        torch.manual_seed(es + self.rank)  # dropout: each rank draws its own masks
-        gdev = gcpu if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(es)
+        epoch_seed, perm, noise_gen = self._epoch_draws(n)
+        torch.manual_seed(epoch_seed + self.rank)  # dropout: each rank draws its own masks
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         for i in range(0, n, cfg.batch_size):
             xb = x[perm[i:i + cfg.batch_size]]
             b = len(xb)
-            t = torch.randint(0, self.diffusion.num_timesteps, (b,), device=xb.device, generator=gdev)
-            noise = randn_like(xb, gdev)  # in GaussianDiffusion.training_losses' order
+            t = torch.randint(0, self.diffusion.num_timesteps, (b,), device=xb.device, generator=noise_gen)
+            noise = randn_like(xb, noise_gen)  # in GaussianDiffusion.training_losses' order
             mine = slice(self.rank, None, self.world)
             k = len(range(b)[mine])
             if not k:  # fewer windows than ranks: join the gradient average with weight 0
