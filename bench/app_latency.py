@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tiny import tiny_checkpoint  # bench/ is on sys.path: the script's own folder
+
+from motionlab.testing import tiny_run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,8 +107,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as d:
         base = Path(d)
-        ckpt = tiny_checkpoint(base / "runs" / "bench256", 256, 400, stride=32, limit=0, frames=600,
-                               tag="bench256")
+        ckpt = tiny_run(base / "runs" / "bench256", window=256, stride=32, limit=0, epochs=1, timesteps=400,
+                        frames=600, tag="bench256") / "best.pt"
         res = {"torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
                "load_avg": round(os.getloadavg()[0], 2)}
         result, page = bench_page(base, ckpt, a.renders)

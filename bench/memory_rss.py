@@ -26,7 +26,7 @@ import torch
 from motionlab.checkpoints import load_model
 from motionlab.diffusion import DiffusionConfig, GaussianDiffusion
 from motionlab.sample import TRAJECTORY_BUDGET_BYTES, generate, sample_checkpoint, trajectory_stride
-from tiny import tiny_checkpoint  # bench/ is on sys.path: the script's own folder
+from motionlab.testing import tiny_run
 
 MB = 2**20
 
@@ -57,7 +57,8 @@ def main() -> None:
     torch.set_num_threads(max(1, a.threads))
 
     with tempfile.TemporaryDirectory() as tmp:
-        ck = Path(a.checkpoint) if a.checkpoint else tiny_checkpoint(Path(tmp), a.window, a.timesteps)
+        ck = Path(a.checkpoint) if a.checkpoint else tiny_run(Path(tmp), window=a.window, stride=16, limit=8, epochs=1,
+                                                              timesteps=a.timesteps, frames=480) / "best.pt"
         lm = load_model(ck)
         gc.collect()
         before = rss_bytes()
