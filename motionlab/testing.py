@@ -41,3 +41,21 @@ def tiny_run(out_dir, clip=None, **kw) -> Path:
     (best.pt, last.pt, metrics.jsonl)."""
     tiny_trainer(out_dir, clip, **kw).run(progress=False)
     return Path(out_dir)
+
+
+def wait_until_healthy(url: str, proc, timeout: float) -> bool:
+    """Poll a `streamlit run` server's health endpoint until it answers ok (True), or until its
+    process `proc` exits or `timeout` seconds pass (False)."""
+    import time
+    import urllib.request
+
+    t = time.time()
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return True
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() - t > timeout:
+            return False
+        time.sleep(0.3)
