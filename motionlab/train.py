@@ -296,6 +296,25 @@ class Trainer:
                 stop.update(flag=True, by="a signal to another rank")
         return stop["flag"]
 
+    def _end_epoch(self, loss: float, t0: float) -> dict:
+        """Count the epoch just trained, keep its weights when they are the best so far, monitor; its
+        metrics.jsonl record."""
+        cfg = self.cfg
+        if not math.isfinite(loss):
+            raise MotionlabError(f"loss became {loss} at epoch {self.epoch + 1}; lower --lr")
+        self.epoch += 1
+        rec = {"epoch": self.epoch, "loss": loss, "seconds": round(time.time() - t0, 4), "step": self.step}
+        if loss < self.best_loss - cfg.min_delta:
+            self.best_loss, self.best_epoch, self.bad_epochs = loss, self.epoch, 0
+            self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self._best_dirty = True
+        else:
+            self.bad_epochs += 1
+        if cfg.monitor_every and self.epoch % cfg.monitor_every == 0 and self.rank == 0:
+            rec["sample_metrics"] = self.monitor()
+            rec["sample_sampler"] = f"{cfg.monitor_sampler}-{cfg.monitor_steps or self.diffusion.num_timesteps}"
+        return rec
+
     def run(self, progress: bool = True) -> dict:
         cfg = self.cfg
         from tqdm import tqdm
@@ -323,20 +342,8 @@ class Trainer:
                     graph = graph or GraphStep(self.net, self.opt, self.diffusion, cfg,
                                                 (cfg.batch_size, *x.shape[1:]), self.device)
                 total = self._train_epoch_ddp(x) if self.ddp is not None else self._train_epoch(x, graph)
-                loss = total / n
-                if not math.isfinite(loss):
-                    raise MotionlabError(f"loss became {loss} at epoch {self.epoch + 1}; lower --lr")
-                self.epoch += 1
-                rec = {"epoch": self.epoch, "loss": loss, "seconds": round(time.time() - t0, 4), "step": self.step}
-                if loss < self.best_loss - cfg.min_delta:
-                    self.best_loss, self.best_epoch, self.bad_epochs = loss, self.epoch, 0
-                    self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-                    self._best_dirty = True
-                else:
-                    self.bad_epochs += 1
-                if cfg.monitor_every and self.epoch % cfg.monitor_every == 0 and self.rank == 0:
-                    rec["sample_metrics"] = self.monitor()
-                    rec["sample_sampler"] = f"{cfg.monitor_sampler}-{cfg.monitor_steps or self.diffusion.num_timesteps}"
+                rec = self._end_epoch(total / n, t0)
+                loss = rec["loss"]
                 mfile.write(json.dumps(rec) + "\n")
                 mfile.flush()
                 self.history.append(rec)
