@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -59,7 +60,7 @@ def test_derived_joints_reproduce_the_real_clip(real_clip_path):
     assert out.joints == clip.joints
     np.testing.assert_allclose(out.xy, seg.xy, atol=1e-3)
     geo = subprocess.run([sys.executable, str(REPO / "scripts" / "clip_geometry.py"), str(real_clip_path)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     derived = json.loads(geo.stdout)["derived"]
     assert set(derived) == set(DERIVED) and all(d["max_px"] < 1e-3 for d in derived.values())
 

@@ -1,19 +1,20 @@
 """scripts/resume_state.py: a CUDA-graph run's last.pt, shrunk to bf16 moments, resumes on the CPU."""
+import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import torch
 
-from conftest import tiny_trainer
+from conftest import REPO, tiny_trainer
 from motionlab.checkpoints import read_checkpoint, save_checkpoint
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "resume_state.py"
+SCRIPT = REPO / "scripts" / "resume_state.py"
 
 
-def _script(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120)
+def _script(*args):  # a script's own folder is on its sys.path, not the checkout: name it
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
 def test_a_packed_graph_run_resumes_with_moments_within_bf16_rounding(tmp_path, demo):
