@@ -19,6 +19,8 @@ import pytest
 from lab_support import ROOT, lab_tree  # noqa: F401  (fixture)
 from motionlab.testing import wait_until_healthy
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]

@@ -381,6 +381,7 @@ def test_argparse_errors_exit_2_without_traceback(tiny_checkpoint, capsys):
         assert "Traceback" not in err and err.splitlines()[-1].startswith("python -m motionlab.sample: error:")
 
 
+@pytest.mark.slow
 def test_real_subprocesses_refuse_hostile_and_broken(hostile, broken, tiny_checkpoint, tmp_path):
     """`python -m motionlab.sample` / `evaluate` on a hostile and two broken files, plus bad args, in parallel."""
     files, marker = hostile

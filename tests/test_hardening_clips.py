@@ -194,6 +194,7 @@ SUBPROCESS_TRAIN = ["empty", "nan", "nested_lists_100k", "frames_50000"]
 SUBPROCESS_EVAL = ["utf16", "duplicate_keys", "oversized"]
 
 
+@pytest.mark.slow
 def test_real_subprocesses_exit_2_with_one_line(corpus, tmp_path):
     """`python -m motionlab.train/evaluate` on a representative subset, all started at once."""
     procs = []

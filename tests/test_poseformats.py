@@ -50,6 +50,7 @@ def test_layouts_map_onto_the_project_joints():
     assert LAYOUTS["openpose_body25"].sources()["right_foot_index"] == "right_big_toe"
 
 
+@pytest.mark.slow
 @needs_real_clip
 def test_derived_joints_reproduce_the_real_clip(real_clip_path):
     """neck_mid and the foot means are defined as the real clip has them: converting its own
@@ -303,6 +304,7 @@ def test_cli_converts_a_folder_of_openpose_files(demo, tmp_path, capsys):
     assert f"wrote {out}: 40 frames, 20 joints" in printed
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line_and_keep_existing_files(demo, tmp_path):
     out = tmp_path / "clip.json"
     out.write_text("precious")

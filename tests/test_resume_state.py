@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from conftest import REPO, tiny_trainer
@@ -17,6 +18,7 @@ def _script(*args):  # a script's own folder is on its sys.path, not the checkou
                           env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
+@pytest.mark.slow
 def test_a_packed_graph_run_resumes_with_moments_within_bf16_rounding(tmp_path, demo):
     gpu, cpu = tmp_path / "gpu", tmp_path / "cpu"
     tiny_trainer(gpu, demo, epochs=2).run(progress=False)
@@ -45,6 +47,7 @@ def test_a_packed_graph_run_resumes_with_moments_within_bf16_rounding(tmp_path, 
     assert tr.run(progress=False)["epoch"] == 3
 
 
+@pytest.mark.slow
 def test_pack_refuses_a_file_without_optimizer_state(tmp_path, demo):
     tiny_trainer(tmp_path, demo, epochs=1).run(progress=False)
     r = _script("pack", str(tmp_path / "best.pt"), str(tmp_path / "state.pt"))
@@ -52,6 +55,7 @@ def test_pack_refuses_a_file_without_optimizer_state(tmp_path, demo):
     assert not (tmp_path / "state.pt").exists()
 
 
+@pytest.mark.slow
 def test_a_truncated_file_gets_one_line_and_leaves_dst_alone(tmp_path, demo):
     tiny_trainer(tmp_path, demo, epochs=1).run(progress=False)
     data = (tmp_path / "last.pt").read_bytes()
