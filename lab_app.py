@@ -1,12 +1,7 @@
 """motionlab lab: `streamlit run lab_app.py`. Pages are thin views over motionlab.lab."""
-import sys
-from pathlib import Path
-
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # import motionlab from this checkout
-
-from motionlab.lab import access, config, ui  # noqa: E402
+from motionlab.lab import access, config, ui
 
 st.set_page_config(page_title="motionlab lab", page_icon=":material/directions_run:", layout="wide")
 

@@ -21,16 +21,15 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
-from tiny import tiny_checkpoint  # noqa: E402  (bench/ is on sys.path when a bench runs)
+from motionlab.testing import tiny_run
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def bench_page(base: Path, ckpt: Path, renders: int):
@@ -111,8 +110,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as d:
         base = Path(d)
-        ckpt = tiny_checkpoint(base / "runs" / "bench256", 256, 400, stride=32, limit=0, frames=600,
-                               tag="bench256")
+        ckpt = tiny_run(base / "runs" / "bench256", window=256, stride=32, limit=0, epochs=1, timesteps=400,
+                        frames=600, tag="bench256") / "best.pt"
         res = {"torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
                "load_avg": round(os.getloadavg()[0], 2)}
         result, page = bench_page(base, ckpt, a.renders)

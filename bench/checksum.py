@@ -14,17 +14,15 @@ import argparse
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from motionlab import integrity
+from motionlab.checkpoints import read_checkpoint
+from motionlab.lab import catalog
 
-from motionlab import integrity  # noqa: E402
-from motionlab.checkpoints import read_checkpoint  # noqa: E402
-from motionlab.lab import catalog  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def ms(f) -> float:

@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 TINY = ["--base-channels", "16", "--channel-mults", "1,2", "--time-dim", "32", "--timesteps", "10", "--dropout", "0"]
 CASES = {

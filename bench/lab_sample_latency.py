@@ -15,8 +15,9 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
+
+from motionlab.testing import wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -46,16 +47,8 @@ def main():
     url = f"http://127.0.0.1:{port}"
     res = {"url": url, "presses": []}
     try:
-        t = time.time()
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() - t > 90:
-                raise SystemExit("streamlit did not come up")
-            time.sleep(0.3)
+        if not wait_until_healthy(url, proc, 90):
+            raise SystemExit("streamlit did not come up")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1400, "height": 2000})

@@ -16,7 +16,6 @@ import argparse
 import gc
 import json
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,11 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from motionlab.checkpoints import load_model  # noqa: E402
-from motionlab.diffusion import DiffusionConfig, GaussianDiffusion  # noqa: E402
-from motionlab.sample import TRAJECTORY_BUDGET_BYTES, generate, sample_checkpoint, trajectory_stride  # noqa: E402
-from tiny import tiny_checkpoint  # noqa: E402  (bench/ is on sys.path when a bench runs)
+from motionlab.checkpoints import load_model
+from motionlab.diffusion import DiffusionConfig, GaussianDiffusion
+from motionlab.sample import TRAJECTORY_BUDGET_BYTES, generate, sample_checkpoint, trajectory_stride
+from motionlab.testing import tiny_run
 
 MB = 2**20
 
@@ -59,7 +57,8 @@ def main() -> None:
     torch.set_num_threads(max(1, a.threads))
 
     with tempfile.TemporaryDirectory() as tmp:
-        ck = Path(a.checkpoint) if a.checkpoint else tiny_checkpoint(Path(tmp), a.window, a.timesteps)
+        ck = Path(a.checkpoint) if a.checkpoint else tiny_run(Path(tmp), window=a.window, stride=16, limit=8, epochs=1,
+                                                              timesteps=a.timesteps, frames=480) / "best.pt"
         lm = load_model(ck)
         gc.collect()
         before = rss_bytes()

@@ -6,15 +6,12 @@ The samples are clip windows with noise (the timing does not depend on what they
 """
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from motionlab.cli import resolve_clip  # noqa: E402
-from motionlab.novelty import novelty  # noqa: E402
+from motionlab.clipset import resolve_clip
+from motionlab.novelty import novelty
 
 
 def main():

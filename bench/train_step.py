@@ -6,16 +6,14 @@
 """
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from motionlab.diffusion import DiffusionConfig, GaussianDiffusion, autocast  # noqa: E402
-from motionlab.model import ModelConfig, PositionalUNet1D, count_parameters  # noqa: E402
-from motionlab.train import GraphStep, TrainConfig, fast_cuda_backends  # noqa: E402
+from motionlab.cuda_graphs import GraphStep, fast_cuda_backends
+from motionlab.diffusion import DiffusionConfig, GaussianDiffusion, autocast
+from motionlab.model import ModelConfig, PositionalUNet1D, count_parameters
+from motionlab.train import TrainConfig
 
 
 def time_steps(model, diffusion, opt, x, precision, steps, device, graph=False):

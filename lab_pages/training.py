@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from motionlab.diffusion import MAX_TIMESTEPS
 from motionlab.errors import MotionlabError
 from motionlab.lab import access, catalog, config, figures, processes, ui
 
@@ -112,12 +113,12 @@ with st.form("training.form"):
     c1, c2, c3, c4 = st.columns(4)
     batch = c1.number_input("Batch size", 1, 1024, 16, key="training.batch_size")
     lr = c2.number_input("Learning rate", 1e-6, 1.0, 2e-4, format="%.5f", key="training.lr")
-    timesteps = c3.number_input("Diffusion steps", 1, 10_000, 400, key="training.timesteps")
+    timesteps = c3.number_input("Diffusion steps", 1, MAX_TIMESTEPS, 400, key="training.timesteps")
     precision = c4.selectbox("Precision", ["fp32", "bf16"], key="training.precision")
     c1, c2, c3, c4 = st.columns(4)
     base = c1.number_input("Base channels", 8, 512, 32, step=8, key="training.base_channels")
     mults = c2.text_input("Channel mults", "1,2", key="training.channel_mults")
-    tdim = c3.number_input("Time dim", 2, 1024, 64, key="training.time_dim")
+    tdim = c3.number_input("Time dim", 1, 1024, 64, key="training.time_dim")
     monitor = c4.number_input("Sample metrics every N epochs (0 = off)", 0, 100_000, 5, key="training.monitor_every")
     c1, c2, c3 = st.columns(3)
     save_every = c1.number_input("Save every N epochs", 1, 100_000, 5, key="training.save_every")

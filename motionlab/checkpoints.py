@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .diffusion import DiffusionConfig, GaussianDiffusion
+from .diffusion import MAX_TIMESTEPS, DiffusionConfig, GaussianDiffusion
 from .errors import CheckpointError
 from .integrity import verify, write_verified
 from .model import ModelConfig, PositionalUNet1D
+from .normalize import Normalizer
 
 FORMAT = "motionlab-checkpoint"
 VERSION = 1
@@ -24,7 +25,6 @@ REQUIRED = ("format", "version", "model_state", "model_config", "diffusion_confi
             "train_config", "norm_mean", "norm_std", "joints", "window", "epoch", "step", "best_loss",
             "baseline")
 MAX_BYTES = 1 << 30
-MAX_TIMESTEPS = 100_000  # a crafted config must not make the schedule arrays exhaust memory
 # torch warns (on stderr) about pickle protocols before refusing a file; the refusal itself is our message
 warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
 _UNPICKLE_REASON = re.compile(r"(Unsupported global: GLOBAL \S+|unsupported GLOBAL \S+|Unsupported operand \S+)")
@@ -95,7 +95,7 @@ def _one_line(e: BaseException, limit: int = 200) -> str:
 
 def _check_architecture(p, ck: dict) -> None:
     """The configs build, and the weights fit the network they describe (built on the meta device: no memory)."""
-    t = ck["diffusion_config"].get("timesteps")
+    t = ck["diffusion_config"].get("timesteps")  # before building: a crafted one must not exhaust memory
     if not isinstance(t, int) or isinstance(t, bool) or not 1 <= t <= MAX_TIMESTEPS:
         raise CheckpointError(f"{p}: malformed checkpoint: diffusion timesteps must be 1..{MAX_TIMESTEPS}, got {t!r}")
     try:
@@ -107,15 +107,15 @@ def _check_architecture(p, ck: dict) -> None:
     for field in ("model_state", "ema_state"):
         if field not in ck:  # ema_state is optional (runs without --ema-decay)
             continue
-        st, what_w = ck[field], "weights" if field == "model_state" else "EMA weights"
-        missing, extra = sorted(ref.keys() - st.keys()), sorted(st.keys() - ref.keys())
+        weights, what_w = ck[field], "weights" if field == "model_state" else "EMA weights"
+        missing, extra = sorted(ref.keys() - weights.keys()), sorted(weights.keys() - ref.keys())
         if missing or extra:
             what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
             raise CheckpointError(f"{p}: incompatible checkpoint: {what_w} do not fit the model config "
                                   f"({what}; {len(missing)} missing, {len(extra)} unexpected)")
         for k, v in ref.items():
-            if tuple(st[k].shape) != tuple(v.shape):
-                raise CheckpointError(f"{p}: incompatible checkpoint: {what_w} {k} has shape {tuple(st[k].shape)}, "
+            if tuple(weights[k].shape) != tuple(v.shape):
+                raise CheckpointError(f"{p}: incompatible checkpoint: {what_w} {k} has shape {tuple(weights[k].shape)}, "
                                       f"the model config needs {tuple(v.shape)}")
 
 
@@ -128,8 +128,9 @@ def _check_fields(p, ck: dict) -> None:
             bad(k, "a dict")
     states = [k for k in ("model_state", "ema_state") if k in ck]
     for k in states:
-        st = ck[k]
-        if not isinstance(st, dict) or not all(isinstance(n, str) and isinstance(v, torch.Tensor) for n, v in st.items()):
+        weights = ck[k]
+        if not isinstance(weights, dict) or not all(isinstance(n, str) and isinstance(v, torch.Tensor)
+                                                    for n, v in weights.items()):
             bad(k, "a dict of name -> tensor")
     j = ck["joints"]
     if not isinstance(j, (list, tuple)) or not j or not all(isinstance(n, str) for n in j):
@@ -176,10 +177,13 @@ class LoadedModel:
     meta: dict  # the checkpoint dict without tensors
     weights: str = "raw"  # "ema": the exponential moving average of the training weights; "raw": the weights
 
+    @property
+    def normalizer(self) -> Normalizer:
+        return Normalizer(self.mean, self.std)
+
     def unnormalize(self, x) -> np.ndarray:
         """(N, C, W) normalized tensor -> (N, W, C) pixels."""
-        a = x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float32)
-        return a.transpose(0, 2, 1) * self.std + self.mean
+        return self.normalizer.unnormalize(x)
 
 
 def weights_of(ck: dict) -> str:
@@ -238,7 +242,7 @@ def summarize(path) -> dict:
     """Facts about a checkpoint for listings, or its error; never raises for a bad file."""
     p = Path(path)
     try:
-        st = p.stat()
+        stat = p.stat()
         ck = read_checkpoint(p)
         verified = verify(p)  # cached: read_checkpoint just hashed it
         d, t = ck["data_config"], ck["train_config"]
@@ -247,7 +251,7 @@ def summarize(path) -> dict:
                 "window": int(ck["window"]), "stride": int(d.get("stride", 0)), "limit": int(d.get("limit", 0)),
                 "timesteps": int(ck["diffusion_config"].get("timesteps", 0)), "joints": len(ck["joints"]),
                 "num_params": int(ck.get("num_params") or sum(v.numel() for v in ck["model_state"].values())),
-                "size_mb": round(st.st_size / 2**20, 2), "mtime_ns": st.st_mtime_ns, "verified": verified,
+                "size_mb": round(stat.st_size / 2**20, 2), "mtime_ns": stat.st_mtime_ns, "verified": verified,
                 "baseline": dict(ck["baseline"]), "model_config": dict(ck["model_config"]),
                 "data_config": dict(d), "weights": weights_of(ck), "ema_decay": float(t.get("ema_decay") or 0.0)}
     except CheckpointError as e:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
+from .clipset import resolve_clip, resolve_clips  # noqa: F401  (re-exported: the tools' --data)
 from .errors import MotionlabError
 
 
@@ -38,49 +38,3 @@ def entry(argv=None) -> int:
     tool = argv[0].replace("-", "_")
     module = importlib.import_module(f"motionlab.{tool}")
     sys.exit(run_main(f"motionlab {argv[0]}", module.main, argv[1:]))
-
-
-def resolve_clip(spec: str | None, min_frames: int = 1, quiet: bool = False):
-    """'demo' -> the procedural clip; a path -> that clip; None -> the real clip, else the demo."""
-    from .clip import default_clip_path, load_clip
-    from .demo import demo_clip
-
-    if spec == "demo":
-        return demo_clip(), "demo"
-    if spec is None:
-        p = default_clip_path()
-        if p is None:
-            if not quiet:
-                print("note: data/uptown_funk.json not found (copy it from ../shared/data/); using the demo clip",
-                      file=sys.stderr)
-            clip = demo_clip()
-        else:
-            clip, spec = load_clip(p), str(p)
-    else:
-        clip = load_clip(Path(spec))
-    if clip.num_frames < min_frames:
-        from .errors import ClipError
-        raise ClipError(f"{spec or 'demo'}: {clip.num_frames} frames is shorter than the window of {min_frames} frames")
-    return clip, spec or "demo"
-
-
-
-def resolve_clips(spec, min_frames: int = 1, quiet: bool = False):
-    """resolve_clip for a dataset: spec is None, 'demo', a path or a list of paths (files, folders,
-    manifests; see motionlab.clipset). Returns ([NamedClip, ...], the spec to record: a string or a list)."""
-    from .clip import default_clip_path
-    from .clipset import check_clips, load_clip_set, named
-    from .demo import demo_clip
-
-    if isinstance(spec, (list, tuple)) and len(spec) == 1:
-        spec = spec[0]
-    if spec is None:
-        p = default_clip_path()
-        if p is None and not quiet:
-            print("note: data/uptown_funk.json not found (copy it from ../shared/data/); using the demo clip",
-                  file=sys.stderr)
-        spec = "demo" if p is None else str(p)
-    if spec == "demo":
-        return check_clips([named(demo_clip(), "demo")], min_frames), "demo"
-    clips = load_clip_set(spec, min_frames=min_frames)
-    return clips, (str(spec) if isinstance(spec, (str, Path)) else [str(s) for s in spec])

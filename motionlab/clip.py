@@ -41,14 +41,25 @@ class Clip:
 
 
 def clip_from_channels(channels: np.ndarray, joints) -> Clip:
-    """(T, 2J) or (2J, T) channel array -> Clip."""
+    """(T, 2J) channel array (frames first, as Clip.channels) -> Clip."""
     a = np.asarray(channels, dtype=np.float32)
     j = len(joints)
-    if a.ndim != 2 or 2 * j not in a.shape:
+    if a.ndim != 2 or a.shape[1] != 2 * j:
         raise ClipError(f"expected a (T, {2 * j}) array for {j} joints, got shape {a.shape}")
-    if a.shape[1] != 2 * j:
-        a = a.T
     return Clip(tuple(joints), np.ascontiguousarray(a.reshape(a.shape[0], j, 2)))
+
+
+def loads_json(text: str, source: str, error=ClipError, **hooks):
+    """json.loads with every failure as one `error` line, `source: why`: one a hook raised (an `error`),
+    nesting too deep for the parser, or not JSON at all."""
+    try:
+        return json.loads(text, **hooks)
+    except error as e:
+        raise error(f"{source}: {e}") from None
+    except RecursionError:
+        raise error(f"{source}: JSON is nested too deeply") from None
+    except ValueError as e:
+        raise error(f"{source}: not valid JSON ({e.args[0].splitlines()[0]})") from None
 
 
 def _reject_constant(token: str):
@@ -133,14 +144,7 @@ def loads_clip(text: str | bytes, min_frames: int = 1, source: str = "clip") -> 
             raise ClipError(f"{source}: not UTF-8 text") from None
     if not text.strip():
         raise ClipError(f"{source}: the file is empty")
-    try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-    except ClipError as e:
-        raise ClipError(f"{source}: {e}") from None
-    except RecursionError:
-        raise ClipError(f"{source}: JSON is nested too deeply") from None
-    except ValueError as e:
-        raise ClipError(f"{source}: not valid JSON ({e.args[0].splitlines()[0]})") from None
+    data = loads_json(text, source, ClipError, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     return parse_clip(data, min_frames=min_frames, source=source)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,3 +131,32 @@ def check_clips(clips: list[NamedClip], min_frames: int = 1) -> list[NamedClip]:
     if dup is not None:
         raise ClipError(f"two clips are named {dup!r}")
     return out
+
+
+def resolve_clips(spec, min_frames: int = 1, quiet: bool = False):
+    """The clips of a --data spec: None (the real clip, else the demo with a note), 'demo', a path or
+    a list of paths (files, folders, manifests). Returns ([NamedClip, ...], the spec to record: a
+    string or a list)."""
+    from .clip import default_clip_path
+    from .demo import demo_clip
+
+    if isinstance(spec, (list, tuple)) and len(spec) == 1:
+        spec = spec[0]
+    if spec is None:
+        p = default_clip_path()
+        if p is None and not quiet:
+            print("note: data/uptown_funk.json not found (copy it from ../shared/data/); using the demo clip",
+                  file=sys.stderr)
+        spec = "demo" if p is None else str(p)
+    if spec == "demo":
+        return check_clips([named(demo_clip(), "demo")], min_frames), "demo"
+    clips = load_clip_set(spec, min_frames=min_frames)
+    return clips, (str(spec) if isinstance(spec, (str, Path)) else [str(s) for s in spec])
+
+
+def resolve_clip(spec, min_frames: int = 1, quiet: bool = False):
+    """(clip, name) of a spec that names one clip (edits and novelty work against a single clip)."""
+    clips, name = resolve_clips(spec, min_frames=min_frames, quiet=quiet)
+    if len(clips) != 1:
+        raise ClipError(f"{name} holds {len(clips)} clips; one clip is needed here")
+    return clips[0].clip, str(name)

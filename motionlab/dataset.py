@@ -7,11 +7,10 @@ import numpy as np
 import torch
 
 from .clip import Clip
-from .errors import ClipError
+from .errors import ClipError, ConfigError
 from .metrics import all_metrics
+from .normalize import STD_FLOOR, Normalizer  # noqa: F401  (STD_FLOOR: re-exported)
 from .skeleton import mirror_permutation
-
-STD_FLOOR = 1e-6  # a constant channel must not divide by zero
 
 
 @dataclass
@@ -24,8 +23,24 @@ class DataConfig:
     jitter: bool = False   # random window offsets each epoch instead of the fixed grid
     mirror: bool = False   # horizontal flip with a left/right joint swap, p = 0.5 per window
 
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """The one place data settings are checked (CLI, trainer, lab); training adds model.MIN_WINDOW."""
+        if not _is_int(self.window) or self.window < 2:  # velocities need two frames
+            raise ConfigError(f"window must be at least 2 frames, got {self.window!r}")
+        if not _is_int(self.stride) or self.stride < 1:
+            raise ConfigError(f"stride must be positive, got {self.stride!r}")
+        if not _is_int(self.limit) or self.limit < 0:
+            raise ConfigError(f"limit must be 0 (all windows) or positive, got {self.limit!r}")
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def window_starts(num_frames: int, window: int, stride: int) -> np.ndarray:
@@ -64,9 +79,8 @@ class MotionSequenceDataset(torch.utils.data.Dataset):
         self.clip_ids = np.concatenate([np.full(len(s), k) for k, s in enumerate(per_clip)])
         self.raw = np.stack([self._channels[k][s:s + cfg.window]
                              for k, s in zip(self.clip_ids, self.starts)])  # (N, W, C)
-        flat = self.raw.reshape(-1, self.raw.shape[-1]).astype(np.float64)
-        self.mean = flat.mean(0).astype(np.float32)
-        self.std = np.maximum(flat.std(0), STD_FLOOR).astype(np.float32)
+        self.normalizer = Normalizer.fit(self.raw)
+        self.mean, self.std = self.normalizer.mean, self.normalizer.std
         self._mirror_idx = None
         if cfg.mirror:
             perm = mirror_permutation(list(self.joints))
@@ -77,14 +91,7 @@ class MotionSequenceDataset(torch.utils.data.Dataset):
         return len(self.starts)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return torch.from_numpy(self.normalize(self.raw[i]).T.copy())
-
-    def normalize(self, x: np.ndarray) -> np.ndarray:
-        """(..., W, C) pixels -> normalized."""
-        return (x - self.mean) / self.std
-
-    def unnormalize(self, x: np.ndarray) -> np.ndarray:
-        return x * self.std + self.mean
+        return torch.from_numpy(self.normalizer.normalize(self.raw[i]).copy())
 
     def windows_pixels(self) -> np.ndarray:
         """(N, W, C) unnormalized training windows, clip by clip; the baseline metrics use these."""
@@ -133,7 +140,7 @@ class MotionSequenceDataset(torch.utils.data.Dataset):
                     m = x[sel][..., self._mirror_idx]
                     m[..., 0::2] = 2 * axis - m[..., 0::2]
                     x[sel] = m
-        return torch.from_numpy(np.ascontiguousarray(self.normalize(x).transpose(0, 2, 1), dtype=np.float32))
+        return torch.from_numpy(np.ascontiguousarray(self.normalizer.normalize(x), dtype=np.float32))
 
 
 def _named_clips(clips, cfg: DataConfig) -> list:

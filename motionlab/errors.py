@@ -15,3 +15,7 @@ class CheckpointError(MotionlabError):
 
 class PoseFileError(MotionlabError):
     """A pose file (MediaPipe, COCO, OpenPose) cannot be read or converted into a clip."""
+
+
+class ConfigError(MotionlabError):
+    """A config field is out of range; the message starts with the field's name (CLIs show it as a flag)."""

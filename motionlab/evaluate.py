@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .checkpoints import load_model, read_checkpoint
-from .cli import resolve_clips, run_main
+from .cli import resolve_clip, resolve_clips, run_main
 from .dataset import DataConfig, MotionSequenceDataset
 from .errors import ClipError, MotionlabError
 from .io import atomic_write_bytes
@@ -30,8 +30,6 @@ REPO = Path(__file__).resolve().parent.parent
 
 def baseline_windows(clip, window: int, stride: int, limit: int, seed: int = 42) -> MotionSequenceDataset:
     """The training windows a baseline is measured on, as the trainer builds them (clip: a Clip or a list)."""
-    if window < 2 or limit < 0:  # velocities need two frames; a negative limit is a typo, not "all"
-        raise MotionlabError(f"window must be at least 2 frames and limit >= 0, got {window} and {limit}")
     return MotionSequenceDataset(clip, DataConfig(window=window, stride=stride, limit=limit, seed=seed))
 
 
@@ -145,14 +143,6 @@ def read_precomputed(checkpoint) -> dict | None:
     return doc
 
 
-def _one_clip(spec):
-    """(clip, name) of a spec naming one clip; novelty compares against a single training clip."""
-    clips, name = resolve_clips(spec, quiet=True)
-    if len(clips) != 1:
-        raise MotionlabError(f"novelty needs one training clip; {name} holds {len(clips)}")
-    return clips[0].clip, str(name)
-
-
 def training_clip(lm, data: str | None = None):
     """(clip, name, reason): the clip a loaded checkpoint was trained on, for novelty.
 
@@ -163,7 +153,7 @@ def training_clip(lm, data: str | None = None):
     """
     d = lm.meta["data_config"]
     if data is not None:
-        clip, name = _one_clip(data)
+        clip, name = resolve_clip(data, quiet=True)
         why = training_clip_mismatch(clip, d, lm.joints, lm.mean)
         if why:
             raise MotionlabError(f"{name} is not the clip {lm.path} was trained on: {why}")
@@ -172,7 +162,7 @@ def training_clip(lm, data: str | None = None):
     tries = ["demo"] if src == "demo" else [str(p) for p in (Path(src), REPO / src) if src and p.is_file()][:1]
     for spec in dict.fromkeys([*tries, None]):
         try:
-            clip, name = _one_clip(spec)
+            clip, name = resolve_clip(spec, quiet=True)
         except MotionlabError:
             continue
         if not training_clip_mismatch(clip, d, lm.joints, lm.mean):

@@ -8,6 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import ConfigError
+
+MIN_WINDOW = 8  # the shortest window the network trains and samples on
+
 
 @dataclass
 class ModelConfig:
@@ -17,6 +21,28 @@ class ModelConfig:
     time_dim: int = 256
     dropout: float = 0.1
     groups: int = 8
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """The one place network settings are checked (CLI, trainer, lab and checkpoint loading);
+        the rest would fail deep inside torch, some only after an epoch of work."""
+        def positive(v):
+            return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+        if not positive(self.in_channels):
+            raise ConfigError(f"in_channels must be positive, got {self.in_channels!r}")
+        if not positive(self.base_channels) or self.base_channels % 8:
+            raise ConfigError(f"base_channels must be a positive multiple of 8, got {self.base_channels!r}")
+        if not isinstance(self.channel_mults, (tuple, list)) or not self.channel_mults \
+                or not all(positive(m) for m in self.channel_mults):
+            raise ConfigError(f"channel_mults must be positive integers, got {self.channel_mults!r}")
+        if not positive(self.time_dim):
+            raise ConfigError(f"time_dim must be positive, got {self.time_dim!r}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not positive(self.groups) or self.base_channels % self.groups:
+            raise ConfigError(f"groups must divide base_channels, got {self.groups!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -28,6 +54,14 @@ class ModelConfig:
         d = dict(d)
         d["channel_mults"] = tuple(d["channel_mults"])
         return cls(**d)
+
+
+def parse_channel_mults(text) -> tuple:
+    """'1,2,4' -> (1, 2, 4), as the CLI and the lab take them."""
+    try:
+        return tuple(int(v) for v in str(text).split(","))
+    except ValueError:
+        raise ConfigError(f"channel_mults must be comma-separated integers, got {text!r}") from None
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:

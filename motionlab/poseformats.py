@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .clip import MAX_FRAMES, Clip, loads_clip
+from .clip import MAX_FRAMES, Clip, loads_clip, loads_json
 from .errors import PoseFileError as _Err
 
 # -- layouts (keypoint order as the tools write them) -------------------------------------------
@@ -424,14 +424,7 @@ def _coco_annotations(data: dict, name: str) -> _Frames:
 
 
 def _read_json(name: str, text: str) -> _Frames:
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except _Err as e:
-        raise _Err(f"{name}: {e}") from None
-    except RecursionError:
-        raise _Err(f"{name}: JSON is nested too deeply") from None
-    except ValueError as e:
-        raise _Err(f"{name}: not valid JSON ({e.args[0].splitlines()[0]})") from None
+    data = loads_json(text, name, _Err, parse_constant=_reject_constant)
     if isinstance(data, dict):
         if "people" in data:
             return _openpose(data, name)

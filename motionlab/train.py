@@ -13,23 +13,25 @@ import re
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .checkpoints import MAX_TIMESTEPS, read_checkpoint, save_checkpoint
-from .cli import resolve_clips, run_main
+from .checkpoints import read_checkpoint, save_checkpoint
+from .cli import run_main
+from .clipset import resolve_clips
+from .cuda_graphs import GraphStep, fast_cuda_backends
 from .dataset import DataConfig, MotionSequenceDataset
 from .diffusion import PREDICTIONS, VARIANCES, DiffusionConfig, GaussianDiffusion, autocast, randn_like
 from .samplers import SAMPLERS
 from .schedules import SCHEDULES
-from .errors import MotionlabError
+from .errors import ConfigError, MotionlabError
 from .integrity import SUFFIX, recorded
 from .io import atomic_write_bytes, check_writable_dir, remove_stale_temps
 from .metrics import all_metrics
-from .model import ModelConfig, PositionalUNet1D, count_parameters
+from .model import MIN_WINDOW, ModelConfig, PositionalUNet1D, count_parameters, parse_channel_mults
 
 
 @dataclass
@@ -54,60 +56,55 @@ class TrainConfig:
     ema_decay: float = 0.0     # keep an EMA of the weights with this decay per step; 0 = off
     tag: str = ""
 
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """The one place training settings are checked (CLI, Trainer, lab); see also check_together."""
+        def whole(v, low):
+            return isinstance(v, int) and not isinstance(v, bool) and v >= low
+        if not whole(self.epochs, 1):
+            raise ConfigError(f"epochs must be positive, got {self.epochs!r}")
+        if not whole(self.batch_size, 1):
+            raise ConfigError(f"batch_size must be positive, got {self.batch_size!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"lr must be positive and finite, got {self.lr}")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
+            raise ConfigError(f"grad_clip must be positive and finite, got {self.grad_clip}")
+        if not (math.isfinite(self.min_delta) and math.isfinite(self.vel_weight)):
+            raise ConfigError(f"min_delta and vel_weight must be finite numbers, got {self.min_delta} and {self.vel_weight}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if not whole(self.save_every, 1):
+            raise ConfigError(f"save_every must be positive, got {self.save_every!r}")
+        if not whole(self.monitor_every, 0) or (self.monitor_every and not 1 <= self.monitor_samples <= 64):
+            raise ConfigError(f"monitor_every must be >= 0 and monitor_samples 1..64, "
+                              f"got {self.monitor_every} and {self.monitor_samples}")
+        if self.monitor_sampler not in SAMPLERS:
+            raise ConfigError(f"monitor_sampler must be one of {', '.join(SAMPLERS)}, got {self.monitor_sampler!r}")
+        if not whole(self.monitor_steps, 0):
+            raise ConfigError(f"monitor_steps must be 0 (the full chain) or positive, got {self.monitor_steps!r}")
+        if not (isinstance(self.ema_decay, (int, float)) and 0.0 <= self.ema_decay < 1.0):
+            raise ConfigError(f"ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, ValueError, TypeError):
+            raise ConfigError(f"device {self.device!r} is not cpu, cuda, cuda:0 or the like") from None
+
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+def check_together(data: DataConfig, diff: DiffusionConfig, cfg: TrainConfig) -> None:
+    """The rules that span configs (each config checks its own fields when it is built)."""
+    if data.window < MIN_WINDOW:
+        raise ConfigError(f"window must be at least {MIN_WINDOW} frames, got {data.window}")
+    if cfg.monitor_steps > diff.timesteps:
+        raise ConfigError(f"monitor_steps must be 0 (the full chain) .. {diff.timesteps}, got {cfg.monitor_steps}")
+
+
 def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7919) % (2**62)
-
-
-def fast_cuda_backends() -> None:
-    """TF32 convs and matmuls and cuDNN autotuning: the settings every CUDA run here trains with."""
-    torch.backends.cudnn.benchmark = True
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-
-
-class GraphStep:
-    """One optimizer step captured as a CUDA graph: kernel launches dominate this small net."""
-
-    def __init__(self, model, opt, diffusion, cfg, shape, device):
-        self.static_x0 = torch.zeros(shape, device=device)
-        self.acc = torch.zeros((), device=device)
-        params = [p for p in model.parameters()]
-
-        def step():
-            with autocast(device, cfg.precision):  # --precision holds in the graph too
-                out = diffusion.training_losses(model, self.static_x0, vel_weight=cfg.vel_weight)
-            out["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
-            opt.step()
-            self.acc.add_(out["loss"].detach())
-
-        saved_p = [p.detach().clone() for p in params]
-        saved_s = {id(p): {k: v.clone() for k, v in opt.state[p].items()} for p in params if opt.state[p]}
-        s = torch.cuda.Stream()
-        s.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(s):
-            for _ in range(3):
-                opt.zero_grad(set_to_none=True)
-                step()
-        torch.cuda.current_stream().wait_stream(s)
-        with torch.no_grad():  # warm-up steps must not count
-            for p, v in zip(params, saved_p):
-                p.copy_(v)
-            for p in params:
-                for k, v in opt.state[p].items():
-                    v.copy_(saved_s[id(p)][k]) if id(p) in saved_s else v.zero_()
-        self.acc.zero_()
-        self.graph = torch.cuda.CUDAGraph()
-        opt.zero_grad(set_to_none=True)
-        with torch.cuda.graph(self.graph):
-            step()
-
-    def __call__(self, x0):
-        self.static_x0.copy_(x0)
-        self.graph.replay()
 
 
 class Trainer:
@@ -120,18 +117,14 @@ class Trainer:
             raise MotionlabError(f"output folder {self.out} is not writable: {e.strerror or e}") from None
         for t in remove_stale_temps(self.out):  # left by a save that SIGKILL cut short
             log(f"removed stale temporary file {t}")
-        if cfg.precision not in ("fp32", "bf16"):
-            raise MotionlabError(f"--precision must be fp32 or bf16, got {cfg.precision!r}")
-        if cfg.epochs < 1 or cfg.batch_size < 1 or not cfg.lr > 0:
-            raise MotionlabError("epochs, batch size and learning rate must be positive")
-        if not 0.0 <= cfg.ema_decay < 1.0:
-            raise MotionlabError(f"--ema-decay must be in [0, 1) (0 = off), got {cfg.ema_decay}")
-        if data_cfg.window < 8:
-            raise MotionlabError(f"window must be at least 8 frames, got {data_cfg.window}")
+        # copies, checked again (a field may have been set after the config was built); the caller's stay as they are
+        data_cfg, diff_cfg, cfg = replace(data_cfg), replace(diff_cfg), replace(cfg)
+        check_together(data_cfg, diff_cfg, cfg)
         if clip is None:  # clip: a Clip, or a list of Clip / NamedClip
-            clip, data_cfg.data = resolve_clips(data_cfg.data, min_frames=data_cfg.window)
+            clip, spec = resolve_clips(data_cfg.data, min_frames=data_cfg.window)
+            data_cfg = replace(data_cfg, data=spec)
         self.ds = MotionSequenceDataset(clip, data_cfg)
-        model_cfg.in_channels = self.ds.raw.shape[-1]
+        model_cfg = replace(model_cfg, in_channels=self.ds.raw.shape[-1])
         self.data_cfg, self.model_cfg, self.diff_cfg, self.cfg = data_cfg, model_cfg, diff_cfg, cfg
         self.rank, self.world = _rank_and_world()
         if self.world > 1 and cfg.cuda_graph:
@@ -261,15 +254,21 @@ class Trainer:
         x = generate(net, self.diffusion, self.cfg.monitor_samples, self.data_cfg.window, seed=0,
                      sampler=choice, device=self.device, precision=self.cfg.precision).x
         net.train()
-        px = x.float().cpu().numpy().transpose(0, 2, 1) * self.ds.std + self.ds.mean
+        px = self.ds.normalizer.unnormalize(x)
         return {k: v for k, v in all_metrics(px).items() if k != "clips"} if np.isfinite(px).all() else {"nonfinite": True}
+
+    def _epoch_draws(self, n: int):
+        """(epoch seed, window order, timestep/noise generator): the same draws in one process and over ranks."""
+        epoch_seed = _epoch_seed(self.cfg.seed, self.epoch)
+        cpu_gen = torch.Generator().manual_seed(epoch_seed)
+        perm = torch.randperm(n, generator=cpu_gen).to(self.device)
+        noise_gen = cpu_gen if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(epoch_seed)
+        return epoch_seed, perm, noise_gen
 
     def _train_epoch(self, x: torch.Tensor, graph: "GraphStep | None") -> float:
         """One pass over the windows in a seeded order; returns the summed per-window loss."""
         cfg, n = self.cfg, len(x)
-        es = _epoch_seed(cfg.seed, self.epoch)
-        gcpu = torch.Generator().manual_seed(es)
-        perm = torch.randperm(n, generator=gcpu).to(self.device)
+        epoch_seed, perm, noise_gen = self._epoch_draws(n)
         batches = [perm[i:i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
         if graph is not None:  # a captured graph keeps its own RNG stream
             graph.acc.zero_()
@@ -278,12 +277,11 @@ class Trainer:
                 self._update_ema()
             self.step += len(batches)
             return graph.acc.item() * cfg.batch_size
-        torch.manual_seed(es)  # dropout
-        gdev = gcpu if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(es)
+        torch.manual_seed(epoch_seed)  # dropout
         total = 0.0
         for idx in batches:
             with autocast(self.device, cfg.precision):
-                out = self.diffusion.training_losses(self.net, x[idx], gdev, cfg.vel_weight)
+                out = self.diffusion.training_losses(self.net, x[idx], noise_gen, cfg.vel_weight)
             self.opt.zero_grad(set_to_none=True)
             out["loss"].backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -301,17 +299,14 @@ class Trainer:
         """
         import torch.distributed as dist
         cfg, n = self.cfg, len(x)
-        es = _epoch_seed(cfg.seed, self.epoch)
-        gcpu = torch.Generator().manual_seed(es)
-        perm = torch.randperm(n, generator=gcpu).to(self.device)
-        torch.manual_seed(es + self.rank)  # dropout: each rank draws its own masks
-        gdev = gcpu if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(es)
+        epoch_seed, perm, noise_gen = self._epoch_draws(n)
+        torch.manual_seed(epoch_seed + self.rank)  # dropout: each rank draws its own masks
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         for i in range(0, n, cfg.batch_size):
             xb = x[perm[i:i + cfg.batch_size]]
             b = len(xb)
-            t = torch.randint(0, self.diffusion.num_timesteps, (b,), device=xb.device, generator=gdev)
-            noise = randn_like(xb, gdev)  # in GaussianDiffusion.training_losses' order
+            t = torch.randint(0, self.diffusion.num_timesteps, (b,), device=xb.device, generator=noise_gen)
+            noise = randn_like(xb, noise_gen)  # in GaussianDiffusion.training_losses' order
             mine = slice(self.rank, None, self.world)
             k = len(range(b)[mine])
             if not k:  # fewer windows than ranks: join the gradient average with weight 0
@@ -336,6 +331,26 @@ class Trainer:
             if flag.item() and not stop["flag"]:
                 stop.update(flag=True, by="a signal to another rank")
         return stop["flag"]
+
+    def _end_epoch(self, loss: float, t0: float) -> dict:
+        """Count the epoch just trained, keep its weights when they are the best so far, monitor; its
+        metrics.jsonl record."""
+        cfg = self.cfg
+        if not math.isfinite(loss):
+            raise MotionlabError(f"loss became {loss} at epoch {self.epoch + 1}; lower --lr")
+        self.epoch += 1
+        rec = {"epoch": self.epoch, "loss": loss, "seconds": round(time.time() - t0, 4), "step": self.step}
+        if loss < self.best_loss - cfg.min_delta:
+            self.best_loss, self.best_epoch, self.bad_epochs = loss, self.epoch, 0
+            self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self._best_ema = self._ema_now()
+            self._best_dirty = True
+        else:
+            self.bad_epochs += 1
+        if cfg.monitor_every and self.epoch % cfg.monitor_every == 0 and self.rank == 0:
+            rec["sample_metrics"] = self.monitor()
+            rec["sample_sampler"] = f"{cfg.monitor_sampler}-{cfg.monitor_steps or self.diffusion.num_timesteps}"
+        return rec
 
     def run(self, progress: bool = True) -> dict:
         cfg = self.cfg
@@ -364,21 +379,8 @@ class Trainer:
                     graph = graph or GraphStep(self.net, self.opt, self.diffusion, cfg,
                                                 (cfg.batch_size, *x.shape[1:]), self.device)
                 total = self._train_epoch_ddp(x) if self.ddp is not None else self._train_epoch(x, graph)
-                loss = total / n
-                if not math.isfinite(loss):
-                    raise MotionlabError(f"loss became {loss} at epoch {self.epoch + 1}; lower --lr")
-                self.epoch += 1
-                rec = {"epoch": self.epoch, "loss": loss, "seconds": round(time.time() - t0, 4), "step": self.step}
-                if loss < self.best_loss - cfg.min_delta:
-                    self.best_loss, self.best_epoch, self.bad_epochs = loss, self.epoch, 0
-                    self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-                    self._best_ema = self._ema_now()
-                    self._best_dirty = True
-                else:
-                    self.bad_epochs += 1
-                if cfg.monitor_every and self.epoch % cfg.monitor_every == 0 and self.rank == 0:
-                    rec["sample_metrics"] = self.monitor()
-                    rec["sample_sampler"] = f"{cfg.monitor_sampler}-{cfg.monitor_steps or self.diffusion.num_timesteps}"
+                rec = self._end_epoch(total / n, t0)
+                loss = rec["loss"]
                 mfile.write(json.dumps(rec) + "\n")
                 mfile.flush()
                 self.history.append(rec)
@@ -507,50 +509,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_FIELDS = {f.name for c in (DataConfig, ModelConfig, DiffusionConfig, TrainConfig) for f in fields(c)}
+_FIELD_RE = re.compile(r"\b(" + "|".join(sorted(_FIELDS, key=len, reverse=True)) + r")\b")
+
+
+def as_flags(message: str, count: int = 0) -> str:
+    """A ConfigError's message in the CLI's words: the field names become the flags that set them."""
+    return _FIELD_RE.sub(lambda m: "--" + m.group(1).replace("_", "-"), message, count=count)
+
+
+def as_words(message: str) -> str:
+    """A ConfigError's message in a form's words: base_channels -> base channels."""
+    return _FIELD_RE.sub(lambda m: m.group(1).replace("_", " "), message)
+
+
 def configs_from_args(a):
-    try:
-        mults = tuple(int(v) for v in str(a.channel_mults).split(","))
-    except ValueError:
-        raise MotionlabError(f"--channel-mults must be comma-separated integers, got {a.channel_mults!r}") from None
-    if a.base_channels % 8 or a.base_channels < 8:
-        raise MotionlabError(f"--base-channels must be a positive multiple of 8, got {a.base_channels}")
-    # the rest would otherwise fail deep inside torch with a traceback, some only after an epoch of work
-    if not mults or min(mults) < 1:
-        raise MotionlabError(f"--channel-mults must be positive integers, got {a.channel_mults!r}")
-    if a.time_dim < 1:
-        raise MotionlabError(f"--time-dim must be positive, got {a.time_dim}")
-    if not 0 <= a.dropout < 1:
-        raise MotionlabError(f"--dropout must be in [0, 1), got {a.dropout}")
-    if a.limit < 0:
-        raise MotionlabError(f"--limit must be 0 (all windows) or positive, got {a.limit}")
-    if not 1 <= a.timesteps <= MAX_TIMESTEPS:
-        raise MotionlabError(f"--timesteps must be 1..{MAX_TIMESTEPS}, got {a.timesteps}")
-    if not (math.isfinite(a.lr) and math.isfinite(a.min_delta) and math.isfinite(a.vel_weight)):
-        raise MotionlabError("--lr, --min-delta and --vel-weight must be finite numbers")
-    if a.monitor_every < 0 or (a.monitor_every and not 1 <= a.monitor_samples <= 64):
-        raise MotionlabError(f"--monitor-every must be >= 0 and --monitor-samples 1..64, "
-                             f"got {a.monitor_every} and {a.monitor_samples}")
-    try:
-        dev = torch.device(a.device)
-    except (RuntimeError, ValueError):
-        raise MotionlabError(f"--device {a.device!r} is not a device name (cpu, cuda, cuda:0, ...)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise MotionlabError(f"--device {a.device}: CUDA is not available on this machine")
+    """The four configs of the command line, validated (each by itself, then check_together)."""
     spec = a.data[0] if a.data and len(a.data) == 1 else a.data  # one path is recorded as before: a string
-    data = DataConfig(spec, a.window, a.stride, a.limit, a.seed, a.jitter, a.mirror)
-    model = ModelConfig(base_channels=a.base_channels, channel_mults=mults, time_dim=a.time_dim, dropout=a.dropout)
+    try:
+        data = DataConfig(spec, a.window, a.stride, a.limit, a.seed, a.jitter, a.mirror)
+        model = ModelConfig(base_channels=a.base_channels, channel_mults=parse_channel_mults(a.channel_mults),
+                            time_dim=a.time_dim, dropout=a.dropout)
+        train = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, grad_clip=1.0, patience=a.patience,
+                            min_delta=a.min_delta, seed=a.seed, vel_weight=a.vel_weight, precision=a.precision,
+                            device=a.device, save_every=max(1, a.save_every), monitor_every=a.monitor_every,
+                            monitor_samples=a.monitor_samples, monitor_sampler=a.monitor_sampler,
+                            monitor_steps=a.monitor_steps, cuda_graph=a.cuda_graph, compile=a.compile,
+                            ema_decay=a.ema_decay, tag=a.tag or Path(a.out).name)
+    except ConfigError as e:
+        raise MotionlabError(as_flags(str(e))) from None
     try:
         diff = DiffusionConfig(a.timesteps, a.beta_start, a.beta_end, a.variance, a.schedule, a.prediction)
-    except ValueError as e:
-        raise MotionlabError(str(e)) from None
-    if not 0 <= a.monitor_steps <= a.timesteps:
-        raise MotionlabError(f"--monitor-steps must be 0 (the full chain) .. {a.timesteps}, got {a.monitor_steps}")
-    train = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, grad_clip=1.0, patience=a.patience,
-                        min_delta=a.min_delta, seed=a.seed, vel_weight=a.vel_weight, precision=a.precision,
-                        device=a.device, save_every=max(1, a.save_every), monitor_every=a.monitor_every,
-                        monitor_samples=a.monitor_samples, monitor_sampler=a.monitor_sampler,
-                        monitor_steps=a.monitor_steps, cuda_graph=a.cuda_graph, compile=a.compile,
-                        ema_decay=a.ema_decay, tag=a.tag or Path(a.out).name)
+    except ValueError as e:  # a leading field becomes its flag; the beta message keeps beta_start's name
+        raise MotionlabError(as_flags(str(e), count=1) if _FIELD_RE.match(str(e)) else str(e)) from None
+    try:
+        check_together(data, diff, train)
+    except ConfigError as e:
+        raise MotionlabError(as_flags(str(e))) from None
+    if torch.device(a.device).type == "cuda" and not torch.cuda.is_available():
+        raise MotionlabError(f"--device {a.device}: CUDA is not available on this machine")
     return data, model, diff, train
 
 

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from motionlab.clip import load_clip  # noqa: E402
-from motionlab.poseformats import DERIVED, derive_joints  # noqa: E402
+from motionlab.clip import load_clip
+from motionlab.poseformats import DERIVED, derive_joints
 
 
 def measure(path) -> dict:

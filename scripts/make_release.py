@@ -5,14 +5,12 @@
 """
 import argparse
 import shutil
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from motionlab.checkpoints import read_checkpoint, release_copy, weights_of  # noqa: E402
-from motionlab.integrity import recorded, sidecar  # noqa: E402
+from motionlab.checkpoints import read_checkpoint, release_copy, weights_of
+from motionlab.integrity import recorded, sidecar
 
 p = argparse.ArgumentParser()
 p.add_argument("--src", required=True)

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from motionlab.checkpoints import read_checkpoint, save_checkpoint  # noqa: E402
-from motionlab.errors import CheckpointError  # noqa: E402
+from motionlab.checkpoints import read_checkpoint, save_checkpoint
+from motionlab.errors import CheckpointError
 
 
 def pack(src: str, dst: str) -> dict:

@@ -6,7 +6,6 @@ Import the constants with `from conftest import TINY_MODEL, REAL_CLIP, needs_rea
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 # One torch thread, here and in the CLI subprocesses the tests start: the tiny models gain nothing
@@ -19,38 +18,16 @@ import torch  # noqa: E402
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from motionlab.dataset import DataConfig  # noqa: E402
 from motionlab.demo import demo_clip  # noqa: E402
-from motionlab.diffusion import DiffusionConfig  # noqa: E402
-from motionlab.model import ModelConfig  # noqa: E402
-from motionlab.train import TrainConfig, Trainer  # noqa: E402
+# the tiny network every test uses (~46k parameters instead of ~9.9M); tests import them from here
+from motionlab.testing import (TINY_MODEL, TINY_MODEL_FLAGS, TINY_TIMESTEPS, tiny_model_config,  # noqa: E402,F401
+                               tiny_trainer)
 
 REAL_CLIP = REPO / "data" / "uptown_funk.json"
 needs_real_clip = pytest.mark.skipif(
     not REAL_CLIP.is_file(),
     reason="data/uptown_funk.json is absent (copy it from ../shared/data/; .ci/run does)")
-
-# The tiny network every test uses: ~46k parameters instead of ~9.9M.
-TINY_MODEL = dict(base_channels=16, channel_mults=(1, 2), time_dim=32)
-TINY_MODEL_FLAGS = ["--base-channels", "16", "--channel-mults", "1,2", "--time-dim", "32"]
-TINY_TIMESTEPS = 10
-
-
-def tiny_model_config(**kw) -> ModelConfig:
-    return ModelConfig(**{**TINY_MODEL, **kw})
-
-
-def tiny_trainer(out_dir, clip, *, window=16, stride=8, limit=0, epochs=2, timesteps=TINY_TIMESTEPS,
-                 log=None, data_kw=None, **train_kw) -> Trainer:
-    """A Trainer on a tiny model; train_kw go to TrainConfig (batch_size defaults to 8)."""
-    train_kw.setdefault("batch_size", 8)
-    data = DataConfig(data="demo", window=window, stride=stride, limit=limit, **(data_kw or {}))
-    return Trainer(data, tiny_model_config(), DiffusionConfig(timesteps=timesteps),
-                   TrainConfig(epochs=epochs, **train_kw), out_dir, clip=clip,
-                   log=log or (lambda s: None))
 
 
 @pytest.fixture(scope="session")

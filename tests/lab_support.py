@@ -16,34 +16,22 @@ pages use the demo clip, MOTIONLAB_TRAJECTORY_MB).
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from motionlab.checkpoints import release_copy
+from motionlab.testing import tiny_run
 
-from motionlab.checkpoints import release_copy  # noqa: E402
-from motionlab.dataset import DataConfig  # noqa: E402
-from motionlab.demo import demo_clip  # noqa: E402
-from motionlab.diffusion import DiffusionConfig  # noqa: E402
-from motionlab.model import ModelConfig  # noqa: E402
-from motionlab.train import TrainConfig, Trainer  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_tiny_run(out, tag: str, epochs: int = 2, window: int = 32, timesteps: int = 10, frames: int = 160,
                   monitor_every: int = 1, seed: int = 0) -> Path:
     """Train a tiny model on the demo clip into `out` (best.pt, last.pt, metrics.jsonl)."""
-    out = Path(out)
-    data = DataConfig(data="demo", window=window, stride=16, limit=0, seed=seed)
-    model = ModelConfig(base_channels=16, channel_mults=(1, 2), time_dim=32, dropout=0.0)
-    diff = DiffusionConfig(timesteps=timesteps)
-    cfg = TrainConfig(epochs=epochs, batch_size=8, monitor_every=monitor_every, monitor_samples=2, save_every=1,
-                      tag=tag, seed=seed)
-    Trainer(data, model, diff, cfg, out, clip=demo_clip(frames), log=lambda *_: None).run(progress=False)
-    return out
+    return tiny_run(out, window=window, stride=16, limit=0, epochs=epochs, timesteps=timesteps, frames=frames,
+                    data_kw=dict(seed=seed), model_kw=dict(dropout=0.0), monitor_every=monitor_every,
+                    monitor_samples=2, save_every=1, tag=tag, seed=seed)
 
 
 def build_lab_tree(base) -> dict:

@@ -273,6 +273,7 @@ def test_dataset_page_refuses_oversized_uploads(lab_env):
     assert "Clip **demo**" in texts(at)
 
 
+@pytest.mark.slow
 def test_training_page_charts_runs_and_starts_one(lab_env, tmp_path, monkeypatch):
     monkeypatch.setenv("MOTIONLAB_RUNS_DIR", str(tmp_path))
     monkeypatch.setenv("MOTIONLAB_CHECKPOINT_DIRS", str(tmp_path / "no_checkpoints"))
@@ -321,6 +322,7 @@ def test_training_page_shows_shipped_and_run_logs(lab_env):
     assert [m.value for m in at.metric][0] == "external"
 
 
+@pytest.mark.slow
 def test_every_page_renders_with_the_real_defaults():
     """No env overrides: the project's checkpoints/ and runs/ folders and data/ as they are."""
     at = AppTest.from_file(APP, default_timeout=60).run()

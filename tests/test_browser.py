@@ -13,12 +13,14 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from lab_support import ROOT, lab_tree  # noqa: F401  (fixture)
+from motionlab.testing import wait_until_healthy
+
+pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -61,16 +63,8 @@ def server(lab_tree, tmp_path):
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        t = time.time()
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() - t > 60:
-                pytest.fail(f"streamlit did not come up:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
+        if not wait_until_healthy(url, proc, 60):
+            pytest.fail(f"streamlit did not come up:\n{log_path.read_text()[-3000:]}")
         yield url, log_path
     finally:
         try:

@@ -73,14 +73,15 @@ def test_stats_are_per_channel_over_the_kept_windows(demo):
 def test_normalize_unnormalize_round_trip(demo):
     ds = _ds(demo)
     x = np.random.default_rng(0).normal(250, 80, (3, 16, 40)).astype(np.float32)
-    np.testing.assert_allclose(ds.unnormalize(ds.normalize(x)), x, rtol=1e-5, atol=1e-3)
+    assert ds.normalizer.normalize(x).shape == (3, 40, 16)
+    np.testing.assert_allclose(ds.normalizer.unnormalize(ds.normalizer.normalize(x)), x, rtol=1e-5, atol=1e-3)
 
 
 def test_getitem_is_a_normalized_channels_first_tensor(demo):
     ds = _ds(demo)
     item = ds[3]
     assert isinstance(item, torch.Tensor) and item.dtype == torch.float32 and item.shape == (40, 16)
-    np.testing.assert_allclose(item.numpy(), ds.normalize(ds.raw[3]).T, rtol=1e-6)
+    np.testing.assert_allclose(item.numpy(), ds.normalizer.normalize(ds.raw[3]), rtol=1e-6)
     np.testing.assert_allclose(ds.epoch_windows(0)[3].numpy(), item.numpy(), rtol=1e-6)
 
 
@@ -106,7 +107,7 @@ def test_jitter_changes_windows_between_epochs_deterministically(demo):
     assert torch.equal(e0, a.epoch_windows(0))               # independent of call order
     assert not torch.equal(e1, _ds(demo, limit=6, jitter=True, seed=7).epoch_windows(1))
     # every jittered window is still a contiguous slice of the clip, at any offset
-    px = a.unnormalize(e1.numpy().transpose(0, 2, 1))
+    px = a.normalizer.unnormalize(e1)
     all_slices = np.stack([demo.channels[s:s + 16] for s in range(96 - 16 + 1)])
     for w in px:
         err = np.abs(all_slices - w).max(axis=(1, 2))
@@ -116,7 +117,7 @@ def test_jitter_changes_windows_between_epochs_deterministically(demo):
 def test_mirror_swaps_left_and_right_and_reflects_x(demo):
     ds = _ds(demo, mirror=True)
     plain = ds.raw                                            # (N, W, C) pixels
-    px = ds.unnormalize(ds.epoch_windows(0).numpy().transpose(0, 2, 1))
+    px = ds.normalizer.unnormalize(ds.epoch_windows(0))
     perm = mirror_permutation(demo.joints)
     axis = demo.channels[:, 0::2].mean()
     expect = plain.reshape(*plain.shape[:2], 20, 2)[:, :, perm].copy()

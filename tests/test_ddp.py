@@ -28,7 +28,7 @@ from motionlab.checkpoints import read_checkpoint
 from motionlab.clip import save_clip
 from motionlab.demo import demo_clip
 
-pytestmark = pytest.mark.ddp
+pytestmark = [pytest.mark.ddp, pytest.mark.slow]
 LOSS_RTOL = 1e-5
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 

@@ -268,6 +268,7 @@ def _session(i: int, path: Path, seed: int, n: int, out: dict, barrier: threadin
         out[i] = e
 
 
+@pytest.mark.slow
 def test_concurrent_sessions_get_their_own_results(app_env, monkeypatch):
     import motionlab.lab.session as session_mod
     tree = app_env

@@ -256,10 +256,6 @@ def _assert_cli_error(rc, err, prog, path, pattern=None):
         assert re.search(pattern, lines[0]), lines[0]
 
 
-def test_enough_faults(broken):
-    assert len(broken[1]) >= 40
-
-
 def test_every_broken_file_is_refused_by_read_and_load(broken):
     for name, (p, pattern) in broken[1].items():
         for fn in (read_checkpoint, load_model):
@@ -385,6 +381,7 @@ def test_argparse_errors_exit_2_without_traceback(tiny_checkpoint, capsys):
         assert "Traceback" not in err and err.splitlines()[-1].startswith("python -m motionlab.sample: error:")
 
 
+@pytest.mark.slow
 def test_real_subprocesses_refuse_hostile_and_broken(hostile, broken, tiny_checkpoint, tmp_path):
     """`python -m motionlab.sample` / `evaluate` on a hostile and two broken files, plus bad args, in parallel."""
     files, marker = hostile

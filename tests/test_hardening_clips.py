@@ -133,10 +133,6 @@ def _expected(name, cli: bool = False) -> str:
     return CORPUS[name][1] if name in CORPUS else EXTRA[name]
 
 
-def test_corpus_is_big_enough():
-    assert len(ALL_CASES) >= 20
-
-
 def _train_argv(data, out):
     return ["--data", str(data), "--window", str(WINDOW), "--stride", "8", "--limit", "4", "--epochs", "1",
             "--timesteps", "10", "--no-progress", "--out", str(out), *TINY_MODEL_FLAGS]
@@ -198,6 +194,7 @@ SUBPROCESS_TRAIN = ["empty", "nan", "nested_lists_100k", "frames_50000"]
 SUBPROCESS_EVAL = ["utf16", "duplicate_keys", "oversized"]
 
 
+@pytest.mark.slow
 def test_real_subprocesses_exit_2_with_one_line(corpus, tmp_path):
     """`python -m motionlab.train/evaluate` on a representative subset, all started at once."""
     procs = []

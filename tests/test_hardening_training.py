@@ -87,6 +87,7 @@ def _check_after_kill(out, last_epoch_before) -> int:
     return last_epoch
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_loses_nothing(tmp_path):
     rng = random.Random(20240607)
     out = tmp_path / "run"
@@ -157,6 +158,7 @@ def _args_without_save_every():
     return a
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_or_ctrl_c_saves_and_stops_cleanly(tmp_path, sig):
     out = tmp_path / "run"
@@ -210,6 +212,7 @@ def test_read_only_folder_is_reported_before_training(tmp_path, capsys):
         ro.chmod(0o700)
 
 
+@pytest.mark.slow
 def test_unwritable_out_as_a_real_subprocess_is_quick(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")

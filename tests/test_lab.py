@@ -374,6 +374,7 @@ def _wait_state(run_dir, states, timeout=60):
     raise AssertionError(f"{run_dir}: still {processes.status(run_dir)['state']}")
 
 
+@pytest.mark.slow
 def test_background_run_finishes_and_is_tracked_on_disk(tmp_path):
     upload = demo_clip(64, seed=3)
     rec = processes.start_run(tmp_path, "t1", processes.TrainOptions(epochs=2, **TINY), env=ONE_THREAD, clip=upload)
@@ -393,6 +394,7 @@ def test_background_run_finishes_and_is_tracked_on_disk(tmp_path):
     assert run / "metrics.jsonl" in processes.list_metric_files(tmp_path)
 
 
+@pytest.mark.slow
 def test_background_run_survives_a_reload_and_stops(tmp_path):
     processes.start_run(tmp_path, "long", processes.TrainOptions(epochs=100000, **TINY), env=ONE_THREAD)
     run = tmp_path / "long"

@@ -182,7 +182,7 @@ def test_jitter_stays_inside_each_window_s_own_clip(tmp_path):
     clips, ds = _ds(tmp_path, jitter=True)
     a, b = ds.epoch_windows(1), ds.epoch_windows(2)
     assert not torch.equal(a, b) and torch.equal(a, ds.epoch_windows(1))
-    px = ds.unnormalize(a.numpy().transpose(0, 2, 1))
+    px = ds.normalizer.unnormalize(a)
     for k, c in enumerate(clips):
         ch = c.clip.channels
         slices = np.stack([ch[s:s + 16] for s in range(len(ch) - 15)])
@@ -192,7 +192,7 @@ def test_jitter_stays_inside_each_window_s_own_clip(tmp_path):
 
 def test_mirror_reflects_each_window_about_its_own_clip(tmp_path):
     clips, ds = _ds(tmp_path, mirror=True)
-    px = ds.unnormalize(ds.epoch_windows(0).numpy().transpose(0, 2, 1))
+    px = ds.normalizer.unnormalize(ds.epoch_windows(0))
     perm = mirror_permutation(list(ds.joints))
     flipped_any = False
     for w, raw, k in zip(px, ds.raw, ds.clip_ids):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -49,6 +50,7 @@ def test_layouts_map_onto_the_project_joints():
     assert LAYOUTS["openpose_body25"].sources()["right_foot_index"] == "right_big_toe"
 
 
+@pytest.mark.slow
 @needs_real_clip
 def test_derived_joints_reproduce_the_real_clip(real_clip_path):
     """neck_mid and the foot means are defined as the real clip has them: converting its own
@@ -59,7 +61,7 @@ def test_derived_joints_reproduce_the_real_clip(real_clip_path):
     assert out.joints == clip.joints
     np.testing.assert_allclose(out.xy, seg.xy, atol=1e-3)
     geo = subprocess.run([sys.executable, str(REPO / "scripts" / "clip_geometry.py"), str(real_clip_path)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     derived = json.loads(geo.stdout)["derived"]
     assert set(derived) == set(DERIVED) and all(d["max_px"] < 1e-3 for d in derived.values())
 
@@ -302,6 +304,7 @@ def test_cli_converts_a_folder_of_openpose_files(demo, tmp_path, capsys):
     assert f"wrote {out}: 40 frames, 20 joints" in printed
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line_and_keep_existing_files(demo, tmp_path):
     out = tmp_path / "clip.json"
     out.write_text("precious")

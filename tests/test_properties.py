@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from motionlab import ClipError
+from motionlab.errors import ConfigError
 from motionlab.clip import MAX_FRAMES, MAX_JOINTS, Clip, load_clip, loads_clip, parse_clip, save_clip
 from motionlab.dataset import DataConfig, MotionSequenceDataset, window_starts
 
@@ -142,12 +143,12 @@ def test_normalize_unnormalize_round_trip(args):
     ds = MotionSequenceDataset(clip, DataConfig(window=w, stride=s, limit=0))
     raw = ds.windows_pixels()
     scale = max(1.0, float(np.abs(raw).max()))
-    back = ds.unnormalize(ds.normalize(raw))
+    back = ds.normalizer.unnormalize(ds.normalizer.normalize(raw))
     assert np.abs(back - raw).max() <= 1e-4 * scale
     # the tensor path the trainer uses: (N, C, W) float32
     x = ds.epoch_windows(0).numpy().transpose(0, 2, 1)
     assert np.isfinite(x).all()
-    assert np.abs(ds.unnormalize(x) - raw).max() <= 1e-4 * scale
+    assert np.abs(ds.normalizer.unnormalize(ds.epoch_windows(0)) - raw).max() <= 1e-4 * scale
     # per-channel statistics of what the model sees: centred, unit scale unless the channel is constant
     flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
     assert np.abs(flat.mean(0)).max() <= 1e-3 * max(1.0, scale / float(ds.std.min()))
@@ -168,6 +169,10 @@ def test_window_count(t, w, s, limit):
     assert len(starts) == full
     assert starts[0] == 0 and (starts + w <= t).all() and (np.diff(starts) == s).all()
     clip = Clip(("j",), np.zeros((t, 1, 2), np.float32))
+    if w < 2:  # a dataset's windows need two frames (velocities)
+        with pytest.raises(ConfigError, match="window must be at least 2"):
+            DataConfig(window=w, stride=s, limit=limit)
+        return
     ds = MotionSequenceDataset(clip, DataConfig(window=w, stride=s, limit=limit, seed=3))
     assert len(ds) == (min(full, limit) if limit > 0 else full)
     assert set(ds.starts.tolist()) <= set(starts.tolist()) and len(set(ds.starts.tolist())) == len(ds)

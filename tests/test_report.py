@@ -85,6 +85,7 @@ def _shipped_evaluation():
     return doc
 
 
+@pytest.mark.slow
 def test_shipped_evaluation_matches_a_rerun():
     """The precomputed row the Metrics page shows at once is what sampling gives here, within RTOL."""
     doc = _shipped_evaluation()
@@ -103,6 +104,7 @@ def test_results_md_prints_the_shipped_evaluation():
     assert [c.split(" (")[0] for c in cells[4:4 + len(METRICS)]] == [fmt(doc["metrics"][k]) for k in METRICS]
 
 
+@pytest.mark.slow
 def test_the_tolerance_catches_a_small_change():
     """A normalization off by 1e-5 (far subtler than a changed formula or seed) falls outside RTOL."""
     doc = _shipped_evaluation()

@@ -1,21 +1,24 @@
 """scripts/resume_state.py: a CUDA-graph run's last.pt, shrunk to bf16 moments, resumes on the CPU."""
+import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
+import pytest
 import torch
 
-from conftest import tiny_trainer
+from conftest import REPO, tiny_trainer
 from motionlab.checkpoints import read_checkpoint, save_checkpoint
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "resume_state.py"
+SCRIPT = REPO / "scripts" / "resume_state.py"
 
 
-def _script(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120)
+def _script(*args):  # a script's own folder is on its sys.path, not the checkout: name it
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
+@pytest.mark.slow
 def test_a_packed_graph_run_resumes_with_moments_within_bf16_rounding(tmp_path, demo):
     gpu, cpu = tmp_path / "gpu", tmp_path / "cpu"
     tiny_trainer(gpu, demo, epochs=2).run(progress=False)
@@ -44,6 +47,7 @@ def test_a_packed_graph_run_resumes_with_moments_within_bf16_rounding(tmp_path, 
     assert tr.run(progress=False)["epoch"] == 3
 
 
+@pytest.mark.slow
 def test_pack_refuses_a_file_without_optimizer_state(tmp_path, demo):
     tiny_trainer(tmp_path, demo, epochs=1).run(progress=False)
     r = _script("pack", str(tmp_path / "best.pt"), str(tmp_path / "state.pt"))
@@ -51,6 +55,7 @@ def test_pack_refuses_a_file_without_optimizer_state(tmp_path, demo):
     assert not (tmp_path / "state.pt").exists()
 
 
+@pytest.mark.slow
 def test_a_truncated_file_gets_one_line_and_leaves_dst_alone(tmp_path, demo):
     tiny_trainer(tmp_path, demo, epochs=1).run(progress=False)
     data = (tmp_path / "last.pt").read_bytes()

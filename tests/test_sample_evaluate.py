@@ -109,6 +109,7 @@ def _run(*args, ok=True):
     return p
 
 
+@pytest.mark.slow
 def test_train_sample_evaluate_end_to_end(tmp_path):
     data = str(REAL_CLIP) if REAL_CLIP.is_file() else "demo"
     run = tmp_path / "run"
@@ -171,6 +172,7 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys, tiny_checkpo
     assert "\n" not in err and err.startswith(f"{prog}: error: ") and match in err
 
 
+@pytest.mark.slow
 def test_cli_error_exit_code_from_a_real_process(tmp_path):
     p = _run("motionlab.sample", "--checkpoint", str(tmp_path / "missing.pt"), "--out", str(tmp_path), ok=False)
     assert p.returncode == 2 and p.stdout == ""

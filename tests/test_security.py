@@ -77,6 +77,7 @@ def _listening(port: int) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_the_lab_server_started_as_the_readme_says_listens_on_loopback_only():
     import socket
     with socket.socket() as s:
@@ -316,6 +317,7 @@ def test_release_copy_records_a_sha256_and_the_lab_shows_it(trained_run, tmp_pat
     assert e.ok and not e.verified  # loads, but says it is unverified
 
 
+@pytest.mark.slow
 def test_make_release_writes_the_record_and_names_it_in_the_card(trained_run, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     out = subprocess.run([sys.executable, str(REPO / "scripts" / "make_release.py"), "--src",

@@ -131,3 +131,31 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys, flags, match
     assert rc == 2
     assert err.startswith("motionlab.train: error: ") and "\n" not in err
     assert match in err
+
+
+def test_configs_check_themselves_and_the_trainer_leaves_the_callers_alone(tmp_path, demo):
+    from dataclasses import replace
+
+    from motionlab.dataset import DataConfig
+    from motionlab.diffusion import MAX_TIMESTEPS, DiffusionConfig
+    from motionlab.lab.processes import TrainOptions
+    from motionlab.model import ModelConfig
+    from motionlab.train import TrainConfig, Trainer
+
+    with pytest.raises(MotionlabError, match="base_channels must be a positive multiple of 8"):
+        ModelConfig(base_channels=12)
+    with pytest.raises(MotionlabError, match="stride must be positive"):
+        DataConfig(stride=0)
+    with pytest.raises(MotionlabError, match="save_every must be positive"):
+        TrainConfig(save_every=0)
+    # the lab's form takes the library's limits, in its own words
+    TrainOptions(timesteps=MAX_TIMESTEPS).validate()
+    with pytest.raises(MotionlabError, match="base channels must be a positive multiple of 8"):
+        TrainOptions(base_channels=12).validate()
+    data = DataConfig(data=None, window=16, stride=8, limit=0)
+    model = ModelConfig(base_channels=16, channel_mults=(1, 2), time_dim=32, in_channels=7)
+    diff, cfg = DiffusionConfig(timesteps=10), TrainConfig(epochs=1, batch_size=8)
+    before = [replace(c) for c in (data, model, diff, cfg)]
+    tr = Trainer(data, model, diff, cfg, tmp_path, log=lambda s: None)
+    assert [data, model, diff, cfg] == before
+    assert tr.model_cfg.in_channels == 2 * len(tr.ds.joints) and tr.data_cfg.data != data.data

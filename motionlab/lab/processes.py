@@ -56,19 +56,22 @@ class TrainOptions:
     resume: bool = False
 
     def validate(self) -> None:
-        checks = [(self.window >= 8, "window must be at least 8"), (self.stride >= 1, "stride must be positive"),
-                  (self.limit >= 0, "limit must be 0 (all) or positive"), (self.epochs >= 1, "epochs must be positive"),
-                  (self.batch_size >= 1, "batch size must be positive"), (self.lr > 0, "learning rate must be positive"),
-                  (1 <= self.timesteps <= 10_000, "diffusion steps must be 1..10000"),
-                  (self.base_channels >= 8 and self.base_channels % 8 == 0, "base channels must be a multiple of 8"),
-                  (re.fullmatch(r"\d+(,\d+)*", self.channel_mults or "") is not None,
-                   "channel mults must look like 1,2,4"),
-                  (self.time_dim >= 2, "time dim must be at least 2"),
-                  (self.monitor_every >= 0 and self.save_every >= 1, "monitor/save intervals must be >= 0 / >= 1"),
-                  (self.precision in ("fp32", "bf16"), "precision must be fp32 or bf16")]
-        for ok, msg in checks:
-            if not ok:
-                raise MotionlabError(msg)
+        """The library's own checks (motionlab.train's configs), in the form's words."""
+        from ..dataset import DataConfig
+        from ..diffusion import DiffusionConfig
+        from ..model import ModelConfig, parse_channel_mults
+        from ..train import TrainConfig, as_words, check_together
+        try:
+            data = DataConfig(self.data or None, self.window, self.stride, self.limit, self.seed)
+            ModelConfig(base_channels=self.base_channels, channel_mults=parse_channel_mults(self.channel_mults),
+                        time_dim=self.time_dim)
+            diff = DiffusionConfig(timesteps=self.timesteps)
+            train = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
+                                precision=self.precision, seed=self.seed, save_every=self.save_every,
+                                monitor_every=self.monitor_every, monitor_samples=self.monitor_samples)
+            check_together(data, diff, train)
+        except ValueError as e:  # ConfigError, or DiffusionConfig's own
+            raise MotionlabError(as_words(str(e))) from None
 
 
 def validate_name(name: str) -> str:

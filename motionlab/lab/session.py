@@ -16,6 +16,7 @@ import numpy as np
 from ..checkpoints import LoadedModel
 from ..clip import Clip, clip_from_channels, loads_clip
 from ..errors import ClipError, MotionlabError
+from ..normalize import Normalizer
 from ..sample import SPEC_SAMPLER, SamplerChoice, Trajectory, generate
 from . import config
 
@@ -89,7 +90,7 @@ class SampleResult:
         j = len(self.joints)
 
         def px(a):  # (C, W) float16 normalized -> (W, J, 2) pixels
-            return (a.astype(np.float32).T * self.std + self.mean).reshape(-1, j, 2)
+            return Normalizer(self.mean, self.std).unnormalize(a).reshape(-1, j, 2)
 
         return int(self.trajectory.steps[k]), px(self.trajectory.x_t[k, sample]), px(self.trajectory.pred_x0[k, sample])
 
