@@ -25,6 +25,7 @@ from .clipset import resolve_clips
 from .cuda_graphs import GraphStep, fast_cuda_backends
 from .dataset import DataConfig, MotionSequenceDataset
 from .diffusion import PREDICTIONS, VARIANCES, DiffusionConfig, GaussianDiffusion, autocast, randn_like
+from .sample import SamplerChoice, generate
 from .samplers import SAMPLERS
 from .schedules import SCHEDULES
 from .errors import ConfigError, MotionlabError
@@ -247,7 +248,6 @@ class Trainer:
     # -- training ----------------------------------------------------------
     def monitor(self) -> dict:
         """Sample metrics of the weights sampling would use: the EMA when there is one."""
-        from .sample import SamplerChoice, generate
         net = self.ema.module if self.ema is not None else self.model
         net.eval()
         choice = SamplerChoice(self.cfg.monitor_sampler, self.cfg.monitor_steps or None)
