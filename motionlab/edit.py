@@ -424,7 +424,7 @@ def summary_lines(edit: Edit, seams: dict, metrics: dict) -> list[str]:
     return lines
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m motionlab.edit",
                                 description="In-betweening, continuation, long dances and joint regeneration "
                                             "by masked sampling.")
@@ -457,8 +457,35 @@ def main(argv=None) -> int:
     p.add_argument("--export", default="gif", help="comma list of gif, mp4, json, openpose, openpose_coco, "
                                                    "pose_png, csv, npy (default gif)")
     p.add_argument("--fps", type=float, default=None, help="frame rate of the exports (default --source-fps)")
-    a = p.parse_args(argv)
-    from .export import at_fps, check_fps, files_for, fps_tag, write_files
+    return p
+
+
+def _write_exports(out: Path, edit, exports: list[str], fps: float, src_fps: float) -> list[str]:
+    """Each edited clip in each asked format; the frame rate is in every file name."""
+    from .export import at_fps, files_for, fps_tag, write_files
+    from .render import write_video
+    written = []
+    clips = edit.clips()
+    names = [f"{edit.task}_{i:02d}" for i in range(len(clips))]
+    for c, n in zip(clips, names):
+        for e in exports:
+            if e == "json":  # the clip format has no frame rate field: it is in the name
+                save_clip(c, out / f"{n}_{fps_tag(src_fps)}.json")
+                written.append(str(out / f"{n}_{fps_tag(src_fps)}.json"))
+            elif e in ("gif", "mp4"):
+                path = out / f"{n}_{fps_tag(fps)}.{e}"
+                write_video(path, [at_fps(c, fps, src_fps)], fps=max(1, round(fps)))
+                written.append(str(path))
+            else:
+                fmt, layout = ("openpose", "COCO_18") if e == "openpose_coco" else (e, "BODY_25")
+                written += write_files(out, files_for(c, n + ("_coco18" if e == "openpose_coco" else ""), fmt,
+                                                      fps=fps, src_fps=src_fps, layout=layout))
+    return written
+
+
+def main(argv=None) -> int:
+    a = build_parser().parse_args(argv)
+    from .export import check_fps
     choice = sampling_from_args(a)
     src_fps = check_fps(a.source_fps, "--source-fps")
     fps = check_fps(a.fps if a.fps is not None else src_fps, "--fps")
@@ -488,23 +515,7 @@ def main(argv=None) -> int:
         raise MotionlabError(f"{a.checkpoint}: the edit contains NaN or inf; nothing written")
     seams = seam_report(edit, reference)
     metrics = part_metrics(edit, reference, lm.window)
-    written = []
-    clips = edit.clips()
-    names = [f"{edit.task}_{i:02d}" for i in range(len(clips))]
-    from .render import write_video
-    for c, n in zip(clips, names):
-        for e in exports:
-            if e == "json":  # the clip format has no frame rate field: it is in the name
-                save_clip(c, out / f"{n}_{fps_tag(src_fps)}.json")
-                written.append(str(out / f"{n}_{fps_tag(src_fps)}.json"))
-            elif e in ("gif", "mp4"):
-                path = out / f"{n}_{fps_tag(fps)}.{e}"
-                write_video(path, [at_fps(c, fps, src_fps)], fps=max(1, round(fps)))
-                written.append(str(path))
-            else:
-                fmt, layout = ("openpose", "COCO_18") if e == "openpose_coco" else (e, "BODY_25")
-                written += write_files(out, files_for(c, n + ("_coco18" if e == "openpose_coco" else ""), fmt,
-                                                      fps=fps, src_fps=src_fps, layout=layout))
+    written = _write_exports(out, edit, exports, fps, src_fps)
     report = {"task": edit.task, "checkpoint": a.checkpoint, "source": source_name, "seed": a.seed,
               "sampler": edit.sampler, "resample": a.resample, "blend": a.blend, "frames": edit.num_frames,
               "samples": edit.num_samples,
