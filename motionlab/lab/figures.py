@@ -94,6 +94,39 @@ def _grid(n: int, cols: int):
     return rows, cells
 
 
+def _add_playback(fig: dict, lines: list[dict], animated: list[int], shown: list[int], k: int, fps: float) -> None:
+    """The animation frames (only the skeleton traces change) and the play/pause buttons and frame slider."""
+    layout = fig["layout"]
+    frames = []
+    for t in shown:
+        fd = []
+        for per in lines:
+            for _, poly in per.items():
+                a = poly[min(t, len(poly) - 1)]
+                fd.append({"x": typed(a[:, 0]), "y": typed(a[:, 1])})
+        frames.append({"name": str(t), "data": fd, "traces": animated})
+    fig["frames"] = frames
+    duration = max(1, round(1000 * k / max(fps, 1e-3)))
+    still = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}}
+    many = len(shown) > 30
+    layout["updatemenus"] = [{
+        "type": "buttons", "direction": "left", "showactive": False, "x": 0, "y": 0, "xanchor": "left",
+        "yanchor": "top", "pad": {"t": 48, "r": 10},
+        "buttons": [
+            {"label": "▶ Play", "method": "animate",
+             "args": [None, {"mode": "immediate", "fromcurrent": True, "transition": {"duration": 0},
+                             "frame": {"duration": duration, "redraw": False}}]},
+            {"label": "❚❚ Pause", "method": "animate", "args": [[None], still]},
+        ]}]
+    layout["sliders"] = [{
+        "active": 0, "x": 0.16, "len": 0.84, "y": 0, "yanchor": "top", "pad": {"t": 40, "b": 0},
+        "currentvalue": {"prefix": "frame ", "visible": True, "xanchor": "left", "font": {"color": "#333"}},
+        "font": {"color": "rgba(0,0,0,0)"} if many else {},
+        "ticklen": 0 if many else 5, "minorticklen": 0 if many else 4,
+        "tickcolor": "rgba(0,0,0,0)" if many else "#333",
+        "steps": [{"label": str(t), "method": "animate", "args": [[str(t)], still]} for t in shown]}]
+
+
 def skeleton_figure(panels: list[Panel], fps: float = 30.0, cols: int | None = None, animate: bool = True,
                     frame: int = 0, shared_bounds: bool = True, max_panel_frames: int = MAX_PANEL_FRAMES,
                     panel_height: int = PANEL_HEIGHT, title: str | None = None) -> dict:
@@ -101,7 +134,9 @@ def skeleton_figure(panels: list[Panel], fps: float = 30.0, cols: int | None = N
 
     Clips shorter than the longest hold their last frame. With many panels or long clips every
     k-th frame is shown (k = frame_step(...)) and the frame duration grows by k, so playback keeps
-    real-time speed. layout["meta"] records k and the frame counts.
+    real-time speed. layout["meta"] records k and the frame counts. (About 70 lines: one pass over
+    the panels builds each one's axes, title, bounds and traces, which share its axis names; the
+    playback part is _add_playback.)
     """
     if not panels:
         raise ValueError("no clips to show")
@@ -166,34 +201,7 @@ def skeleton_figure(panels: list[Panel], fps: float = 30.0, cols: int | None = N
     fig = {"data": data, "layout": layout}
     if not animate:
         return fig
-    frames = []
-    for t in shown:
-        fd = []
-        for per in lines:
-            for _, poly in per.items():
-                a = poly[min(t, len(poly) - 1)]
-                fd.append({"x": typed(a[:, 0]), "y": typed(a[:, 1])})
-        frames.append({"name": str(t), "data": fd, "traces": animated})
-    fig["frames"] = frames
-    duration = max(1, round(1000 * k / max(fps, 1e-3)))
-    still = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}}
-    many = len(shown) > 30
-    layout["updatemenus"] = [{
-        "type": "buttons", "direction": "left", "showactive": False, "x": 0, "y": 0, "xanchor": "left",
-        "yanchor": "top", "pad": {"t": 48, "r": 10},
-        "buttons": [
-            {"label": "▶ Play", "method": "animate",
-             "args": [None, {"mode": "immediate", "fromcurrent": True, "transition": {"duration": 0},
-                             "frame": {"duration": duration, "redraw": False}}]},
-            {"label": "❚❚ Pause", "method": "animate", "args": [[None], still]},
-        ]}]
-    layout["sliders"] = [{
-        "active": 0, "x": 0.16, "len": 0.84, "y": 0, "yanchor": "top", "pad": {"t": 40, "b": 0},
-        "currentvalue": {"prefix": "frame ", "visible": True, "xanchor": "left", "font": {"color": "#333"}},
-        "font": {"color": "rgba(0,0,0,0)"} if many else {},
-        "ticklen": 0 if many else 5, "minorticklen": 0 if many else 4,
-        "tickcolor": "rgba(0,0,0,0)" if many else "#333",
-        "steps": [{"label": str(t), "method": "animate", "args": [[str(t)], still]} for t in shown]}]
+    _add_playback(fig, lines, animated, shown, k, fps)
     return fig
 
 
