@@ -136,7 +136,7 @@ def table(ours: list[dict], spec: list[dict] | None = None, with_baselines: bool
                      "sampler": r.get("sampler", ""), **{m: r["metrics"][m] for m in METRICS},
                      **{k: n.get(k, float("nan")) for k in extra}})
         if with_baselines:
-            recs.append({"source": "ours: dataset baseline", "tag": r["tag"], "checkpoint": "",
+            recs.append({"source": "ours: dataset baseline", "tag": r["tag"], "checkpoint": "", "sampler": "",
                          CONFIG_COL: f"{r['baseline_config']} ({r['baseline'].get('clips', '?')} clips)",
                          **{m: r["baseline"].get(m, float("nan")) for m in METRICS}})
     for r in spec or []:
