@@ -34,6 +34,7 @@ def free_port() -> int:
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--presses", type=int, default=2)
+    p.add_argument("--screenshot", default="", help="also save a PNG of the page after the last press")
     p.add_argument("--wait-before-press", type=float, default=0.0,
                    help="seconds to look at the page before pressing (0: press as soon as it is idle)")
     a = p.parse_args()
@@ -75,6 +76,9 @@ def main():
                 page.wait_for_selector(IDLE)
                 res["presses"].append({"press_to_animation_seconds": round(shown, 2),
                                        "caption": caption.first.inner_text()})
+            if a.screenshot:
+                page.wait_for_timeout(500)  # let plotly finish drawing
+                page.screenshot(path=a.screenshot, full_page=True)
             browser.close()
     finally:
         os.killpg(proc.pid, 15)
