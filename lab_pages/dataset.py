@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from motionlab.errors import MotionlabError
-from motionlab.lab import access, config, datasets, figures, imports, session, ui
+from motionlab.lab import access, config, datasets, figures, imports, keys, ui, uploads
 from motionlab.metrics import METRICS
 from motionlab.spec_reference import SPEC_BASELINES
 
@@ -23,12 +23,12 @@ with st.container(border=True):
                                "the same number of frames (at least 8). It is validated before use and kept for "
                                "this browser session only.")
     if up is not None:  # never while disabled: Streamlit discards a disabled widget's value server-side
-        was = st.session_state.get(session.UPLOADED_CLIP)
-        error = session.accept_upload(st.session_state, up.name, up.file_id, up.size, up.getvalue,
+        was = st.session_state.get(keys.UPLOADED_CLIP)
+        error = uploads.accept_upload(st.session_state, up.name, up.file_id, up.size, up.getvalue,
                                       config.UPLOAD_LIMIT_MB * 2**20)
         if error:
             st.error(error)
-        elif st.session_state.get(session.UPLOADED_CLIP) is not was:  # a new clip: use it everywhere
+        elif st.session_state.get(keys.UPLOADED_CLIP) is not was:  # a new clip: use it everywhere
             st.session_state["lab.use_upload"] = True
             st.session_state.pop("dataset.use_upload", None)
     with st.expander("Import a pose file: MediaPipe Pose (JSON, CSV), COCO-17, OpenPose, MMPose"):
@@ -75,7 +75,7 @@ with st.container(border=True):
                        key="dataset.use_upload")
         st.session_state["lab.use_upload"] = use
         if b.button("Forget the uploaded clip", key="dataset.forget_upload"):
-            st.session_state.pop(session.UPLOADED_CLIP, None)
+            st.session_state.pop(keys.UPLOADED_CLIP, None)
             st.session_state.pop("dataset.use_upload", None)
             st.rerun()
 

@@ -4,7 +4,7 @@ import streamlit as st
 from motionlab import edit as ed
 from motionlab.errors import MotionlabError
 from motionlab.export import CLIP_FPS
-from motionlab.lab import editing, figures, session, ui
+from motionlab.lab import editing, figures, jobs, results, ui
 from motionlab.edit import EDIT_SAMPLER
 
 st.header("Edit")
@@ -17,7 +17,7 @@ clip, clip_name, _ = ui.active_clip()
 
 task = st.radio("Task", list(editing.TASK_LABELS), format_func=editing.TASK_LABELS.get, horizontal=True,
                 key="edit.task")
-sample = session.get_result(st.session_state)
+sample = results.get_result(st.session_state)
 sources = ["clip"] + ([f"sample #{i}" for i in range(sample.num_samples)]
                       if sample is not None and tuple(sample.joints) == tuple(clip.joints) else [])
 ui.keep_valid("edit.source", sources)
@@ -81,7 +81,7 @@ if st.button("Edit", key="edit.run", type="primary", icon=":material/auto_fix_hi
                                     blend=blend, report=report, name=entry.name, tag=entry.tag,
                                     source_name=clip_name if src == "clip" else src)
 
-        session.start_job(st.session_state, "edit", work, label=f"{editing.TASK_LABELS[task]} with {entry.tag}")
+        jobs.start_job(st.session_state, "edit", work, label=f"{editing.TASK_LABELS[task]} with {entry.tag}")
         st.rerun()
     except MotionlabError as e:
         ui.error(e)

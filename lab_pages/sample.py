@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 from motionlab.errors import MotionlabError
-from motionlab.lab import config, figures, scrubber, session, ui
+from motionlab.lab import config, figures, jobs, results, scrubber, ui
 from motionlab.sample import DEFAULT_SAMPLER
 
 st.header("Sample")
@@ -34,11 +34,11 @@ if st.button("Sample", key="sample.run", type="primary", icon=":material/play_ar
         budget = config.trajectory_budget_bytes()
 
         def work(report, lm=lm, n=int(n), seed=int(seed), precision=precision, entry=entry, sampler=sampler):
-            return session.run_sampling(lm, n, seed, precision, budget=budget, sampler=sampler,
-                                        on_progress=session.step_reporter(report, "denoising"), name=entry.name,
+            return results.run_sampling(lm, n, seed, precision, budget=budget, sampler=sampler,
+                                        on_progress=jobs.step_reporter(report, "denoising"), name=entry.name,
                                         tag=entry.tag, mtime_ns=entry.mtime_ns)
 
-        session.start_job(st.session_state, "sample", work, label=f"Sampling {entry.tag}",
+        jobs.start_job(st.session_state, "sample", work, label=f"Sampling {entry.tag}",
                           meta={"joints": lm.joints})
         st.rerun()  # draw the button disabled while the job runs
     except MotionlabError as e:
@@ -46,11 +46,11 @@ if st.button("Sample", key="sample.run", type="primary", icon=":material/play_ar
 
 done = ui.job_panel("sample")
 if done is not None:
-    session.store_result(st.session_state, done.result)
+    results.store_result(st.session_state, done.result)
     for k in ("sample.show", "sample.denoise_view", "sample.denoise_sample"):
         st.session_state.pop(k, None)
 
-result = session.get_result(st.session_state)
+result = results.get_result(st.session_state)
 if result is None:
     if not ui.job_running("sample"):
         st.info("Choose a checkpoint and settings, then press **Sample**.")
@@ -60,7 +60,7 @@ st.subheader("Samples")
 st.caption(f"{result.num_samples} samples from **{result.name}**, seed {result.seed}, {result.sampler}, "
            f"{result.tuning or result.precision}, {result.window} frames, {result.seconds:.1f} s, "
            f"{'EMA' if result.weights == 'ema' else 'raw'} weights.")
-if result.key != session.entry_key(entry, seed, n, sampler, precision):
+if result.key != results.entry_key(entry, seed, n, sampler, precision):
     st.caption("These samples come from earlier settings; press **Sample** to draw with the ones above.")
 if not np.isfinite(result.pixels).all():
     st.warning("Some samples contain NaN or inf values; those joints are left out of the drawing.")
@@ -79,7 +79,7 @@ else:
 
 
 @st.fragment
-def denoising(result: session.SampleResult):
+def denoising(result: results.SampleResult):
     st.subheader("Denoising trajectory")
     if result.trajectory is None:
         st.info("This result kept no trajectory.")

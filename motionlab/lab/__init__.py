@@ -6,7 +6,11 @@ deep link such as /training without lab_app.py on a fresh server):
 
     config.py     folders and limits (environment variables below)
     catalog.py    checkpoint discovery with cached summaries (broken files listed, never raised)
-    session.py    per-session sampling results: pixels, the kept denoising trajectory, caches
+    keys.py       every st.session_state key the lab reads, writes or pops
+    results.py    per-session sampling results: pixels, the kept denoising trajectory, the pixel cache
+    jobs.py       background jobs (sampling, edits) on a thread of their own; progress and cancel
+    uploads.py    uploaded clips, validated once per file
+    panels.py     the Compare page's panels: samples, real windows, nearest real windows
     datasets.py   the reference dataset (one clip or several): loading, per-clip windows, table rows
     figures.py    plotly figure builders (plain dicts; skeleton animations with shared frames)
     scrubber.py   the denoising view's payload (kept states at a few moments, sent to the browser once);
@@ -76,5 +80,5 @@ Widget keys (stable; tests drive the app through them):
              training.time_dim, training.monitor_every, training.save_every, training.start
              (submit); plotly charts training.loss, training.sample_metrics
 
-Session state keys owned by the lab start with "lab." (see session.py).
+Session state keys owned by the lab start with "lab." (see keys.py).
 """

@@ -22,8 +22,8 @@ from ..errors import MotionlabError
 from ..sample import SamplerChoice
 from ..samplers import SAMPLER_LABELS, SAMPLERS
 from . import access, catalog, config, datasets, exports, figures, scrubber
-from . import session
-from .session import UPLOADED_CLIP
+from . import jobs
+from .keys import UPLOADED_CLIP
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading checkpoint…")
@@ -333,7 +333,7 @@ def project_path(p) -> str:
 
 
 def job_running(name: str) -> bool:
-    job = session.get_job(st.session_state, name)
+    job = jobs.get_job(st.session_state, name)
     return job is not None and job.running
 
 
@@ -343,7 +343,7 @@ def job_panel(name: str, preview_caption: str = "live preview: predicted x̂0, m
     While the job runs, a fragment polls it twice a second (progress bar, live preview, cancel
     button) and reruns the page when it ends. Errors show as one st.error line.
     """
-    job = session.get_job(st.session_state, name)
+    job = jobs.get_job(st.session_state, name)
     if job is None:
         return None
     if job.running:
@@ -359,7 +359,7 @@ def job_panel(name: str, preview_caption: str = "live preview: predicted x̂0, m
                 st.caption("Cancelling after the current step…")
         st.fragment(poll, run_every=0.5)()
         return None
-    session.pop_job(st.session_state, name)
+    jobs.pop_job(st.session_state, name)
     if job.error:
         st.error(job.error)
         return None
