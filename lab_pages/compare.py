@@ -3,7 +3,7 @@ import streamlit as st
 
 from motionlab.errors import MotionlabError
 from motionlab.sample import DEFAULT_SAMPLER
-from motionlab.lab import figures, jobs, panels, results, ui
+from motionlab.lab import figures, jobs, keys, panels, results, ui
 
 st.header("Compare")
 st.caption("One figure, one play button: every panel shares the frame slider. Samples use the same seed "
@@ -63,15 +63,15 @@ if real_count and clip.num_frames < window:
 all_panels = panels.compare_panels(samples, clip, window, int(real_count), int(real_start), clip_name=clip_name)
 names = [p.name for p in all_panels]
 by = {p.name: p for p in all_panels}
-ui.keep_valid("compare.panels", names, multi=True)
-known = st.session_state.get("lab.compare.known", [])
+ui.keep_valid(keys.COMPARE_PANELS, names, multi=True)
+known = st.session_state.get(keys.COMPARE_KNOWN, [])
 fresh = [x for x in names if x not in known]
-if fresh and "compare.panels" in st.session_state:  # newly sampled or added windows join the view
-    keep = set(st.session_state["compare.panels"]) | set(fresh)
-    st.session_state["compare.panels"] = [x for x in names if x in keep][:12]
-st.session_state["lab.compare.known"] = names
-kw = {} if "compare.panels" in st.session_state else {"default": names[:12]}
-picked = st.multiselect("Panels", names, key="compare.panels", **kw)
+if fresh and keys.COMPARE_PANELS in st.session_state:  # newly sampled or added windows join the view
+    keep = set(st.session_state[keys.COMPARE_PANELS]) | set(fresh)
+    st.session_state[keys.COMPARE_PANELS] = [x for x in names if x in keep][:12]
+st.session_state[keys.COMPARE_KNOWN] = names
+kw = {} if keys.COMPARE_PANELS in st.session_state else {"default": names[:12]}
+picked = st.multiselect("Panels", names, key=keys.COMPARE_PANELS, **kw)
 if not picked:
     st.info("Nothing to show yet: sample some checkpoints or add real windows.")
     st.stop()

@@ -29,8 +29,8 @@ with st.container(border=True):
         if error:
             st.error(error)
         elif st.session_state.get(keys.UPLOADED_CLIP) is not was:  # a new clip: use it everywhere
-            st.session_state["lab.use_upload"] = True
-            st.session_state.pop("dataset.use_upload", None)
+            st.session_state[keys.USE_UPLOAD] = True
+            st.session_state.pop(keys.DATASET_USE_UPLOAD, None)
     with st.expander("Import a pose file: MediaPipe Pose (JSON, CSV), COCO-17, OpenPose, MMPose"):
         files = st.file_uploader(
             f"Pose files (JSON or CSV, at most {config.UPLOAD_LIMIT_MB} MB together)", type=["json", "csv"],
@@ -59,9 +59,9 @@ with st.container(border=True):
             if error:
                 st.error(error)
             else:
-                st.session_state["lab.use_upload"] = True
-                st.session_state.pop("dataset.use_upload", None)
-        rep = st.session_state.get(imports.IMPORT_REPORT)
+                st.session_state[keys.USE_UPLOAD] = True
+                st.session_state.pop(keys.DATASET_USE_UPLOAD, None)
+        rep = st.session_state.get(keys.IMPORT_REPORT)
         current = ui.uploaded_clip()
         if rep and current is not None and current["name"] == rep["name"]:
             st.caption("  \n".join(rep["lines"]))
@@ -71,12 +71,12 @@ with st.container(border=True):
         c = stored["clip"]
         st.success(f"Loaded {stored['name']}: {c.num_frames} frames, {len(c.joints)} joints.")
         a, b = st.columns([2, 1])
-        use = a.toggle("Use the uploaded clip on every page", value=st.session_state.get("lab.use_upload", True),
-                       key="dataset.use_upload")
-        st.session_state["lab.use_upload"] = use
+        use = a.toggle("Use the uploaded clip on every page", value=st.session_state.get(keys.USE_UPLOAD, True),
+                       key=keys.DATASET_USE_UPLOAD)
+        st.session_state[keys.USE_UPLOAD] = use
         if b.button("Forget the uploaded clip", key="dataset.forget_upload"):
             st.session_state.pop(keys.UPLOADED_CLIP, None)
-            st.session_state.pop("dataset.use_upload", None)
+            st.session_state.pop(keys.DATASET_USE_UPLOAD, None)
             st.rerun()
 
 clips, name, is_real = ui.active_clips()
@@ -136,10 +136,10 @@ if summary is not None:
 # -- animation ---------------------------------------------------------------------------------
 st.subheader("The clip")
 hi = clip.num_frames
-rng = st.session_state.get("dataset.frames")
+rng = st.session_state.get(keys.DATASET_FRAMES)
 if rng is not None and not (isinstance(rng, (tuple, list)) and len(rng) == 2 and 0 <= rng[0] < rng[1] <= hi):
-    st.session_state.pop("dataset.frames", None)
-a, b = st.slider("Frames to animate", 0, hi, (0, min(hi, 300)), key="dataset.frames") if hi > 1 else (0, hi)
+    st.session_state.pop(keys.DATASET_FRAMES, None)
+a, b = st.slider("Frames to animate", 0, hi, (0, min(hi, 300)), key=keys.DATASET_FRAMES) if hi > 1 else (0, hi)
 if b - a < 1:
     st.info("Pick a frame range of at least one frame.")
 else:

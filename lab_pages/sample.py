@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 from motionlab.errors import MotionlabError
-from motionlab.lab import config, figures, jobs, results, scrubber, ui
+from motionlab.lab import config, figures, jobs, keys, results, scrubber, ui
 from motionlab.sample import DEFAULT_SAMPLER
 
 st.header("Sample")
@@ -47,7 +47,7 @@ if st.button("Sample", key="sample.run", type="primary", icon=":material/play_ar
 done = ui.job_panel("sample")
 if done is not None:
     results.store_result(st.session_state, done.result)
-    for k in ("sample.show", "sample.denoise_view", "sample.denoise_sample"):
+    for k in (keys.SAMPLE_SHOW, keys.SAMPLE_DENOISE_VIEW, keys.SAMPLE_DENOISE_SAMPLE):
         st.session_state.pop(k, None)
 
 result = results.get_result(st.session_state)
@@ -66,9 +66,9 @@ if not np.isfinite(result.pixels).all():
     st.warning("Some samples contain NaN or inf values; those joints are left out of the drawing.")
 
 options = list(range(result.num_samples))
-ui.keep_valid("sample.show", options, multi=True)
-kw = {} if "sample.show" in st.session_state else {"default": options[:8]}
-show = st.multiselect("Samples to show", options, format_func=lambda i: f"#{i}", key="sample.show", **kw)
+ui.keep_valid(keys.SAMPLE_SHOW, options, multi=True)
+kw = {} if keys.SAMPLE_SHOW in st.session_state else {"default": options[:8]}
+show = st.multiselect("Samples to show", options, format_func=lambda i: f"#{i}", key=keys.SAMPLE_SHOW, **kw)
 if show:
     panels = figures.panels_from_pixels(result.pixels[show], result.joints, result.titles(show))
     ui.skeleton_chart(figures.skeleton_figure(panels), "sample.animation")
@@ -84,10 +84,10 @@ def denoising(result: results.SampleResult):
     if result.trajectory is None:
         st.info("This result kept no trajectory.")
         return
-    ui.keep_valid("sample.denoise_sample", range(result.num_samples))
-    i = st.selectbox("Sample", range(result.num_samples), format_func=lambda i: f"#{i}", key="sample.denoise_sample")
-    data = scrubber.payload(result, i, ui.scrubber_step("sample.denoise_view"))
-    step = ui.denoise_scrubber(data, "sample.denoise_view")
+    ui.keep_valid(keys.SAMPLE_DENOISE_SAMPLE, range(result.num_samples))
+    i = st.selectbox("Sample", range(result.num_samples), format_func=lambda i: f"#{i}", key=keys.SAMPLE_DENOISE_SAMPLE)
+    data = scrubber.payload(result, i, ui.scrubber_step(keys.SAMPLE_DENOISE_VIEW))
+    step = ui.denoise_scrubber(data, keys.SAMPLE_DENOISE_VIEW)
     t = result.trajectory
     st.caption(f"{len(data['steps'])} kept states of {result.sampler}, frames {', '.join(map(str, data['frames']))}: "
                f"{data['bytes'] / 1024:.0f} KB sent once. The slider and **Play denoising** run in your browser "

@@ -6,22 +6,22 @@ import streamlit as st
 
 from motionlab.diffusion import MAX_TIMESTEPS
 from motionlab.errors import MotionlabError
-from motionlab.lab import access, catalog, config, figures, processes, ui
+from motionlab.lab import access, catalog, config, figures, keys, processes, ui
 
 st.header("Training")
 runs_dir = config.runs_dir()
 acc = ui.write_access()
 LIVE = ("running", "stopping")
 
-flash = st.session_state.pop("lab.training.flash", None)
+flash = st.session_state.pop(keys.TRAINING_FLASH, None)
 if flash:
     st.success(flash)
 
 files = [str(p) for p in processes.list_metric_files(runs_dir, config.checkpoint_dirs())]
-pending = st.session_state.pop("lab.training.select", None)
+pending = st.session_state.pop(keys.TRAINING_SELECT, None)
 if pending in files:
-    st.session_state["training.run"] = pending
-ui.keep_valid("training.run", files)
+    st.session_state[keys.TRAINING_RUN] = pending
+ui.keep_valid(keys.TRAINING_RUN, files)
 
 
 def show_run(path: str, was_live: bool) -> None:
@@ -77,7 +77,7 @@ def show_run(path: str, was_live: bool) -> None:
 
 
 if files:
-    path = st.selectbox("Run", files, format_func=lambda p: ui.project_path(Path(p).parent), key="training.run")
+    path = st.selectbox("Run", files, format_func=lambda p: ui.project_path(Path(p).parent), key=keys.TRAINING_RUN)
     live = processes.status(Path(path).parent)["state"] in LIVE
     st.fragment(show_run, run_every=2.0 if live else None)(path, live)
 else:
@@ -98,12 +98,12 @@ sources = {"reference": f"reference data ({ref_name})" if config.missing_spec() 
            else f"reference data ({ref_name}, missing: demo clip instead)", "demo": "procedural demo clip"}
 if ui.uploaded_clip() is not None:
     sources["uploaded"] = f"uploaded clip ({ui.uploaded_clip()['name']})"
-if st.session_state.pop("lab.training.reset_name", False):
-    st.session_state.pop("training.name", None)
-default_name = st.session_state.setdefault("lab.training.default_name", time.strftime("lab_%m%d_%H%M%S"))
+if st.session_state.pop(keys.TRAINING_RESET_NAME, False):
+    st.session_state.pop(keys.TRAINING_NAME, None)
+default_name = st.session_state.setdefault(keys.TRAINING_DEFAULT_NAME, time.strftime("lab_%m%d_%H%M%S"))
 with st.form("training.form"):
     c1, c2 = st.columns([2, 3])
-    name = c1.text_input("Run name (folder under runs/)", value=default_name, key="training.name", max_chars=64)
+    name = c1.text_input("Run name (folder under runs/)", value=default_name, key=keys.TRAINING_NAME, max_chars=64)
     src = c2.selectbox("Data", list(sources), format_func=sources.get, key="training.data")
     c1, c2, c3, c4 = st.columns(4)
     window = c1.number_input("Window", 8, 4096, 64, step=8, key="training.window")
@@ -142,10 +142,10 @@ if submitted:
                      else "demo")  # an upload overrides it
         rec = processes.start_run(runs_dir, run_name, opts, max_running=config.max_training_runs(),
                                   clip=upload["clip"] if upload else None, min_free_bytes=access.min_free_bytes())
-        st.session_state["lab.training.select"] = str(runs_dir / run_name / "metrics.jsonl")
-        st.session_state["lab.training.flash"] = f"Started {run_name} (pid {rec['pid']})."
-        st.session_state.pop("lab.training.default_name", None)
-        st.session_state["lab.training.reset_name"] = True
+        st.session_state[keys.TRAINING_SELECT] = str(runs_dir / run_name / "metrics.jsonl")
+        st.session_state[keys.TRAINING_FLASH] = f"Started {run_name} (pid {rec['pid']})."
+        st.session_state.pop(keys.TRAINING_DEFAULT_NAME, None)
+        st.session_state[keys.TRAINING_RESET_NAME] = True
         st.rerun()
     except (MotionlabError, OSError) as e:
         ui.error(e)

@@ -466,3 +466,17 @@ def test_accept_upload_validates_once_per_file_and_checks_size_before_reading():
     err = uploads.accept_upload(state, "bad.json", "f3", 5, reader(b"[1,2]"), 2**20)
     assert err.startswith("bad.json:") and "\n" not in err
     assert state[keys.UPLOADED_CLIP]["name"] == "upload:a.json"  # a bad file keeps the good clip
+
+
+def test_pages_reach_session_state_only_through_named_keys():
+    import re
+
+    from motionlab.lab import keys
+    literal = re.compile(r"session_state(\.(get|pop|setdefault)\(|\[)\s*f?[\"']")
+    files = sorted((Path(__file__).resolve().parents[1] / "lab_pages").glob("*.py"))
+    files.append(Path(keys.__file__).with_name("ui.py"))
+    hits = [f"{f.name}:{i}" for f in files for i, line in enumerate(f.read_text().splitlines(), 1)
+            if literal.search(line)]
+    assert hits == [], f"string literals as st.session_state keys (use motionlab.lab.keys): {hits}"
+    values = [v for k, v in vars(keys).items() if k.isupper() and isinstance(v, str)]
+    assert len(values) == len(set(values)), "two key constants share a value"

@@ -345,7 +345,7 @@ def test_lab_import_replaces_the_session_clip_only_when_good(demo):
     got = state[keys.UPLOADED_CLIP]
     assert got["name"] == "import:0000_keypoints.json (+29 files)" and got["clip"].num_frames == 30
     check_same(got["clip"], type(demo)(demo.joints, demo.xy[:30]))
-    assert state[imports.IMPORT_REPORT]["lines"][0].startswith("0000_keypoints.json .. 0029_keypoints.json (30 files)")
+    assert state[keys.IMPORT_REPORT]["lines"][0].startswith("0000_keypoints.json .. 0029_keypoints.json (30 files)")
 
     def refused(pairs, opts, limit=2**20):
         e = imports.import_pose_files(state, files(pairs), opts, limit)

@@ -80,5 +80,6 @@ Widget keys (stable; tests drive the app through them):
              training.time_dim, training.monitor_every, training.save_every, training.start
              (submit); plotly charts training.loss, training.sample_metrics
 
-Session state keys owned by the lab start with "lab." (see keys.py).
+Session state keys owned by the lab start with "lab."; every key the code reads, writes or pops in
+st.session_state, widget keys included, is a constant in keys.py (tests/test_lab.py checks the pages).
 """

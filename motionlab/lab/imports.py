@@ -10,9 +10,8 @@ from typing import Callable, MutableMapping
 
 from ..errors import MotionlabError, PoseFileError
 from ..poseformats import check_size, convert_files
-from .keys import UPLOADED_CLIP
+from .keys import IMPORT_REPORT, UPLOADED_CLIP
 
-IMPORT_REPORT = "lab.import_report"   # {"name", "lines"} of the last successful import
 MIN_FRAMES = 8                        # as for uploaded clips: the smallest training window
 
 

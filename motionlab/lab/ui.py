@@ -2,7 +2,7 @@
 
 The only module of motionlab.lab that imports streamlit. Models are cached with st.cache_resource
 keyed by path + mtime + size: they are in eval mode and only used under inference_mode, so one
-copy serves every session. Sampling results stay in st.session_state (see session.py).
+copy serves every session. Sampling results stay in st.session_state (see results.py; every key is in keys.py).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from ..sample import SamplerChoice
 from ..samplers import SAMPLER_LABELS, SAMPLERS
 from . import access, catalog, config, datasets, exports, figures, scrubber
 from . import jobs
-from .keys import UPLOADED_CLIP
+from .keys import UPLOADED_CLIP, USE_UPLOAD, sampler_key, steps_key
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading checkpoint…")
@@ -168,7 +168,7 @@ def reference_clips(show_hint: bool = True) -> tuple[list[NamedClip], str, bool]
 def active_clips(show_hint: bool = True) -> tuple[list[NamedClip], str, bool]:
     """The uploaded clip when one is loaded and in use (Dataset page), else the reference dataset."""
     up = uploaded_clip()
-    if up is not None and st.session_state.get("lab.use_upload", True):
+    if up is not None and st.session_state.get(USE_UPLOAD, True):
         return [_named(fingerprint(up["clip"]), up["name"], up["clip"])], up["name"], True
     return reference_clips(show_hint)
 
@@ -211,16 +211,16 @@ def sampling_controls(prefix: str, default: SamplerChoice, timesteps: int,
                       precision_default: str = "auto") -> tuple[SamplerChoice, str]:
     """Sampler, steps and precision widgets; returns (SamplerChoice, requested precision)."""
     def use_spec():
-        st.session_state[f"{prefix}.sampler"], st.session_state[f"{prefix}.steps"] = "ddpm", timesteps
+        st.session_state[sampler_key(prefix)], st.session_state[steps_key(prefix)] = "ddpm", timesteps
 
     options = config.step_options(timesteps)
     ui_default = default.steps or timesteps
-    keep_valid(f"{prefix}.steps", options)
+    keep_valid(steps_key(prefix), options)
     c1, c2, c3 = st.columns([1.2, 1.5, 1])
     name = c1.selectbox("Sampler", SAMPLERS, index=SAMPLERS.index(default.name), format_func=SAMPLER_LABELS.get,
-                        key=f"{prefix}.sampler")
+                        key=sampler_key(prefix))
     steps = c2.select_slider("Steps", options, value=ui_default if ui_default in options else options[-1],
-                             key=f"{prefix}.steps")
+                             key=steps_key(prefix))
     precisions = ["auto", "fp32", "bf16"]
     precision = c3.radio("Precision", precisions, index=precisions.index(precision_default), horizontal=True,
                          key=f"{prefix}.precision",
