@@ -64,12 +64,7 @@ all_panels = panels.compare_panels(samples, clip, window, int(real_count), int(r
 names = [p.name for p in all_panels]
 by = {p.name: p for p in all_panels}
 ui.keep_valid(keys.COMPARE_PANELS, names, multi=True)
-known = st.session_state.get(keys.COMPARE_KNOWN, [])
-fresh = [x for x in names if x not in known]
-if fresh and keys.COMPARE_PANELS in st.session_state:  # newly sampled or added windows join the view
-    keep = set(st.session_state[keys.COMPARE_PANELS]) | set(fresh)
-    st.session_state[keys.COMPARE_PANELS] = [x for x in names if x in keep][:12]
-st.session_state[keys.COMPARE_KNOWN] = names
+panels.merge_new_panels(st.session_state, names)  # newly sampled or added windows join the view
 kw = {} if keys.COMPARE_PANELS in st.session_state else {"default": names[:12]}
 picked = st.multiselect("Panels", names, key=keys.COMPARE_PANELS, **kw)
 if not picked:

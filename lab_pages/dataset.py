@@ -98,14 +98,8 @@ stride = c2.number_input("Stride", min_value=1, max_value=4096, value=32, step=1
 limit = c3.number_input("Limit (0 = all)", min_value=0, max_value=100_000, value=32, step=1, key="dataset.limit")
 
 
-@st.cache_data(max_entries=64, show_spinner="Computing baseline metrics…")
-def windows(fp: str, window: int, stride: int, limit: int, _clips) -> dict:
-    return datasets.summarize(_clips, window, stride, limit)
-
-
-fp = "|".join(ui.fingerprint(c.clip) for c in clips)
 try:
-    summary = windows(fp, int(window), int(stride), int(limit), clips)
+    summary = ui.dataset_summary(clips, int(window), int(stride), int(limit))
 except MotionlabError as e:
     ui.error(e)
     summary = None

@@ -480,3 +480,44 @@ def test_pages_reach_session_state_only_through_named_keys():
     assert hits == [], f"string literals as st.session_state keys (use motionlab.lab.keys): {hits}"
     values = [v for k, v in vars(keys).items() if k.isupper() and isinstance(v, str)]
     assert len(values) == len(set(values)), "two key constants share a value"
+
+
+def test_merge_new_panels_adds_only_panels_not_offered_before():
+    from motionlab.lab import keys
+    state = {}
+    panels.merge_new_panels(state, ["a #0", "real @0"])
+    assert keys.COMPARE_PANELS not in state  # first visit: the widget's default decides
+    assert state[keys.COMPARE_KNOWN] == ["a #0", "real @0"]
+    state[keys.COMPARE_PANELS] = ["real @0"]  # the user dropped a #0
+    panels.merge_new_panels(state, ["a #0", "real @0"])
+    assert state[keys.COMPARE_PANELS] == ["real @0"]  # nothing new: the choice stands
+    panels.merge_new_panels(state, ["a #0", "b #0", "b #1", "real @0"])
+    assert state[keys.COMPARE_PANELS] == ["b #0", "b #1", "real @0"]  # new ones join, in the offered order
+    names = [f"c #{i}" for i in range(20)]
+    panels.merge_new_panels(state, names, limit=5)
+    assert state[keys.COMPARE_PANELS] == names[:5] and state[keys.COMPARE_KNOWN] == names
+
+
+def test_run_summary_of_a_run_started_elsewhere_and_of_a_live_one(tmp_path):
+    p = tmp_path / "r" / "metrics.jsonl"
+    p.parent.mkdir()
+    p.write_text('{"epoch": 1, "loss": 0.5}\n{"epoch": 2, "loss": 0.25}\n{"epoch": 3, "loss": 0.375}\n')
+    s = processes.run_summary(p)  # no lab_process.json: not started by the lab
+    assert s.run_dir == p.parent and s.state == "none" and s.state_label == "external" and not s.live
+    assert (s.done, s.planned, s.epochs_text) == (3, None, "3")
+    assert (s.loss_text("best"), s.loss_text("last"), s.progress) == ("0.25", "0.375", None)
+    live = processes.RunSummary(p.parent, {"state": "running", "options": {"epochs": 4}, "pid": 7, "started": 0},
+                                s.records)
+    assert live.live and live.epochs_text == "3 / 4" and live.progress == 0.75
+    assert live.process_text.startswith("pid 7 · started ") and "exit status" not in live.process_text
+    ended = processes.RunSummary(p.parent, {"state": "failed", "returncode": 1, "pid": 7}, [])
+    assert ended.loss_text("best") == "–" and ended.done == 0 and ended.progress is None
+    assert ended.process_text.endswith(" · exit status 1")
+
+
+def test_training_form_data_option():
+    refs = [Path("data/a.json"), Path("data/b")]
+    assert processes.data_option("reference", refs, True) == ["data/a.json", "data/b"]
+    assert processes.data_option("reference", refs, False) == "demo"  # missing files: the demo clip instead
+    assert processes.data_option("demo", refs, True) == "demo"
+    assert processes.data_option("uploaded", refs, True) == "demo"  # start_run's clip overrides it

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import MutableMapping
 
 import numpy as np
 
 from ..clip import Clip
+from .keys import COMPARE_KNOWN, COMPARE_PANELS
 
 
 @dataclass
@@ -71,3 +73,17 @@ def compare_panels(samples: list[tuple[str, np.ndarray, tuple]], clip: Clip | No
             out.append(ComparePanel(f"{clip_name} @{s}", clip.xy[s:s + real_window], clip.joints, clip_name,
                                     {"start": s}))
     return out
+
+
+def merge_new_panels(state: MutableMapping, names: list[str], limit: int = 12) -> None:
+    """Panels the compare page did not offer on its last run (newly sampled, more real windows) join the selection.
+
+    Works on the multiselect's key (keys.COMPARE_PANELS) before the widget is drawn; a first visit (no
+    selection yet) is left to the widget's default. The selection keeps `names`' order, at most `limit`.
+    """
+    known = state.get(COMPARE_KNOWN, [])
+    fresh = [x for x in names if x not in known]
+    if fresh and COMPARE_PANELS in state:
+        keep = set(state[COMPARE_PANELS]) | set(fresh)
+        state[COMPARE_PANELS] = [x for x in names if x in keep][:limit]
+    state[COMPARE_KNOWN] = list(names)

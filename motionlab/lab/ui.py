@@ -21,8 +21,7 @@ from .. import autotune
 from ..errors import MotionlabError
 from ..sample import SamplerChoice
 from ..samplers import SAMPLER_LABELS, SAMPLERS
-from . import access, catalog, config, datasets, exports, figures, scrubber
-from . import jobs
+from . import access, catalog, config, datasets, exports, figures, jobs, scrubber
 from .keys import UPLOADED_CLIP, USE_UPLOAD, sampler_key, steps_key
 
 
@@ -187,6 +186,16 @@ def real_clip_picker(key: str) -> tuple[Clip, str]:
 def uploaded_clip() -> dict | None:
     v = st.session_state.get(UPLOADED_CLIP)
     return v if isinstance(v, dict) and isinstance(v.get("clip"), Clip) else None
+
+
+@st.cache_data(max_entries=64, show_spinner="Computing baseline metrics…")
+def _summary(fp: str, window: int, stride: int, limit: int, _clips) -> dict:
+    return datasets.summarize(_clips, window, stride, limit)
+
+
+def dataset_summary(clips: list[NamedClip], window: int, stride: int, limit: int) -> dict:
+    """datasets.summarize, cached across sessions by the clips' content (the Dataset page's baseline)."""
+    return _summary("|".join(fingerprint(c.clip) for c in clips), int(window), int(stride), int(limit), clips)
 
 
 def active_clip(show_hint: bool = True) -> tuple[Clip, str, bool]:
