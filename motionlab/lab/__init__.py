@@ -19,9 +19,9 @@ deep link such as /training without lab_app.py on a fresh server):
     exports.py    GIF / MP4 / JSON bytes for the download buttons; pose-tool zips (motionlab.export)
     imports.py    pose files (MediaPipe, COCO-17, OpenPose, MMPose) -> the session's clip (Dataset page)
     editing.py    the Edit page: run an edit (motionlab.edit) as a job, its panels, seam and metric rows
-    processes.py  background training runs (python -m motionlab.train) tracked in lab_process.json
+    processes.py  background training runs (python -m motionlab.train) tracked in lab_process.json; a run's summary
     access.py     who may upload and start/stop runs (server address, visitor's address), disk floor
-    ui.py         the only Streamlit glue: cached models, pickers, error display, export buttons
+    ui.py         the only Streamlit glue: cached models and dataset summaries, pickers, errors, exports
 
 Environment variables (read on every page run, so tests can point them at tmp folders):
 
