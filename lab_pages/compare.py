@@ -3,7 +3,7 @@ import streamlit as st
 
 from motionlab.errors import MotionlabError
 from motionlab.sample import DEFAULT_SAMPLER
-from motionlab.lab import figures, session, ui
+from motionlab.lab import figures, jobs, keys, panels, results, ui
 
 st.header("Compare")
 st.caption("One figure, one play button: every panel shares the frame slider. Samples use the same seed "
@@ -27,8 +27,8 @@ ui.keep_valid("compare.real_start", range(max_start + 1))
 real_start = c5.slider(f"First real window starts at frame (windows of {window} frames follow each other)",
                        0, max(1, max_start), 0, key="compare.real_start", disabled=max_start == 0)
 
-keys = {e.path: session.entry_key(e, seed, n, sampler, precision) for e in chosen}
-missing = [e for e in chosen if session.cached_result(st.session_state, keys[e.path]) is None]
+entry_keys = {e.path: results.entry_key(e, seed, n, sampler, precision) for e in chosen}
+missing = [e for e in chosen if results.cached_result(st.session_state, entry_keys[e.path]) is None]
 label = f"Sample {len(missing)} checkpoint(s)" if missing else "All sampled"
 if st.button(label, key="compare.run", type="primary", disabled=not missing or ui.job_running("compare"),
              icon=":material/play_arrow:"):
@@ -36,9 +36,9 @@ if st.button(label, key="compare.run", type="primary", disabled=not missing or u
         models = [(e, ui.model_for(e)) for e in missing]
 
         def work(report, models=models, n=int(n), seed=int(seed), precision=precision, sampler=sampler):
-            return session.sample_entries(report, models, n, seed, precision, sampler)
+            return results.sample_entries(report, models, n, seed, precision, sampler)
 
-        session.start_job(st.session_state, "compare", work, label=f"Sampling {len(models)} checkpoint(s)",
+        jobs.start_job(st.session_state, "compare", work, label=f"Sampling {len(models)} checkpoint(s)",
                           meta={"joints": models[0][1].joints})
         st.rerun()
     except MotionlabError as err:
@@ -47,12 +47,12 @@ if st.button(label, key="compare.run", type="primary", disabled=not missing or u
 done = ui.job_panel("compare")
 if done is not None:
     for key, r in done.result:
-        session.remember_result(st.session_state, key, r)
+        results.remember_result(st.session_state, key, r)
     st.rerun()  # recount what is sampled for the button label
 
 samples = []
 for e in chosen:
-    r = session.cached_result(st.session_state, keys[e.path])
+    r = results.cached_result(st.session_state, entry_keys[e.path])
     if r is not None:
         samples.append((e.short, r.pixels, r.joints))
 if missing and not ui.job_running("compare"):
@@ -60,18 +60,13 @@ if missing and not ui.job_running("compare"):
 if real_count and clip.num_frames < window:
     st.warning(f"The clip has {clip.num_frames} frames, fewer than the window of {window}.")
 
-panels = session.compare_panels(samples, clip, window, int(real_count), int(real_start), clip_name=clip_name)
-names = [p.name for p in panels]
-by = {p.name: p for p in panels}
-ui.keep_valid("compare.panels", names, multi=True)
-known = st.session_state.get("lab.compare.known", [])
-fresh = [x for x in names if x not in known]
-if fresh and "compare.panels" in st.session_state:  # newly sampled or added windows join the view
-    keep = set(st.session_state["compare.panels"]) | set(fresh)
-    st.session_state["compare.panels"] = [x for x in names if x in keep][:12]
-st.session_state["lab.compare.known"] = names
-kw = {} if "compare.panels" in st.session_state else {"default": names[:12]}
-picked = st.multiselect("Panels", names, key="compare.panels", **kw)
+all_panels = panels.compare_panels(samples, clip, window, int(real_count), int(real_start), clip_name=clip_name)
+names = [p.name for p in all_panels]
+by = {p.name: p for p in all_panels}
+ui.keep_valid(keys.COMPARE_PANELS, names, multi=True)
+panels.merge_new_panels(st.session_state, names)  # newly sampled or added windows join the view
+kw = {} if keys.COMPARE_PANELS in st.session_state else {"default": names[:12]}
+picked = st.multiselect("Panels", names, key=keys.COMPARE_PANELS, **kw)
 if not picked:
     st.info("Nothing to show yet: sample some checkpoints or add real windows.")
     st.stop()
@@ -80,7 +75,7 @@ if st.toggle("Put each sample next to its nearest real window", key="compare.nea
              disabled=all("start" in p.meta for p in sel),
              help="The window of the clip (any start frame) closest to the sample after removing each one's mean "
                   "x and y: the novelty measure's match (motionlab/novelty.py)."):
-    nearest = session.nearest_panels(sel, clip, "real")
+    nearest = panels.nearest_panels(sel, clip, "real")
     sel = [q for p in sel for q in ([p, nearest[p.name]] if p.name in nearest else [p])]
     if nearest:
         st.caption("Nearest real windows (RMS pixels per coordinate, positions removed): " + "; ".join(

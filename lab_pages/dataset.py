@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from motionlab.errors import MotionlabError
-from motionlab.lab import access, config, datasets, figures, imports, session, ui
+from motionlab.lab import access, config, datasets, figures, imports, keys, ui, uploads
 from motionlab.metrics import METRICS
 from motionlab.spec_reference import SPEC_BASELINES
 
@@ -23,14 +23,14 @@ with st.container(border=True):
                                "the same number of frames (at least 8). It is validated before use and kept for "
                                "this browser session only.")
     if up is not None:  # never while disabled: Streamlit discards a disabled widget's value server-side
-        was = st.session_state.get(session.UPLOADED_CLIP)
-        error = session.accept_upload(st.session_state, up.name, up.file_id, up.size, up.getvalue,
+        was = st.session_state.get(keys.UPLOADED_CLIP)
+        error = uploads.accept_upload(st.session_state, up.name, up.file_id, up.size, up.getvalue,
                                       config.UPLOAD_LIMIT_MB * 2**20)
         if error:
             st.error(error)
-        elif st.session_state.get(session.UPLOADED_CLIP) is not was:  # a new clip: use it everywhere
-            st.session_state["lab.use_upload"] = True
-            st.session_state.pop("dataset.use_upload", None)
+        elif st.session_state.get(keys.UPLOADED_CLIP) is not was:  # a new clip: use it everywhere
+            st.session_state[keys.USE_UPLOAD] = True
+            st.session_state.pop(keys.DATASET_USE_UPLOAD, None)
     with st.expander("Import a pose file: MediaPipe Pose (JSON, CSV), COCO-17, OpenPose, MMPose"):
         files = st.file_uploader(
             f"Pose files (JSON or CSV, at most {config.UPLOAD_LIMIT_MB} MB together)", type=["json", "csv"],
@@ -59,9 +59,9 @@ with st.container(border=True):
             if error:
                 st.error(error)
             else:
-                st.session_state["lab.use_upload"] = True
-                st.session_state.pop("dataset.use_upload", None)
-        rep = st.session_state.get(imports.IMPORT_REPORT)
+                st.session_state[keys.USE_UPLOAD] = True
+                st.session_state.pop(keys.DATASET_USE_UPLOAD, None)
+        rep = st.session_state.get(keys.IMPORT_REPORT)
         current = ui.uploaded_clip()
         if rep and current is not None and current["name"] == rep["name"]:
             st.caption("  \n".join(rep["lines"]))
@@ -71,12 +71,12 @@ with st.container(border=True):
         c = stored["clip"]
         st.success(f"Loaded {stored['name']}: {c.num_frames} frames, {len(c.joints)} joints.")
         a, b = st.columns([2, 1])
-        use = a.toggle("Use the uploaded clip on every page", value=st.session_state.get("lab.use_upload", True),
-                       key="dataset.use_upload")
-        st.session_state["lab.use_upload"] = use
+        use = a.toggle("Use the uploaded clip on every page", value=st.session_state.get(keys.USE_UPLOAD, True),
+                       key=keys.DATASET_USE_UPLOAD)
+        st.session_state[keys.USE_UPLOAD] = use
         if b.button("Forget the uploaded clip", key="dataset.forget_upload"):
-            st.session_state.pop(session.UPLOADED_CLIP, None)
-            st.session_state.pop("dataset.use_upload", None)
+            st.session_state.pop(keys.UPLOADED_CLIP, None)
+            st.session_state.pop(keys.DATASET_USE_UPLOAD, None)
             st.rerun()
 
 clips, name, is_real = ui.active_clips()
@@ -98,14 +98,8 @@ stride = c2.number_input("Stride", min_value=1, max_value=4096, value=32, step=1
 limit = c3.number_input("Limit (0 = all)", min_value=0, max_value=100_000, value=32, step=1, key="dataset.limit")
 
 
-@st.cache_data(max_entries=64, show_spinner="Computing baseline metrics…")
-def windows(fp: str, window: int, stride: int, limit: int, _clips) -> dict:
-    return datasets.summarize(_clips, window, stride, limit)
-
-
-fp = "|".join(ui.fingerprint(c.clip) for c in clips)
 try:
-    summary = windows(fp, int(window), int(stride), int(limit), clips)
+    summary = ui.dataset_summary(clips, int(window), int(stride), int(limit))
 except MotionlabError as e:
     ui.error(e)
     summary = None
@@ -136,10 +130,10 @@ if summary is not None:
 # -- animation ---------------------------------------------------------------------------------
 st.subheader("The clip")
 hi = clip.num_frames
-rng = st.session_state.get("dataset.frames")
+rng = st.session_state.get(keys.DATASET_FRAMES)
 if rng is not None and not (isinstance(rng, (tuple, list)) and len(rng) == 2 and 0 <= rng[0] < rng[1] <= hi):
-    st.session_state.pop("dataset.frames", None)
-a, b = st.slider("Frames to animate", 0, hi, (0, min(hi, 300)), key="dataset.frames") if hi > 1 else (0, hi)
+    st.session_state.pop(keys.DATASET_FRAMES, None)
+a, b = st.slider("Frames to animate", 0, hi, (0, min(hi, 300)), key=keys.DATASET_FRAMES) if hi > 1 else (0, hi)
 if b - a < 1:
     st.info("Pick a frame range of at least one frame.")
 else:

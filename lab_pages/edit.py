@@ -4,7 +4,7 @@ import streamlit as st
 from motionlab import edit as ed
 from motionlab.errors import MotionlabError
 from motionlab.export import CLIP_FPS
-from motionlab.lab import editing, figures, session, ui
+from motionlab.lab import editing, figures, jobs, keys, results, ui
 from motionlab.edit import EDIT_SAMPLER
 
 st.header("Edit")
@@ -17,14 +17,14 @@ clip, clip_name, _ = ui.active_clip()
 
 task = st.radio("Task", list(editing.TASK_LABELS), format_func=editing.TASK_LABELS.get, horizontal=True,
                 key="edit.task")
-sample = session.get_result(st.session_state)
+sample = results.get_result(st.session_state)
 sources = ["clip"] + ([f"sample #{i}" for i in range(sample.num_samples)]
                       if sample is not None and tuple(sample.joints) == tuple(clip.joints) else [])
 ui.keep_valid("edit.source", sources)
 source_name = st.selectbox("Given motion from", sources, key="edit.source",
                            format_func=lambda s: f"the clip ({clip_name}, {clip.num_frames} frames)" if s == "clip"
                            else f"{s} of the Sample page ({sample.tag})",
-                           disabled=task == "long" and not st.session_state.get("edit.long_context"))
+                           disabled=task == "long" and not st.session_state.get(keys.EDIT_LONG_CONTEXT))
 source = clip if source_name == "clip" else sample.clip(int(source_name.split("#")[1]))
 last = source.num_frames - 1
 w = entry.window
@@ -46,7 +46,7 @@ elif task == "continue":
 elif task == "long":
     secs = c1.number_input("Length (s)", 1.0, 600.0, 30.0, step=5.0, key="edit.seconds")
     overlap = c2.number_input("Frames each window continues", 1, w - 1, max(1, w // 4), key="edit.overlap")
-    use_ctx = c3.toggle("Start from given frames", key="edit.long_context")
+    use_ctx = c3.toggle("Start from given frames", key=keys.EDIT_LONG_CONTEXT)
     ctx = c4.number_input("Given frames", 1, w - 1, min(64, w // 4), key="edit.context", disabled=not use_ctx)
     params = {"frames": int(round(secs * CLIP_FPS)), "overlap": int(overlap), "context": int(ctx) if use_ctx else 0,
               "at": 0}
@@ -81,7 +81,7 @@ if st.button("Edit", key="edit.run", type="primary", icon=":material/auto_fix_hi
                                     blend=blend, report=report, name=entry.name, tag=entry.tag,
                                     source_name=clip_name if src == "clip" else src)
 
-        session.start_job(st.session_state, "edit", work, label=f"{editing.TASK_LABELS[task]} with {entry.tag}")
+        jobs.start_job(st.session_state, "edit", work, label=f"{editing.TASK_LABELS[task]} with {entry.tag}")
         st.rerun()
     except MotionlabError as e:
         ui.error(e)

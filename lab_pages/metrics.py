@@ -3,7 +3,7 @@ import streamlit as st
 
 from motionlab.errors import MotionlabError
 from motionlab.sample import SPEC_SAMPLER
-from motionlab.lab import figures, session, tables, ui
+from motionlab.lab import figures, jobs, keys, results, tables, ui
 
 st.header("Metrics")
 st.caption("The spec's protocol: N samples per checkpoint (seed 42 by default), unnormalized, six motion "
@@ -19,27 +19,27 @@ sampler, precision = ui.sampling_controls("metrics", SPEC_SAMPLER, T, precision_
 if chosen:
     st.caption("Sampling weights: " + "; ".join(f"{e.short}: {e.weights_label}" for e in chosen) + ".")
 
-rows_store = st.session_state.setdefault(session.METRIC_ROWS, {})
-recompute = st.session_state.setdefault(session.METRIC_RECOMPUTE, set())
-keys = {e.path: session.entry_key(e, seed, n, sampler, precision) for e in chosen}
-todo = tables.fill_precomputed(rows_store, chosen, keys, seed, n, sampler, precision, recompute)
-pre = [e for e in chosen if rows_store.get(keys[e.path], {}).get("precomputed")]
+rows_store = st.session_state.setdefault(keys.METRIC_ROWS, {})
+recompute = st.session_state.setdefault(keys.METRIC_RECOMPUTE, set())
+entry_keys = {e.path: results.entry_key(e, seed, n, sampler, precision) for e in chosen}
+todo = tables.fill_precomputed(rows_store, chosen, entry_keys, seed, n, sampler, precision, recompute)
+pre = [e for e in chosen if rows_store.get(entry_keys[e.path], {}).get("precomputed")]
 if pre:
     st.caption("Precomputed (shown at once, fp32): " + "; ".join(
-        f"**{e.short}**: {rows_store[keys[e.path]]['note']}" for e in pre))
+        f"**{e.short}**: {rows_store[entry_keys[e.path]]['note']}" for e in pre))
     if st.button(f"Recompute {len(pre)} precomputed row(s) here", key="metrics.recompute",
                  icon=":material/refresh:", disabled=ui.job_running("metrics")):
         for e in pre:
-            recompute.add(keys[e.path])
-            rows_store.pop(keys[e.path], None)
+            recompute.add(entry_keys[e.path])
+            rows_store.pop(entry_keys[e.path], None)
         st.rerun()
 if st.button(f"Evaluate {len(todo)} checkpoint(s)" if todo else "All evaluated", key="metrics.run",
              type="primary", disabled=not todo or ui.job_running("metrics"), icon=":material/play_arrow:"):
     try:
         work_items = []
         for e in todo:
-            r = session.cached_result(st.session_state, keys[e.path])
-            work_items.append((e, keys[e.path], r, None if r is not None else ui.model_for(e)))
+            r = results.cached_result(st.session_state, entry_keys[e.path])
+            work_items.append((e, entry_keys[e.path], r, None if r is not None else ui.model_for(e)))
 
         clip, clip_name, _ = ui.active_clip(show_hint=False)
 
@@ -47,7 +47,7 @@ if st.button(f"Evaluate {len(todo)} checkpoint(s)" if todo else "All evaluated",
             return tables.evaluate_entries(report, items, n, seed, precision, clip, clip_name, sampler)
 
         joints = next((lm.joints for *_, lm in work_items if lm is not None), None)
-        session.start_job(st.session_state, "metrics", work, label=f"Evaluating {len(work_items)} checkpoint(s)",
+        jobs.start_job(st.session_state, "metrics", work, label=f"Evaluating {len(work_items)} checkpoint(s)",
                           meta={"joints": joints})
         st.rerun()
     except MotionlabError as err:
@@ -56,11 +56,11 @@ if st.button(f"Evaluate {len(todo)} checkpoint(s)" if todo else "All evaluated",
 done = ui.job_panel("metrics")
 if done is not None:
     for key, r, row in done.result:
-        session.remember_result(st.session_state, key, r)
+        results.remember_result(st.session_state, key, r)
         rows_store[key] = row
     st.rerun()
 
-rows = [rows_store[keys[e.path]] for e in chosen if keys[e.path] in rows_store]
+rows = [rows_store[entry_keys[e.path]] for e in chosen if entry_keys[e.path] in rows_store]
 for r in rows:
     if r.get("error"):
         st.warning(f"{r['checkpoint']}: {r['error']}")

@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 from motionlab.errors import MotionlabError
-from motionlab.lab import config, figures, scrubber, session, ui
+from motionlab.lab import config, figures, jobs, keys, results, scrubber, ui
 from motionlab.sample import DEFAULT_SAMPLER
 
 st.header("Sample")
@@ -34,11 +34,11 @@ if st.button("Sample", key="sample.run", type="primary", icon=":material/play_ar
         budget = config.trajectory_budget_bytes()
 
         def work(report, lm=lm, n=int(n), seed=int(seed), precision=precision, entry=entry, sampler=sampler):
-            return session.run_sampling(lm, n, seed, precision, budget=budget, sampler=sampler,
-                                        on_progress=session.step_reporter(report, "denoising"), name=entry.name,
+            return results.run_sampling(lm, n, seed, precision, budget=budget, sampler=sampler,
+                                        on_progress=jobs.step_reporter(report, "denoising"), name=entry.name,
                                         tag=entry.tag, mtime_ns=entry.mtime_ns)
 
-        session.start_job(st.session_state, "sample", work, label=f"Sampling {entry.tag}",
+        jobs.start_job(st.session_state, "sample", work, label=f"Sampling {entry.tag}",
                           meta={"joints": lm.joints})
         st.rerun()  # draw the button disabled while the job runs
     except MotionlabError as e:
@@ -46,11 +46,11 @@ if st.button("Sample", key="sample.run", type="primary", icon=":material/play_ar
 
 done = ui.job_panel("sample")
 if done is not None:
-    session.store_result(st.session_state, done.result)
-    for k in ("sample.show", "sample.denoise_view", "sample.denoise_sample"):
+    results.store_result(st.session_state, done.result)
+    for k in (keys.SAMPLE_SHOW, keys.SAMPLE_DENOISE_VIEW, keys.SAMPLE_DENOISE_SAMPLE):
         st.session_state.pop(k, None)
 
-result = session.get_result(st.session_state)
+result = results.get_result(st.session_state)
 if result is None:
     if not ui.job_running("sample"):
         st.info("Choose a checkpoint and settings, then press **Sample**.")
@@ -60,15 +60,15 @@ st.subheader("Samples")
 st.caption(f"{result.num_samples} samples from **{result.name}**, seed {result.seed}, {result.sampler}, "
            f"{result.tuning or result.precision}, {result.window} frames, {result.seconds:.1f} s, "
            f"{'EMA' if result.weights == 'ema' else 'raw'} weights.")
-if result.key != session.entry_key(entry, seed, n, sampler, precision):
+if result.key != results.entry_key(entry, seed, n, sampler, precision):
     st.caption("These samples come from earlier settings; press **Sample** to draw with the ones above.")
 if not np.isfinite(result.pixels).all():
     st.warning("Some samples contain NaN or inf values; those joints are left out of the drawing.")
 
 options = list(range(result.num_samples))
-ui.keep_valid("sample.show", options, multi=True)
-kw = {} if "sample.show" in st.session_state else {"default": options[:8]}
-show = st.multiselect("Samples to show", options, format_func=lambda i: f"#{i}", key="sample.show", **kw)
+ui.keep_valid(keys.SAMPLE_SHOW, options, multi=True)
+kw = {} if keys.SAMPLE_SHOW in st.session_state else {"default": options[:8]}
+show = st.multiselect("Samples to show", options, format_func=lambda i: f"#{i}", key=keys.SAMPLE_SHOW, **kw)
 if show:
     panels = figures.panels_from_pixels(result.pixels[show], result.joints, result.titles(show))
     ui.skeleton_chart(figures.skeleton_figure(panels), "sample.animation")
@@ -79,15 +79,15 @@ else:
 
 
 @st.fragment
-def denoising(result: session.SampleResult):
+def denoising(result: results.SampleResult):
     st.subheader("Denoising trajectory")
     if result.trajectory is None:
         st.info("This result kept no trajectory.")
         return
-    ui.keep_valid("sample.denoise_sample", range(result.num_samples))
-    i = st.selectbox("Sample", range(result.num_samples), format_func=lambda i: f"#{i}", key="sample.denoise_sample")
-    data = scrubber.payload(result, i, ui.scrubber_step("sample.denoise_view"))
-    step = ui.denoise_scrubber(data, "sample.denoise_view")
+    ui.keep_valid(keys.SAMPLE_DENOISE_SAMPLE, range(result.num_samples))
+    i = st.selectbox("Sample", range(result.num_samples), format_func=lambda i: f"#{i}", key=keys.SAMPLE_DENOISE_SAMPLE)
+    data = scrubber.payload(result, i, ui.scrubber_step(keys.SAMPLE_DENOISE_VIEW))
+    step = ui.denoise_scrubber(data, keys.SAMPLE_DENOISE_VIEW)
     t = result.trajectory
     st.caption(f"{len(data['steps'])} kept states of {result.sampler}, frames {', '.join(map(str, data['frames']))}: "
                f"{data['bytes'] / 1024:.0f} KB sent once. The slider and **Play denoising** run in your browser "

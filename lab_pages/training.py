@@ -6,42 +6,36 @@ import streamlit as st
 
 from motionlab.diffusion import MAX_TIMESTEPS
 from motionlab.errors import MotionlabError
-from motionlab.lab import access, catalog, config, figures, processes, ui
+from motionlab.lab import access, catalog, config, figures, keys, processes, ui
 
 st.header("Training")
 runs_dir = config.runs_dir()
 acc = ui.write_access()
-LIVE = ("running", "stopping")
 
-flash = st.session_state.pop("lab.training.flash", None)
+flash = st.session_state.pop(keys.TRAINING_FLASH, None)
 if flash:
     st.success(flash)
 
 files = [str(p) for p in processes.list_metric_files(runs_dir, config.checkpoint_dirs())]
-pending = st.session_state.pop("lab.training.select", None)
+pending = st.session_state.pop(keys.TRAINING_SELECT, None)
 if pending in files:
-    st.session_state["training.run"] = pending
-ui.keep_valid("training.run", files)
+    st.session_state[keys.TRAINING_RUN] = pending
+ui.keep_valid(keys.TRAINING_RUN, files)
 
 
 def show_run(path: str, was_live: bool) -> None:
-    run_dir = Path(path).parent
-    stt = processes.status(run_dir)
-    state = stt["state"]
-    if was_live and state not in LIVE:
+    run = processes.run_summary(path)
+    if was_live and not run.live:
         st.rerun()  # the run ended: redraw the page once, without the timer
-    records = processes.read_metrics(path)
-    planned = (stt.get("options") or {}).get("epochs")
-    done = records[-1]["epoch"] if records else 0
-    losses = [r["loss"] for r in records if isinstance(r.get("loss"), (int, float))]
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("State", {"none": "external"}.get(state, state),
+    c1.metric("State", run.state_label,
               help="external: the run was not started from this lab (no lab_process.json), so only its log is shown")
-    c2.metric("Epochs logged", f"{done}" + (f" / {planned}" if planned else ""))
-    c3.metric("Best loss", f"{min(losses):.4g}" if losses else "–")
-    c4.metric("Last loss", f"{losses[-1]:.4g}" if losses else "–")
-    if state in LIVE and planned:
-        st.progress(min(1.0, done / planned), text=f"epoch {done} of {planned}")
+    c2.metric("Epochs logged", run.epochs_text)
+    c3.metric("Best loss", run.loss_text("best"))
+    c4.metric("Last loss", run.loss_text("last"))
+    if run.progress is not None:
+        st.progress(run.progress, text=f"epoch {run.done} of {run.planned}")
+    run_dir, state, records = run.run_dir, run.state, run.records
     if records:
         ui.plotly(figures.loss_figure(records, f"loss · {ui.project_path(path)}"), "training.loss")
         smf = figures.sample_metrics_figure(records, catalog.run_baseline(run_dir))
@@ -50,12 +44,10 @@ def show_run(path: str, was_live: bool) -> None:
         else:
             st.caption("No sample metrics in this log (train with --monitor-every N to record them).")
     else:
-        st.info("No epochs logged yet." + (" The run is starting…" if state in LIVE else ""))
+        st.info("No epochs logged yet." + (" The run is starting…" if run.live else ""))
     if state != "none":
-        rc = stt.get("returncode")
-        st.caption(f"pid {stt.get('pid')} · started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(stt.get('started', 0)))}"
-                   + (f" · exit status {rc}" if rc is not None else ""))
-        if state in LIVE:
+        st.caption(run.process_text)
+        if run.live:
             b1, b2 = st.columns(2)
             # Streamlit discards a disabled widget's value server-side, so a forged click does nothing either
             off = {"disabled": not acc.writes, "help": acc.reason or None}
@@ -72,13 +64,13 @@ def show_run(path: str, was_live: bool) -> None:
                 except MotionlabError as e:
                     ui.error(e)
         st.code(processes.log_tail(run_dir, 25) or "(log is empty)", language=None)
-    if state in LIVE:
+    if run.live:
         st.caption("Updating every 2 s while the run is alive.")
 
 
 if files:
-    path = st.selectbox("Run", files, format_func=lambda p: ui.project_path(Path(p).parent), key="training.run")
-    live = processes.status(Path(path).parent)["state"] in LIVE
+    path = st.selectbox("Run", files, format_func=lambda p: ui.project_path(Path(p).parent), key=keys.TRAINING_RUN)
+    live = processes.status(Path(path).parent)["state"] in processes.LIVE_STATES
     st.fragment(show_run, run_every=2.0 if live else None)(path, live)
 else:
     st.info(f"No runs yet in {ui.project_path(runs_dir)}. Start one below, or run "
@@ -98,12 +90,12 @@ sources = {"reference": f"reference data ({ref_name})" if config.missing_spec() 
            else f"reference data ({ref_name}, missing: demo clip instead)", "demo": "procedural demo clip"}
 if ui.uploaded_clip() is not None:
     sources["uploaded"] = f"uploaded clip ({ui.uploaded_clip()['name']})"
-if st.session_state.pop("lab.training.reset_name", False):
-    st.session_state.pop("training.name", None)
-default_name = st.session_state.setdefault("lab.training.default_name", time.strftime("lab_%m%d_%H%M%S"))
+if st.session_state.pop(keys.TRAINING_RESET_NAME, False):
+    st.session_state.pop(keys.TRAINING_NAME, None)
+default_name = st.session_state.setdefault(keys.TRAINING_DEFAULT_NAME, time.strftime("lab_%m%d_%H%M%S"))
 with st.form("training.form"):
     c1, c2 = st.columns([2, 3])
-    name = c1.text_input("Run name (folder under runs/)", value=default_name, key="training.name", max_chars=64)
+    name = c1.text_input("Run name (folder under runs/)", value=default_name, key=keys.TRAINING_NAME, max_chars=64)
     src = c2.selectbox("Data", list(sources), format_func=sources.get, key="training.data")
     c1, c2, c3, c4 = st.columns(4)
     window = c1.number_input("Window", 8, 4096, 64, step=8, key="training.window")
@@ -138,14 +130,13 @@ if submitted:
             precision=precision, resume=bool(resume))
         opts.validate()
         upload = ui.uploaded_clip() if src == "uploaded" else None
-        opts.data = ([str(p) for p in refs] if src == "reference" and config.missing_spec() is None
-                     else "demo")  # an upload overrides it
+        opts.data = processes.data_option(src, refs, config.missing_spec() is None)
         rec = processes.start_run(runs_dir, run_name, opts, max_running=config.max_training_runs(),
                                   clip=upload["clip"] if upload else None, min_free_bytes=access.min_free_bytes())
-        st.session_state["lab.training.select"] = str(runs_dir / run_name / "metrics.jsonl")
-        st.session_state["lab.training.flash"] = f"Started {run_name} (pid {rec['pid']})."
-        st.session_state.pop("lab.training.default_name", None)
-        st.session_state["lab.training.reset_name"] = True
+        st.session_state[keys.TRAINING_SELECT] = str(runs_dir / run_name / "metrics.jsonl")
+        st.session_state[keys.TRAINING_FLASH] = f"Started {run_name} (pid {rec['pid']})."
+        st.session_state.pop(keys.TRAINING_DEFAULT_NAME, None)
+        st.session_state[keys.TRAINING_RESET_NAME] = True
         st.rerun()
     except (MotionlabError, OSError) as e:
         ui.error(e)

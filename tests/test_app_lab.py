@@ -1,6 +1,6 @@
 """The Streamlit lab driven through streamlit.testing.v1.AppTest, page by page, on tiny checkpoints.
 
-Sampling runs on a background thread (session.Job); the tests wait for it and rerun, as the
+Sampling runs on a background thread (jobs.Job); the tests wait for it and rerun, as the
 page's polling fragment does in a browser.
 """
 from __future__ import annotations

@@ -270,14 +270,14 @@ def _session(i: int, path: Path, seed: int, n: int, out: dict, barrier: threadin
 
 @pytest.mark.slow
 def test_concurrent_sessions_get_their_own_results(app_env, monkeypatch):
-    import motionlab.lab.session as session_mod
+    from motionlab.lab import results
     tree = app_env
     seeds = [11, 22, 33, 44]
     ns = [2, 3, 2, 3]
     gate = threading.Barrier(N_SESSIONS)
     in_flight = {"max": 0, "now": 0}
     count_lock = threading.Lock()
-    real_generate = session_mod.generate
+    real_generate = results.generate
 
     def gated_generate(*a, **kw):
         with count_lock:
@@ -289,7 +289,7 @@ def test_concurrent_sessions_get_their_own_results(app_env, monkeypatch):
         finally:
             with count_lock:
                 in_flight["now"] -= 1
-    monkeypatch.setattr(session_mod, "generate", gated_generate)
+    monkeypatch.setattr(results, "generate", gated_generate)
 
     out: dict = {}
     barrier = threading.Barrier(N_SESSIONS)

@@ -1,4 +1,5 @@
-"""Unit tests for motionlab.lab (no Streamlit): catalog, figures, session, tables, exports, processes."""
+"""Unit tests for motionlab.lab (no Streamlit): catalog, figures, results, jobs, uploads, panels, tables, exports,
+processes."""
 from __future__ import annotations
 
 import base64
@@ -20,7 +21,7 @@ from motionlab.checkpoints import load_model
 from motionlab.clip import load_clip, loads_clip
 from motionlab.demo import demo_clip
 from motionlab.errors import MotionlabError
-from motionlab.lab import catalog, config, exports, figures, processes, scrubber, session, tables
+from motionlab.lab import catalog, config, exports, figures, jobs, keys, panels, processes, results, scrubber, tables, uploads
 from motionlab.sample import SamplerChoice
 from motionlab.metrics import METRICS
 from motionlab.spec_reference import SPEC_BASELINES, SPEC_RUNS
@@ -175,11 +176,11 @@ def test_metric_ratio_and_training_figures():
     assert figures.untyped(cov["data"][0]["y"]).max() == 2
 
 
-# -- session: sampling, trajectory, caches, jobs -----------------------------------------------
+# -- results and jobs: sampling, trajectory, caches ---------------------------------------------
 
 def test_run_sampling_keeps_a_trajectory_and_reports_progress(tiny_model):
     calls = []
-    r = session.run_sampling(tiny_model, 3, seed=7, on_progress=lambda d, t, p: calls.append((d, t, p)),
+    r = results.run_sampling(tiny_model, 3, seed=7, on_progress=lambda d, t, p: calls.append((d, t, p)),
                              preview_interval_s=0.0)
     assert r.pixels.shape == (3, 32, 40) and r.num_samples == 3 and r.window == 32
     assert [c[0] for c in calls] == list(range(1, 11)) and all(c[1] == 10 for c in calls)
@@ -190,7 +191,7 @@ def test_run_sampling_keeps_a_trajectory_and_reports_progress(tiny_model):
     np.testing.assert_allclose(x0, r.xy(1), rtol=2e-3, atol=0.5)  # float16 of the final sample
     step, xt, x0 = r.denoise_state(10, 2)
     assert step == 10 and not np.allclose(xt, x0)
-    again = session.run_sampling(tiny_model, 3, seed=7, keep_trajectory=False, precision=r.precision)
+    again = results.run_sampling(tiny_model, 3, seed=7, keep_trajectory=False, precision=r.precision)
     np.testing.assert_array_equal(again.pixels, r.pixels)
     assert again.trajectory is None
     with pytest.raises(MotionlabError):
@@ -198,7 +199,7 @@ def test_run_sampling_keeps_a_trajectory_and_reports_progress(tiny_model):
 
 
 def test_trajectory_cap_strides_the_kept_states(tiny_model):
-    r = session.run_sampling(tiny_model, 16, budget=3 * 2 * 2 * 16 * 40 * 32 + 1)
+    r = results.run_sampling(tiny_model, 16, budget=3 * 2 * 2 * 16 * 40 * 32 + 1)
     assert len(r.steps) < 11 and r.trajectory.nbytes <= 6 * 2 * 2 * 16 * 40 * 32
     assert r.steps[0] == 10 and r.steps[-1] == 0
     assert r.denoise_state(5, 0)[0] in r.steps
@@ -206,7 +207,7 @@ def test_trajectory_cap_strides_the_kept_states(tiny_model):
 
 @pytest.mark.parametrize("sampler", [SamplerChoice("ddpm"), SamplerChoice("ddim", 4), SamplerChoice("dpmpp", 5)])
 def test_scrubber_payload_holds_every_kept_step_of_any_sampler(tiny_model, sampler):
-    r = session.run_sampling(tiny_model, 3, seed=3, sampler=sampler)
+    r = results.run_sampling(tiny_model, 3, seed=3, sampler=sampler)
     d = json.loads(json.dumps(scrubber.payload(r, 2)))  # what travels to the browser
     K, M, J = len(r.steps), 6, len(r.joints)
     assert d["steps"] == r.steps and d["steps"][0] == 10 and d["steps"][-1] == 0
@@ -228,7 +229,7 @@ def test_scrubber_payload_holds_every_kept_step_of_any_sampler(tiny_model, sampl
 
 
 def test_scrubber_marks_missing_values_and_rejects_bad_input(tiny_model):
-    r = session.run_sampling(tiny_model, 1, seed=0, sampler=SamplerChoice("dpmpp", 3))
+    r = results.run_sampling(tiny_model, 1, seed=0, sampler=SamplerChoice("dpmpp", 3))
     traj = r.trajectory
     traj.x_t[0, 0, 0, 0] = np.nan
     q = np.frombuffer(base64.b64decode(scrubber.payload(r, 0)["points"]), "<u2")
@@ -237,28 +238,28 @@ def test_scrubber_marks_missing_values_and_rejects_bad_input(tiny_model):
     with pytest.raises(MotionlabError, match="out of range"):
         scrubber.payload(r, 1)
     with pytest.raises(MotionlabError, match="no denoising trajectory"):
-        scrubber.payload(session.run_sampling(tiny_model, 1, keep_trajectory=False), 0)
+        scrubber.payload(results.run_sampling(tiny_model, 1, keep_trajectory=False), 0)
 
 
 def test_result_cache_matches_exact_keys_and_evicts(tiny_model):
     state = {}
-    r = session.run_sampling(tiny_model, 2, seed=1, precision="fp32")
-    session.store_result(state, r)
-    key = session.pixel_key(r.path, r.mtime_ns, 1, 2, "ddpm-10/fp32")
-    assert r.key == key and session.cached_result(state, key) is r
-    assert session.cached_result(state, session.pixel_key(r.path, r.mtime_ns, 1, 3, "ddpm-10/fp32")) is None
-    assert session.cached_result(state, session.pixel_key(r.path, r.mtime_ns, 1, 2, "dpmpp-5/fp32")) is None
+    r = results.run_sampling(tiny_model, 2, seed=1, precision="fp32")
+    results.store_result(state, r)
+    key = results.pixel_key(r.path, r.mtime_ns, 1, 2, "ddpm-10/fp32")
+    assert r.key == key and results.cached_result(state, key) is r
+    assert results.cached_result(state, results.pixel_key(r.path, r.mtime_ns, 1, 3, "ddpm-10/fp32")) is None
+    assert results.cached_result(state, results.pixel_key(r.path, r.mtime_ns, 1, 2, "dpmpp-5/fp32")) is None
     k2 = ("other", 0, 1, 2, "fp32")
-    session.remember_result(state, k2, r, max_bytes=1)
-    assert session.cached_result(state, k2).trajectory is None  # kept without its trajectory
-    session.remember_result(state, ("third", 0, 1, 2, "fp32"), r, max_bytes=1)
-    assert session.cached_result(state, k2) is None  # evicted, the newest stays
+    results.remember_result(state, k2, r, max_bytes=1)
+    assert results.cached_result(state, k2).trajectory is None  # kept without its trajectory
+    results.remember_result(state, ("third", 0, 1, 2, "fp32"), r, max_bytes=1)
+    assert results.cached_result(state, k2) is None  # evicted, the newest stays
 
 
 def test_compare_panels_mixes_samples_and_real_windows():
     c = demo_clip(100)
     px = np.zeros((2, 32, 40), np.float32)
-    ps = session.compare_panels([("a", px, c.joints), ("a", px[:1], c.joints)], c, 40, 3, 10)
+    ps = panels.compare_panels([("a", px, c.joints), ("a", px[:1], c.joints)], c, 40, 3, 10)
     assert [p.name for p in ps] == ["a #0", "a #1", "a (2) #0", "real @10", "real @50"]  # @90 runs past the end
     np.testing.assert_array_equal(ps[-1].xy, c.xy[50:90])
     assert ps[-1].clip().num_frames == 40
@@ -266,29 +267,29 @@ def test_compare_panels_mixes_samples_and_real_windows():
 
 def test_job_runs_in_the_background_and_can_be_cancelled():
     state = {}
-    j = session.start_job(state, "x", lambda report: (report(0.5, "half"), 42)[1])
+    j = jobs.start_job(state, "x", lambda report: (report(0.5, "half"), 42)[1])
     assert j.wait(5) and j.result == 42 and j.fraction == 1.0 and not j.error
-    assert session.get_job(state, "x") is j
+    assert jobs.get_job(state, "x") is j
 
     def slow(report):
         for i in range(1000):
             report(i / 1000, f"{i}")
             time.sleep(0.01)
-    j = session.start_job(state, "x", slow)
+    j = jobs.start_job(state, "x", slow)
     with pytest.raises(MotionlabError):
-        session.start_job(state, "x", slow)
+        jobs.start_job(state, "x", slow)
     j.cancel()
     assert j.wait(5) and j.cancelled and j.result is None
-    j = session.start_job(state, "y", lambda report: 1 / 0, label="boom")
+    j = jobs.start_job(state, "y", lambda report: 1 / 0, label="boom")
     assert j.wait(5) and j.error == "boom failed: ZeroDivisionError: division by zero"
-    assert session.pop_job(state, "y") is j and session.get_job(state, "y") is None
+    assert jobs.pop_job(state, "y") is j and jobs.get_job(state, "y") is None
 
 
 # -- tables and exports ------------------------------------------------------------------------
 
 def test_metrics_rows_ratios_and_spec_layout(lab_tree, tiny_model):
     e = catalog.describe(lab_tree["run_best"], "runs/tiny_run/best.pt")
-    px = session.run_sampling(tiny_model, 4, seed=42, keep_trajectory=False).pixels
+    px = results.run_sampling(tiny_model, 4, seed=42, keep_trajectory=False).pixels
     row = tables.metrics_row(e, px, 42)
     for m in METRICS:
         assert row["ratios"][m] == pytest.approx(row["metrics"][m] / e.baseline[m])
@@ -311,7 +312,7 @@ def test_metrics_rows_ratios_and_spec_layout(lab_tree, tiny_model):
 
 def test_evaluate_entries_samples_only_what_is_not_cached(lab_tree, tiny_model):
     e = catalog.describe(lab_tree["run_best"], "runs/tiny_run/best.pt")
-    key = session.pixel_key(e.path, e.mtime_ns, 42, 3, "ddpm-10/fp32")
+    key = results.pixel_key(e.path, e.mtime_ns, 42, 3, "ddpm-10/fp32")
     fresh = tables.evaluate_entries(lambda *a, **k: None, [(e, key, None, tiny_model)], 3, 42, "fp32")
     [(k, r, row)] = fresh
     assert k == key and r.pixels.shape[0] == 3 and row["name"] == e.short and not row["error"]
@@ -450,19 +451,73 @@ def test_accept_upload_validates_once_per_file_and_checks_size_before_reading():
     import json as _json
 
     from motionlab.demo import demo_clip
-    from motionlab.lab import session
     state, reads = {}, []
 
     def reader(data):
         return lambda: reads.append(1) or data
 
     good = _json.dumps(demo_clip(frames=20).to_dict()).encode()
-    assert session.accept_upload(state, "a.json", "f1", len(good), reader(good), 2**20) == ""
-    assert state[session.UPLOADED_CLIP]["clip"].num_frames == 20 and len(reads) == 1
-    assert session.accept_upload(state, "a.json", "f1", len(good), reader(good), 2**20) == ""
+    assert uploads.accept_upload(state, "a.json", "f1", len(good), reader(good), 2**20) == ""
+    assert state[keys.UPLOADED_CLIP]["clip"].num_frames == 20 and len(reads) == 1
+    assert uploads.accept_upload(state, "a.json", "f1", len(good), reader(good), 2**20) == ""
     assert len(reads) == 1  # the same file is not parsed again on a rerun
-    err = session.accept_upload(state, "big.json", "f2", 2**21, reader(b"never read"), 2**20)
+    err = uploads.accept_upload(state, "big.json", "f2", 2**21, reader(b"never read"), 2**20)
     assert "exceeds the 1 MB limit" in err and len(reads) == 1
-    err = session.accept_upload(state, "bad.json", "f3", 5, reader(b"[1,2]"), 2**20)
+    err = uploads.accept_upload(state, "bad.json", "f3", 5, reader(b"[1,2]"), 2**20)
     assert err.startswith("bad.json:") and "\n" not in err
-    assert state[session.UPLOADED_CLIP]["name"] == "upload:a.json"  # a bad file keeps the good clip
+    assert state[keys.UPLOADED_CLIP]["name"] == "upload:a.json"  # a bad file keeps the good clip
+
+
+def test_pages_reach_session_state_only_through_named_keys():
+    import re
+
+    from motionlab.lab import keys
+    literal = re.compile(r"session_state(\.(get|pop|setdefault)\(|\[)\s*f?[\"']")
+    files = sorted((Path(__file__).resolve().parents[1] / "lab_pages").glob("*.py"))
+    files.append(Path(keys.__file__).with_name("ui.py"))
+    hits = [f"{f.name}:{i}" for f in files for i, line in enumerate(f.read_text().splitlines(), 1)
+            if literal.search(line)]
+    assert hits == [], f"string literals as st.session_state keys (use motionlab.lab.keys): {hits}"
+    values = [v for k, v in vars(keys).items() if k.isupper() and isinstance(v, str)]
+    assert len(values) == len(set(values)), "two key constants share a value"
+
+
+def test_merge_new_panels_adds_only_panels_not_offered_before():
+    from motionlab.lab import keys
+    state = {}
+    panels.merge_new_panels(state, ["a #0", "real @0"])
+    assert keys.COMPARE_PANELS not in state  # first visit: the widget's default decides
+    assert state[keys.COMPARE_KNOWN] == ["a #0", "real @0"]
+    state[keys.COMPARE_PANELS] = ["real @0"]  # the user dropped a #0
+    panels.merge_new_panels(state, ["a #0", "real @0"])
+    assert state[keys.COMPARE_PANELS] == ["real @0"]  # nothing new: the choice stands
+    panels.merge_new_panels(state, ["a #0", "b #0", "b #1", "real @0"])
+    assert state[keys.COMPARE_PANELS] == ["b #0", "b #1", "real @0"]  # new ones join, in the offered order
+    names = [f"c #{i}" for i in range(20)]
+    panels.merge_new_panels(state, names, limit=5)
+    assert state[keys.COMPARE_PANELS] == names[:5] and state[keys.COMPARE_KNOWN] == names
+
+
+def test_run_summary_of_a_run_started_elsewhere_and_of_a_live_one(tmp_path):
+    p = tmp_path / "r" / "metrics.jsonl"
+    p.parent.mkdir()
+    p.write_text('{"epoch": 1, "loss": 0.5}\n{"epoch": 2, "loss": 0.25}\n{"epoch": 3, "loss": 0.375}\n')
+    s = processes.run_summary(p)  # no lab_process.json: not started by the lab
+    assert s.run_dir == p.parent and s.state == "none" and s.state_label == "external" and not s.live
+    assert (s.done, s.planned, s.epochs_text) == (3, None, "3")
+    assert (s.loss_text("best"), s.loss_text("last"), s.progress) == ("0.25", "0.375", None)
+    live = processes.RunSummary(p.parent, {"state": "running", "options": {"epochs": 4}, "pid": 7, "started": 0},
+                                s.records)
+    assert live.live and live.epochs_text == "3 / 4" and live.progress == 0.75
+    assert live.process_text.startswith("pid 7 · started ") and "exit status" not in live.process_text
+    ended = processes.RunSummary(p.parent, {"state": "failed", "returncode": 1, "pid": 7}, [])
+    assert ended.loss_text("best") == "–" and ended.done == 0 and ended.progress is None
+    assert ended.process_text.endswith(" · exit status 1")
+
+
+def test_training_form_data_option():
+    refs = [Path("data/a.json"), Path("data/b")]
+    assert processes.data_option("reference", refs, True) == ["data/a.json", "data/b"]
+    assert processes.data_option("reference", refs, False) == "demo"  # missing files: the demo clip instead
+    assert processes.data_option("demo", refs, True) == "demo"
+    assert processes.data_option("uploaded", refs, True) == "demo"  # start_run's clip overrides it

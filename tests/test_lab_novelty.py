@@ -13,7 +13,7 @@ from lab_support import ROOT, lab_env, lab_tree  # noqa: F401  (fixtures)
 from motionlab.checkpoints import load_model
 from motionlab.clip import save_clip
 from motionlab.demo import demo_clip
-from motionlab.lab import catalog, session, tables
+from motionlab.lab import catalog, panels, results, tables
 from motionlab.metrics import METRICS
 from motionlab.novelty import COLUMNS
 
@@ -24,29 +24,29 @@ TRAIN_FRAMES = 160  # lab_support trains its tiny models on demo_clip(160)
 def test_nearest_panels_find_a_moved_window():
     clip = demo_clip(120)
     moved = clip.xy[37:69] + np.array([20.0, -9.0], np.float32)
-    panels = session.compare_panels([("s", moved.reshape(1, 32, -1), clip.joints)], clip, 32, 1, 0)
-    assert [p.name for p in panels] == ["s #0", "real @0"]
-    near = session.nearest_panels(panels, clip)
+    ps = panels.compare_panels([("s", moved.reshape(1, 32, -1), clip.joints)], clip, 32, 1, 0)
+    assert [p.name for p in ps] == ["s #0", "real @0"]
+    near = panels.nearest_panels(ps, clip)
     assert list(near) == ["s #0"]  # real windows get none
     q = near["s #0"]
     assert q.name == "real @37, nearest to s #0" and q.meta["start"] == 37 and q.meta["distance"] < 1e-4
     np.testing.assert_array_equal(q.xy, clip.xy[37:69])
-    other = session.ComparePanel("x #0", moved, tuple(reversed(clip.joints)), "x")
-    nan = session.ComparePanel("n #0", np.full_like(moved, np.nan), clip.joints, "n")
-    assert session.nearest_panels([other, nan], clip) == {}  # other joints, or NaN: no match
-    assert session.nearest_panels(panels, demo_clip(20)) == {}  # the clip is shorter than the window
+    other = panels.ComparePanel("x #0", moved, tuple(reversed(clip.joints)), "x")
+    nan = panels.ComparePanel("n #0", np.full_like(moved, np.nan), clip.joints, "n")
+    assert panels.nearest_panels([other, nan], clip) == {}  # other joints, or NaN: no match
+    assert panels.nearest_panels(ps, demo_clip(20)) == {}  # the clip is shorter than the window
 
 
 @pytest.fixture(scope="module")
 def entry_and_result(lab_tree):
     e = catalog.describe(lab_tree["run_best"], "runs/tiny_run/best.pt")
-    r = session.run_sampling(load_model(lab_tree["run_best"]), 3, seed=42, keep_trajectory=False)
+    r = results.run_sampling(load_model(lab_tree["run_best"]), 3, seed=42, keep_trajectory=False)
     return e, r
 
 
 def test_evaluate_entries_add_novelty_after_the_six(entry_and_result):
     e, r = entry_and_result
-    key = session.pixel_key(e.path, e.mtime_ns, 42, 3, "fp32")
+    key = results.pixel_key(e.path, e.mtime_ns, 42, 3, "fp32")
     train_clip = demo_clip(TRAIN_FRAMES)
     [(_, _, row)] = tables.evaluate_entries(lambda *a, **k: None, [(e, key, r, None)], 3, 42, "fp32",
                                             train_clip, "demo160")

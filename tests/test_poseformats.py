@@ -332,7 +332,7 @@ def test_cli_errors_are_one_line_and_keep_existing_files(demo, tmp_path):
 # -- the lab's import (no Streamlit) --------------------------------------------------------------
 
 def test_lab_import_replaces_the_session_clip_only_when_good(demo):
-    from motionlab.lab import imports, session
+    from motionlab.lab import imports, keys
 
     def files(pairs):
         return [(n, len(b), (lambda b=b: b)) for n, b in pairs]
@@ -342,14 +342,14 @@ def test_lab_import_replaces_the_session_clip_only_when_good(demo):
     shuffled = [(f"{t:04d}_keypoints.json", b) for t, b in enumerate(frames)][::-1]  # upload order is not frame order
     err = imports.import_pose_files(state, files(shuffled), imports.ImportOptions(), 2**20)
     assert err == ""
-    got = state[session.UPLOADED_CLIP]
+    got = state[keys.UPLOADED_CLIP]
     assert got["name"] == "import:0000_keypoints.json (+29 files)" and got["clip"].num_frames == 30
     check_same(got["clip"], type(demo)(demo.joints, demo.xy[:30]))
-    assert state[imports.IMPORT_REPORT]["lines"][0].startswith("0000_keypoints.json .. 0029_keypoints.json (30 files)")
+    assert state[keys.IMPORT_REPORT]["lines"][0].startswith("0000_keypoints.json .. 0029_keypoints.json (30 files)")
 
     def refused(pairs, opts, limit=2**20):
         e = imports.import_pose_files(state, files(pairs), opts, limit)
-        assert state[session.UPLOADED_CLIP] is got  # the clip there was stays
+        assert state[keys.UPLOADED_CLIP] is got  # the clip there was stays
         return e
 
     normalized = [("n.json", pf.mediapipe_json(pf.keypoints(demo, "mediapipe33")[:20] / 512))]
@@ -361,4 +361,4 @@ def test_lab_import_replaces_the_session_clip_only_when_good(demo):
     assert refused(shuffled, imports.ImportOptions(), limit=1000).endswith("MB limit for one import")
     assert refused([], imports.ImportOptions()) == "choose one or more pose files first"
     assert imports.import_pose_files(state, files(normalized), imports.ImportOptions(512, 512), 2**20) == ""
-    assert state[session.UPLOADED_CLIP]["clip"].joints == tuple(sorted(JOINTS_20))
+    assert state[keys.UPLOADED_CLIP]["clip"].joints == tuple(sorted(JOINTS_20))

@@ -6,7 +6,11 @@ deep link such as /training without lab_app.py on a fresh server):
 
     config.py     folders and limits (environment variables below)
     catalog.py    checkpoint discovery with cached summaries (broken files listed, never raised)
-    session.py    per-session sampling results: pixels, the kept denoising trajectory, caches
+    keys.py       every st.session_state key the lab reads, writes or pops
+    results.py    per-session sampling results: pixels, the kept denoising trajectory, the pixel cache
+    jobs.py       background jobs (sampling, edits) on a thread of their own; progress and cancel
+    uploads.py    uploaded clips, validated once per file
+    panels.py     the Compare page's panels: samples, real windows, nearest real windows
     datasets.py   the reference dataset (one clip or several): loading, per-clip windows, table rows
     figures.py    plotly figure builders (plain dicts; skeleton animations with shared frames)
     scrubber.py   the denoising view's payload (kept states at a few moments, sent to the browser once);
@@ -15,9 +19,9 @@ deep link such as /training without lab_app.py on a fresh server):
     exports.py    GIF / MP4 / JSON bytes for the download buttons; pose-tool zips (motionlab.export)
     imports.py    pose files (MediaPipe, COCO-17, OpenPose, MMPose) -> the session's clip (Dataset page)
     editing.py    the Edit page: run an edit (motionlab.edit) as a job, its panels, seam and metric rows
-    processes.py  background training runs (python -m motionlab.train) tracked in lab_process.json
+    processes.py  background training runs (python -m motionlab.train) tracked in lab_process.json; a run's summary
     access.py     who may upload and start/stop runs (server address, visitor's address), disk floor
-    ui.py         the only Streamlit glue: cached models, pickers, error display, export buttons
+    ui.py         the only Streamlit glue: cached models and dataset summaries, pickers, errors, exports
 
 Environment variables (read on every page run, so tests can point them at tmp folders):
 
@@ -76,5 +80,6 @@ Widget keys (stable; tests drive the app through them):
              training.time_dim, training.monitor_every, training.save_every, training.start
              (submit); plotly charts training.loss, training.sample_metrics
 
-Session state keys owned by the lab start with "lab." (see session.py).
+Session state keys owned by the lab start with "lab."; every key the code reads, writes or pops in
+st.session_state, widget keys included, is a constant in keys.py (tests/test_lab.py checks the pages).
 """

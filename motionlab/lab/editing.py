@@ -14,8 +14,8 @@ from ..errors import MotionlabError
 from ..metrics import METRICS
 from ..sample import SamplerChoice
 from .figures import Panel
+from .keys import EDIT_RESULT
 
-EDIT_RESULT = "lab.edit.result"
 TASK_LABELS = {"inbetween": "In-between", "continue": "Continue", "long": "Long dance", "regen": "Regenerate joints"}
 
 

@@ -1,7 +1,7 @@
 """Pose-file import for the Dataset page: MediaPipe / COCO-17 / OpenPose / MMPose files -> the session's clip.
 
 Takes a plain mutable mapping (st.session_state in the app, a dict in tests). A converted clip takes the
-place of an uploaded one (session.UPLOADED_CLIP), so every page and the Training form use it.
+place of an uploaded one (keys.UPLOADED_CLIP), so every page and the Training form use it.
 """
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from typing import Callable, MutableMapping
 
 from ..errors import MotionlabError, PoseFileError
 from ..poseformats import check_size, convert_files
-from .session import UPLOADED_CLIP
+from .keys import IMPORT_REPORT, UPLOADED_CLIP
 
-IMPORT_REPORT = "lab.import_report"   # {"name", "lines"} of the last successful import
 MIN_FRAMES = 8                        # as for uploaded clips: the smallest training window
 
 

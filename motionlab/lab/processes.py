@@ -330,3 +330,72 @@ def list_metric_files(runs_dir, checkpoint_dirs=()) -> list[Path]:
             if (sub / "metrics.jsonl").is_file() or (sub / PROCESS_FILE).is_file():
                 out.append(sub / "metrics.jsonl")
     return out
+
+
+LIVE_STATES = ("running", "stopping")
+
+
+@dataclass
+class RunSummary:
+    """What the Training page shows about one run: its state and its logged epochs."""
+    run_dir: Path
+    status: dict          # status(run_dir)
+    records: list[dict]   # read_metrics(path)
+
+    @property
+    def state(self) -> str:
+        return self.status["state"]
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
+
+    @property
+    def state_label(self) -> str:
+        return {"none": "external"}.get(self.state, self.state)  # no lab_process.json: not started here
+
+    @property
+    def planned(self) -> int | None:
+        return (self.status.get("options") or {}).get("epochs")
+
+    @property
+    def done(self) -> int:
+        return self.records[-1]["epoch"] if self.records else 0
+
+    @property
+    def losses(self) -> list[float]:
+        return [r["loss"] for r in self.records if isinstance(r.get("loss"), (int, float))]
+
+    @property
+    def epochs_text(self) -> str:
+        return f"{self.done}" + (f" / {self.planned}" if self.planned else "")
+
+    def loss_text(self, which: str) -> str:
+        """'best' or 'last' loss, 4 significant digits, or a dash before the first epoch."""
+        ls = self.losses
+        return f"{(min(ls) if which == 'best' else ls[-1]):.4g}" if ls else "–"
+
+    @property
+    def progress(self) -> float | None:
+        """Fraction of planned epochs done while the run is alive, else None."""
+        return min(1.0, self.done / self.planned) if self.live and self.planned else None
+
+    @property
+    def process_text(self) -> str:
+        rc = self.status.get("returncode")
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.status.get("started", 0)))
+        return f"pid {self.status.get('pid')} · started {started}" + (f" · exit status {rc}" if rc is not None else "")
+
+
+def run_summary(path) -> RunSummary:
+    """The summary of the run whose metrics.jsonl is `path`."""
+    run_dir = Path(path).parent
+    return RunSummary(run_dir, status(run_dir), read_metrics(path))
+
+
+def data_option(source: str, refs, reference_ok: bool) -> str | list[str]:
+    """TrainOptions.data for the form's Data choice: the reference files when they exist, else the demo clip.
+
+    An uploaded clip is passed to start_run itself and overrides this.
+    """
+    return [str(p) for p in refs] if source == "reference" and reference_ok else "demo"

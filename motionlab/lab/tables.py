@@ -9,7 +9,7 @@ from ..metrics import METRICS, all_metrics
 from ..novelty import COLUMNS as NOVELTY_COLUMNS, NoveltyError, novelty, training_clip_mismatch
 from ..spec_reference import SPEC_BASELINES, SPEC_CHECKPOINTS, SPEC_RUNS
 from ..sample import SPEC_SAMPLER, SamplerChoice
-from .session import sample_entries
+from .results import sample_entries
 
 CONFIG_COL = "training config (window / stride / limit / epochs)"
 

@@ -2,7 +2,7 @@
 
 The only module of motionlab.lab that imports streamlit. Models are cached with st.cache_resource
 keyed by path + mtime + size: they are in eval mode and only used under inference_mode, so one
-copy serves every session. Sampling results stay in st.session_state (see session.py).
+copy serves every session. Sampling results stay in st.session_state (see results.py; every key is in keys.py).
 """
 from __future__ import annotations
 
@@ -21,9 +21,8 @@ from .. import autotune
 from ..errors import MotionlabError
 from ..sample import SamplerChoice
 from ..samplers import SAMPLER_LABELS, SAMPLERS
-from . import access, catalog, config, datasets, exports, figures, scrubber
-from . import session
-from .session import UPLOADED_CLIP
+from . import access, catalog, config, datasets, exports, figures, jobs, scrubber
+from .keys import UPLOADED_CLIP, USE_UPLOAD, sampler_key, steps_key
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading checkpoint…")
@@ -168,7 +167,7 @@ def reference_clips(show_hint: bool = True) -> tuple[list[NamedClip], str, bool]
 def active_clips(show_hint: bool = True) -> tuple[list[NamedClip], str, bool]:
     """The uploaded clip when one is loaded and in use (Dataset page), else the reference dataset."""
     up = uploaded_clip()
-    if up is not None and st.session_state.get("lab.use_upload", True):
+    if up is not None and st.session_state.get(USE_UPLOAD, True):
         return [_named(fingerprint(up["clip"]), up["name"], up["clip"])], up["name"], True
     return reference_clips(show_hint)
 
@@ -187,6 +186,16 @@ def real_clip_picker(key: str) -> tuple[Clip, str]:
 def uploaded_clip() -> dict | None:
     v = st.session_state.get(UPLOADED_CLIP)
     return v if isinstance(v, dict) and isinstance(v.get("clip"), Clip) else None
+
+
+@st.cache_data(max_entries=64, show_spinner="Computing baseline metrics…")
+def _summary(fp: str, window: int, stride: int, limit: int, _clips) -> dict:
+    return datasets.summarize(_clips, window, stride, limit)
+
+
+def dataset_summary(clips: list[NamedClip], window: int, stride: int, limit: int) -> dict:
+    """datasets.summarize, cached across sessions by the clips' content (the Dataset page's baseline)."""
+    return _summary("|".join(fingerprint(c.clip) for c in clips), int(window), int(stride), int(limit), clips)
 
 
 def active_clip(show_hint: bool = True) -> tuple[Clip, str, bool]:
@@ -211,16 +220,16 @@ def sampling_controls(prefix: str, default: SamplerChoice, timesteps: int,
                       precision_default: str = "auto") -> tuple[SamplerChoice, str]:
     """Sampler, steps and precision widgets; returns (SamplerChoice, requested precision)."""
     def use_spec():
-        st.session_state[f"{prefix}.sampler"], st.session_state[f"{prefix}.steps"] = "ddpm", timesteps
+        st.session_state[sampler_key(prefix)], st.session_state[steps_key(prefix)] = "ddpm", timesteps
 
     options = config.step_options(timesteps)
     ui_default = default.steps or timesteps
-    keep_valid(f"{prefix}.steps", options)
+    keep_valid(steps_key(prefix), options)
     c1, c2, c3 = st.columns([1.2, 1.5, 1])
     name = c1.selectbox("Sampler", SAMPLERS, index=SAMPLERS.index(default.name), format_func=SAMPLER_LABELS.get,
-                        key=f"{prefix}.sampler")
+                        key=sampler_key(prefix))
     steps = c2.select_slider("Steps", options, value=ui_default if ui_default in options else options[-1],
-                             key=f"{prefix}.steps")
+                             key=steps_key(prefix))
     precisions = ["auto", "fp32", "bf16"]
     precision = c3.radio("Precision", precisions, index=precisions.index(precision_default), horizontal=True,
                          key=f"{prefix}.precision",
@@ -333,7 +342,7 @@ def project_path(p) -> str:
 
 
 def job_running(name: str) -> bool:
-    job = session.get_job(st.session_state, name)
+    job = jobs.get_job(st.session_state, name)
     return job is not None and job.running
 
 
@@ -343,7 +352,7 @@ def job_panel(name: str, preview_caption: str = "live preview: predicted x̂0, m
     While the job runs, a fragment polls it twice a second (progress bar, live preview, cancel
     button) and reruns the page when it ends. Errors show as one st.error line.
     """
-    job = session.get_job(st.session_state, name)
+    job = jobs.get_job(st.session_state, name)
     if job is None:
         return None
     if job.running:
@@ -359,7 +368,7 @@ def job_panel(name: str, preview_caption: str = "live preview: predicted x̂0, m
                 st.caption("Cancelling after the current step…")
         st.fragment(poll, run_every=0.5)()
         return None
-    session.pop_job(st.session_state, name)
+    jobs.pop_job(st.session_state, name)
     if job.error:
         st.error(job.error)
         return None
