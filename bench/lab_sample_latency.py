@@ -9,26 +9,10 @@ at once), then presses Sample and waits for the skeleton animation. Needs /usr/b
 """
 import argparse
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-from motionlab.testing import wait_until_healthy
-
-ROOT = Path(__file__).resolve().parent.parent
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from motionlab.testing import CHROMIUM, CHROMIUM_ARGS, IDLE, lab_server
 
 
 def main():
@@ -40,49 +24,36 @@ def main():
     a = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "lab_app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.fileWatcherType", "none"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    res = {"url": url, "presses": []}
-    try:
-        if not wait_until_healthy(url, proc, 90):
-            raise SystemExit("streamlit did not come up")
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS, headless=True)
-            page = browser.new_page(viewport={"width": 1400, "height": 2000})
-            page.set_default_timeout(300_000)
-            t0 = time.perf_counter()
-            page.goto(url)
-            page.wait_for_selector(".st-key-sample-run button")
-            page.wait_for_selector(IDLE)
-            res["page_ready_seconds"] = round(time.perf_counter() - t0, 2)
-            res["checkpoint"] = page.locator(".st-key-sample-checkpoint").inner_text().split("\n")[-1]
-            for i in range(a.presses):
-                seed = 42 + i
-                if i:  # a new seed, so this press samples afresh and its caption tells the new result
-                    page.locator(".st-key-sample-seed input").fill(str(seed))
-                    page.locator(".st-key-sample-seed input").press("Enter")
-                    page.wait_for_selector(IDLE)
-                page.wait_for_timeout(a.wait_before_press * 1000)
-                t1 = time.perf_counter()
-                page.locator(".st-key-sample-run button").click()
-                caption = page.get_by_text(re.compile(rf"samples from .*seed {seed}, "))
-                caption.wait_for()
-                page.wait_for_selector(".st-key-sample-animation .js-plotly-plot")
-                shown = time.perf_counter() - t1
+    res = {"presses": []}
+    with lab_server() as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 2000})
+        page.set_default_timeout(300_000)
+        t0 = time.perf_counter()
+        page.goto(url)
+        page.wait_for_selector(".st-key-sample-run button")
+        page.wait_for_selector(IDLE)
+        res["page_ready_seconds"] = round(time.perf_counter() - t0, 2)
+        for i in range(a.presses):
+            seed = 42 + i
+            if i:  # a new seed, so this press samples afresh and its caption tells the new result
+                page.locator(".st-key-sample-seed input").fill(str(seed))
+                page.locator(".st-key-sample-seed input").press("Enter")
                 page.wait_for_selector(IDLE)
-                res["presses"].append({"press_to_animation_seconds": round(shown, 2),
-                                       "caption": caption.first.inner_text()})
-            if a.screenshot:
-                page.wait_for_timeout(500)  # let plotly finish drawing
-                page.screenshot(path=a.screenshot, full_page=True)
-            browser.close()
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(10)
+            page.wait_for_timeout(a.wait_before_press * 1000)
+            t1 = time.perf_counter()
+            page.locator(".st-key-sample-run button").click()
+            caption = page.get_by_text(re.compile(rf"samples from .*seed {seed}, "))
+            caption.wait_for()
+            page.wait_for_selector(".st-key-sample-animation .js-plotly-plot")
+            shown = time.perf_counter() - t1
+            page.wait_for_selector(IDLE)
+            res["presses"].append({"press_to_animation_seconds": round(shown, 2),
+                                   "caption": caption.first.inner_text()})
+        if a.screenshot:
+            page.wait_for_timeout(500)  # let plotly finish drawing
+            page.screenshot(path=a.screenshot, full_page=True)
+        browser.close()
     print(json.dumps(res, indent=1))
 
 

@@ -20,26 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+from motionlab.testing import CHROMIUM, CHROMIUM_ARGS, COUNT_RERUNS, IDLE, lab_server
 
-COUNT_RERUNS = """() => {
-  const app = document.querySelector("[data-testid='stApp']");
-  window.__reruns = 0;
-  new MutationObserver(() => { if (app.dataset.testScriptState === "running") window.__reruns += 1; })
-    .observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
-}"""
+ROOT = Path(__file__).resolve().parent.parent
 
 # Wraps the view's draw to time it, and records each animation frame's draw count.
 INSTRUMENT = """(el) => {
@@ -79,12 +67,6 @@ IDLE_RAF = """async () => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "long_10000" / "model.pt"))
@@ -102,28 +84,10 @@ def main() -> None:
         ck = Path(d) / "checkpoints" / ckpt.parent.name
         ck.mkdir(parents=True)
         (ck / "model.pt").symlink_to(ckpt)
-        port = _free_port()
-        env = {**os.environ, "MOTIONLAB_CHECKPOINT_DIRS": str(ck.parent), "MOTIONLAB_RUNS_DIR": str(Path(d) / "runs"),
-               "PYTHONUNBUFFERED": "1"}
-        log = open(Path(d) / "streamlit.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "lab_app.py", "--server.headless", "true",
-                                 "--server.port", str(port), "--server.address", "127.0.0.1",
-                                 "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            t = time.time()
-            while True:
-                try:
-                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                        break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.time() - t > 120:
-                    sys.exit("motionlab.slider_fps: error: streamlit did not come up")
-                time.sleep(0.3)
+        env = {"MOTIONLAB_CHECKPOINT_DIRS": str(ck.parent), "MOTIONLAB_RUNS_DIR": str(Path(d) / "runs")}
+        with lab_server(env, Path(d) / "streamlit.log", timeout=120) as url:
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
                 page = browser.new_page(viewport={"width": 1400, "height": 2000})
                 page.set_default_timeout(60_000)
                 expect.set_options(timeout=60_000)
@@ -188,9 +152,6 @@ def main() -> None:
                 res["settle_s"] = round(time.perf_counter() - t, 2)
                 res["reruns_after_release"] = page.evaluate("window.__reruns")
                 browser.close()
-        finally:
-            os.killpg(proc.pid, 15)
-            proc.wait(30)
     res["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     res["target"] = {"updates_per_s": 30, "reruns_while_scrubbing": 0}
     res["within_target"] = (min(res["raf_updates_per_s"], res["pointer_updates_per_s"]) >= 30

@@ -4,9 +4,11 @@
     best = tiny_run(out, epochs=1) / "best.pt"
 
 The one builder of tiny checkpoints: tests/conftest.py, tests/lab_support.py and the benches use it.
+Also the one way to start the lab for a browser (lab_server) and the Chromium flags.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from .dataset import DataConfig
@@ -59,3 +61,56 @@ def wait_until_healthy(url: str, proc, timeout: float) -> bool:
         if proc.poll() is not None or time.time() - t > timeout:
             return False
         time.sleep(0.3)
+
+
+# -- the lab in a real browser (tests/test_browser.py and the browser benches) -------------------------
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; never a downloaded browser
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"  # the app has finished its script run
+# Counts script runs (whole page or fragment) from the app's script-run state.
+COUNT_RERUNS = """() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  window.__reruns = 0;
+  new MutationObserver(() => { if (app.dataset.testScriptState === "running") window.__reruns += 1; })
+    .observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+}"""
+
+
+@contextmanager
+def lab_server(env: dict | None = None, log_path=None, timeout: float = 90):
+    """`streamlit run lab_app.py` on a free loopback port, as a user starts it; yields its URL and
+    stops the server (its whole process group) on exit. RuntimeError with the log's tail when it
+    does not come up within `timeout` seconds."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    log = open(log_path, "wb") if log_path else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "lab_app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=root, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, stdout=log,
+        stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_until_healthy(url, proc, timeout):
+            tail = Path(log_path).read_text(errors="replace")[-3000:] if log_path else ""
+            raise RuntimeError(f"streamlit did not come up in {timeout:g} s\n{tail}")
+        yield url
+    finally:
+        try:
+            os.killpg(proc.pid, 15)
+            proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, 9)
+            proc.wait()
+        if log is not subprocess.DEVNULL:
+            log.close()

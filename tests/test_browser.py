@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from lab_support import ROOT, lab_tree  # noqa: F401  (fixture)
-from motionlab.testing import wait_until_healthy
+from motionlab.testing import CHROMIUM_ARGS as ARGS, COUNT_RERUNS, IDLE, lab_server
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 SHOTS = ROOT / "artifacts" / "screenshots"
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
 def _ci() -> bool:
@@ -42,46 +35,16 @@ def _need_chromium() -> None:
                 "(install Debian's chromium: DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(lab_tree, tmp_path):
     _need_chromium()
     pytest.importorskip("playwright.sync_api")
-    port = _free_port()
-    env = {**os.environ, **lab_tree["env"], "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     log_path = tmp_path / "streamlit.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "lab_app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     try:
-        if not wait_until_healthy(url, proc, 60):
-            pytest.fail(f"streamlit did not come up:\n{log_path.read_text()[-3000:]}")
-        yield url, log_path
-    finally:
-        try:
-            os.killpg(proc.pid, 15)
-            proc.wait(10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, 9)
-            proc.wait()
-
-
-# Counts script runs (whole page or fragment) from the app's script-run state.
-COUNT_RERUNS = """() => {
-  const app = document.querySelector("[data-testid='stApp']");
-  window.__reruns = 0;
-  new MutationObserver(() => { if (app.dataset.testScriptState === "running") window.__reruns += 1; })
-    .observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
-}"""
+        with lab_server({**lab_tree["env"], "OMP_NUM_THREADS": "1"}, log_path, timeout=60) as url:
+            yield url, log_path
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 def scrub_denoising(page, den):
