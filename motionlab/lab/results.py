@@ -40,14 +40,14 @@ class SampleResult:
     trajectory: Trajectory | None = None
     seconds: float = 0.0
     mtime_ns: int = 0
-    sampler: str = ""              # e.g. "dpmpp-20"
+    sampler: str = ""              # e.g. "ddpm-20"
     settings: str = ""             # the requested sampler and precision: part of the cache key
     tuning: str = ""               # how precision and threads were chosen
+    weights: str = "raw"           # LoadedModel.weights: "ema" or "raw"
 
     @property
     def key(self) -> tuple:
         return pixel_key(self.path, self.mtime_ns, self.seed, self.num_samples, self.settings)
-    weights: str = "raw"  # LoadedModel.weights: "ema" or "raw"
 
     @property
     def num_samples(self) -> int:
@@ -106,7 +106,7 @@ def run_sampling(lm: LoadedModel, num_samples: int, seed: int = 42, precision: s
     first `preview_samples` samples as (n, W, J, 2) pixels at most every `preview_interval_s`
     seconds (and at the last step), else None.
     """
-    total = sampler.build(lm.diffusion).num_steps
+    total = sampler.steps_for(lm.diffusion.num_timesteps)
     threads = threads or config.torch_threads() or "auto"
     state = {"done": 0, "last": 0.0}
 
