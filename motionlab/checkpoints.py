@@ -220,14 +220,19 @@ def load_model(path, device="cpu", weights: str = "auto") -> LoadedModel:
                        np.asarray(ck["norm_std"], np.float32), tuple(ck["joints"]), int(ck["window"]), meta, use)
 
 
-def release_copy(src, dst, ema_only: bool = False) -> None:
+def release_copy(src, dst, ema_only: bool = False, raw_only: bool = False) -> None:
     """Write a weights-only fp16 copy (no optimizer state) for checkpoints/, with its sha256 record.
 
     EMA weights are kept beside the raw ones; ema_only keeps just the EMA weights (as model_state,
-    marked weights_from='ema'), which halves the file.
+    marked weights_from='ema'), raw_only just the raw ones (sampling then uses them): either halves the file.
     """
+    if ema_only and raw_only:
+        raise ValueError("ema_only and raw_only exclude each other")
     ck = read_checkpoint(src)
     ck.pop("optimizer_state", None)
+    if raw_only:
+        ck.pop("ema_state", None)
+        ck.pop("ema_steps", None)
     if ema_only:
         if "ema_state" not in ck:
             raise CheckpointError(f"{src}: has no EMA weights to release (trained without --ema-decay)")

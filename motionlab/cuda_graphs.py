@@ -1,9 +1,15 @@
 """CUDA speed-ups for training: backend flags and a whole optimizer step captured as one CUDA graph."""
 from __future__ import annotations
 
+import threading
+
 import torch
 
 from .diffusion import autocast
+
+# Several trainers may share one GPU from threads (motionlab.fidelity): one capture at a time, each on
+# its own stream, and a capture that only forbids unsafe calls in its own thread.
+_CAPTURE = threading.Lock()
 
 
 def fast_cuda_backends() -> None:
@@ -28,6 +34,10 @@ class GraphStep:
             opt.step()
             self.acc.add_(out["loss"].detach())
 
+        with _CAPTURE:
+            self._capture(step, params, opt)
+
+    def _capture(self, step, params, opt):
         saved_p = [p.detach().clone() for p in params]
         saved_s = {id(p): {k: v.clone() for k, v in opt.state[p].items()} for p in params if opt.state[p]}
         s = torch.cuda.Stream()
@@ -46,7 +56,7 @@ class GraphStep:
         self.acc.zero_()
         self.graph = torch.cuda.CUDAGraph()
         opt.zero_grad(set_to_none=True)
-        with torch.cuda.graph(self.graph):
+        with torch.cuda.graph(self.graph, stream=torch.cuda.Stream(), capture_error_mode="thread_local"):
             step()
 
     def __call__(self, x0):

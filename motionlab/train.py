@@ -158,6 +158,7 @@ class Trainer:
         self.best_epoch = 0
         self._best_state, self._best_ema, self._best_dirty = None, None, False
         self.history: list[dict] = []
+        self._graph = None
 
     # -- checkpoints -------------------------------------------------------
     def _payload(self, state, epoch, ema=None) -> dict:
@@ -352,12 +353,22 @@ class Trainer:
             rec["sample_sampler"] = f"{cfg.monitor_sampler}-{cfg.monitor_steps or self.diffusion.num_timesteps}"
         return rec
 
+    def _uses_graph(self) -> bool:
+        return self.cfg.cuda_graph and self.device.type == "cuda" and len(self.ds) % self.cfg.batch_size == 0
+
+    def prepare_graph(self) -> None:
+        """Capture the CUDA graph now rather than in the first epoch (motionlab.fidelity captures every
+        run's before their threads start)."""
+        if self._uses_graph() and self._graph is None:
+            shape = (self.cfg.batch_size, *self.ds.epoch_windows(self.epoch).shape[1:])
+            self._graph = GraphStep(self.net, self.opt, self.diffusion, self.cfg, shape, self.device)
+
     def run(self, progress: bool = True) -> dict:
         cfg = self.cfg
         from tqdm import tqdm
         n = len(self.ds)
-        use_graph = cfg.cuda_graph and self.device.type == "cuda" and n % cfg.batch_size == 0
-        graph, x = None, None
+        use_graph = self._uses_graph()
+        x = None
         stop = {"flag": False, "by": ""}
 
         def on_signal(signum, frame):  # finish the epoch, save, stop; a second Ctrl-C interrupts at once
@@ -376,9 +387,8 @@ class Trainer:
                 if x is None or self.data_cfg.jitter or self.data_cfg.mirror:
                     x = self.ds.epoch_windows(self.epoch).to(self.device)
                 if use_graph:
-                    graph = graph or GraphStep(self.net, self.opt, self.diffusion, cfg,
-                                                (cfg.batch_size, *x.shape[1:]), self.device)
-                total = self._train_epoch_ddp(x) if self.ddp is not None else self._train_epoch(x, graph)
+                    self.prepare_graph()
+                total = self._train_epoch_ddp(x) if self.ddp is not None else self._train_epoch(x, self._graph)
                 rec = self._end_epoch(total / n, t0)
                 loss = rec["loss"]
                 mfile.write(json.dumps(rec) + "\n")
