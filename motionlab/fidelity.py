@@ -293,6 +293,47 @@ def study(data: str, out: Path, device: str, max_epochs: int, budget_s: float, c
     return doc
 
 
+def confirm(data: str, out: Path, device: str, specs: list, epochs: int, budget_s: float, cuda_graph: bool,
+            monitor_every: int, log=print, recipe=RECIPE) -> dict:
+    """Chosen recipes at a fixed budget (no planning), raw and EMA weights of each evaluated: does the
+    study's answer hold at another epoch count?"""
+    from .train import Trainer, build_parser, configs_from_args
+    start = time.time()
+    argvs = {}
+
+    def trainer(spec: RunSpec):
+        argv = spec.argv(data, epochs, device, out, cuda_graph, monitor_every, recipe)
+        argvs[spec.name] = argv
+        d, m, df, t = configs_from_args(build_parser().parse_args(argv))
+        return Trainer(d, m, df, t, Path(argv[argv.index("--out") + 1]), log=log)
+
+    doc = {"recipe": list(recipe), "epochs": epochs, "ema_readout": EMA_READOUT, "machine": machine(),
+           "device": device, "cuda_graph": cuda_graph, "target": TARGET}
+    log(f"confirm: {', '.join(s.name for s in specs)} at {epochs} epochs")
+    doc["runs"] = train_together(specs, trainer, log=log, deadline=start + budget_s if budget_s else None)
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    doc["rows"] = []
+    for spec in specs:
+        for w in ("raw", "ema"):
+            row = {"arm": f"{spec.name} [{w}]", "run": spec.name, "phase": 0,
+                   **evaluate_run(doc["runs"][spec.name]["last"], w, device, data)}
+            doc["rows"].append(row)
+            log(f"{row['arm']}: score {row['score']:.3f} (worst {row['worst']:.3f})")
+    doc["argv"], doc["seconds"] = argvs, round(time.time() - start, 1)
+    return doc
+
+
+def parse_recipe(text: str) -> tuple:
+    """'plain' or changes joined by '+' ('jitter+zsnr_v+vel') -> the changes, in CHANGES order."""
+    parts = () if text == "plain" else tuple(text.split("+"))
+    bad = [c for c in parts if c not in CHANGES]
+    if bad or not text:
+        raise MotionlabError(f"unknown change {bad[0] if bad else text!r}: use 'plain' or some of "
+                             f"{', '.join(CHANGES)} joined by '+'")
+    return tuple(c for c in CHANGES if c in parts)
+
+
 def save_json(doc: dict, path) -> None:
     atomic_write_bytes(Path(path), (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
 
@@ -310,11 +351,37 @@ def main(argv=None) -> int:
                    help="lower the common budget (multiples of 50) so both phases end in this time; 0 = off")
     r.add_argument("--no-cuda-graph", action="store_true")
     r.add_argument("--monitor-every", type=int, default=100)
+    c = sub.add_parser("confirm", help="train chosen recipes at a fixed budget with several seeds, evaluate them")
+    c.add_argument("--recipes", nargs="+", default=["plain", "jitter+zsnr_v+vel"])
+    c.add_argument("--seeds", default="42,43")
+    c.add_argument("--data", default="data/uptown_funk.json")
+    c.add_argument("--out", default="runs/fidelity_confirm")
+    c.add_argument("--json", default="docs/FIDELITY_1000.json")
+    c.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    c.add_argument("--epochs", type=int, default=1000)
+    c.add_argument("--budget-seconds", type=float, default=0, help="stop every run after its epoch past this; 0 = off")
+    c.add_argument("--no-cuda-graph", action="store_true")
+    c.add_argument("--monitor-every", type=int, default=100)
     g = sub.add_parser("report", help="docs/FIDELITY.md and its chart from the JSON")
     g.add_argument("--json", default="docs/FIDELITY.json")
     g.add_argument("--out", default="docs/FIDELITY.md")
     g.add_argument("--notes", default="docs/FIDELITY_NOTES.md")
+    g.add_argument("--confirm", default="docs/FIDELITY_1000.json", help="`confirm`'s JSON, shown when it exists")
     a = p.parse_args(argv)
+    if a.cmd == "confirm":
+        from .clipset import resolve_clip
+        resolve_clip(a.data, quiet=True)
+        try:
+            seeds = [int(v) for v in a.seeds.split(",")]
+        except ValueError:
+            raise MotionlabError(f"--seeds must be integers joined by commas, got {a.seeds!r}") from None
+        specs = list(dict.fromkeys(RunSpec(parse_recipe(r), s) for r in a.recipes for s in seeds))
+        doc = confirm(a.data, Path(a.out), a.device, specs, a.epochs, a.budget_seconds,
+                      not a.no_cuda_graph and a.device.startswith("cuda"), a.monitor_every,
+                      log=lambda s: print(s, flush=True))
+        save_json(doc, a.json)
+        print(a.json)
+        return 0
     if a.cmd == "run":
         from .clipset import resolve_clip
         resolve_clip(a.data, quiet=True)  # a missing or malformed clip fails here, in one line
@@ -334,7 +401,9 @@ def main(argv=None) -> int:
         print(a.json)
         return 0
     from .fidelity_report import write_report
-    print(write_report(json.loads(Path(a.json).read_text()), Path(a.out), Path(a.notes), a.json))
+    extra = Path(a.confirm)
+    print(write_report(json.loads(Path(a.json).read_text()), Path(a.out), Path(a.notes), a.json,
+                       json.loads(extra.read_text()) if extra.is_file() else None, a.confirm))
     return 0
 
 
