@@ -126,8 +126,8 @@ def note_in_card(checkpoint, doc: dict) -> bool:
     line = (f"{CARD_LINE}`{PRECOMPUTED}` beside this card holds the spec-protocol metrics ({doc['sampler']}, "
             f"{doc['num_samples']} samples, seed {doc['seed']}, {doc['precision']}), computed on CPU capability "
             f"{m['cpu_capability']}, torch {m['torch']}, {m['threads']} thread(s), by `{doc['command']}`.")
-    kept = [ln for ln in card.read_text().rstrip("\n").splitlines() if not ln.startswith(CARD_LINE)]
-    atomic_write_bytes(card, ("\n".join(kept) + "\n\n" + line + "\n").encode())
+    kept = "\n".join(ln for ln in card.read_text().splitlines() if not ln.startswith(CARD_LINE)).rstrip()
+    atomic_write_bytes(card, (kept + "\n\n" + line + "\n").encode())  # rewriting it leaves the card as it was
     return True
 
 

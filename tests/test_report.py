@@ -113,3 +113,16 @@ def test_the_tolerance_catches_a_small_change():
     assert np.isfinite(px).all()
     off = all_metrics((px - lm.mean) * (1 + 1e-5) + lm.mean)
     assert any(off[k] != pytest.approx(doc["metrics"][k], rel=RTOL) for k in METRICS)
+
+
+def test_the_card_keeps_one_evaluation_line_however_often_it_is_written(tmp_path):
+    from motionlab.evaluate import CARD_LINE, note_in_card
+    card = tmp_path / "CARD.md"
+    card.write_text("# x\n\nsome text\n")
+    doc = {"sampler": "ddpm-400", "num_samples": 8, "seed": 42, "precision": "fp32", "command": "cmd",
+           "machine": {"cpu_capability": "AVX2", "torch": "t", "threads": 1}}
+    note_in_card(tmp_path / "model.pt", doc)
+    once = card.read_text()
+    note_in_card(tmp_path / "model.pt", doc)
+    assert card.read_text() == once and once.count(CARD_LINE) == 1 and "\n\n\n" not in once
+    assert once.startswith("# x\n\nsome text\n\n" + CARD_LINE)
