@@ -521,3 +521,14 @@ def test_training_form_data_option():
     assert processes.data_option("reference", refs, False) == "demo"  # missing files: the demo clip instead
     assert processes.data_option("demo", refs, True) == "demo"
     assert processes.data_option("uploaded", refs, True) == "demo"  # start_run's clip overrides it
+
+
+def test_a_release_is_titled_by_its_folder_not_its_run_tag(lab_tree, tmp_path):
+    """checkpoints/best_fidelity ships run jitter+zsnr_v+vel_s42: panels say best_fidelity."""
+    import shutil
+    dst = tmp_path / "ck" / "best_x"
+    dst.mkdir(parents=True)
+    for f in ("model.pt", "model.pt.sha256"):
+        shutil.copyfile(lab_tree["checkpoints"] / "tiny_ship" / f, dst / f)
+    e = catalog.discover([tmp_path / "ck"])[0]
+    assert e.ok and e.tag == "tiny_ship" and e.short == "best_x"

@@ -46,8 +46,10 @@ class CheckpointEntry:
 
     @property
     def short(self) -> str:
-        """A panel title: the tag, plus the file stem for run folders (best / last)."""
+        """A panel title: a release's folder name, else the tag, plus the file stem for run folders (best / last)."""
         stem = Path(self.path).stem
+        if self.kind == "shipped" and stem == "model":  # checkpoints/best_fidelity holds run jitter+zsnr_v+vel_s42
+            return Path(self.path).parent.name
         return self.tag if stem in ("model", self.tag) else f"{self.tag}:{stem}"
 
     @property
