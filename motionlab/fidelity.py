@@ -214,21 +214,27 @@ def machine() -> dict:
     return m
 
 
+def _trainers(data, epochs, device, out, cuda_graph, monitor_every, recipe, argvs: dict, log):
+    """RunSpec -> Trainer, built from the same flags `python -m motionlab.train` takes (kept in argvs)."""
+    from .train import Trainer, build_parser, configs_from_args
+
+    def make(spec: RunSpec):
+        argv = spec.argv(data, epochs, device, out, cuda_graph, monitor_every, recipe)
+        argvs[spec.name] = argv
+        d, m, df, t = configs_from_args(build_parser().parse_args(argv))
+        return Trainer(d, m, df, t, Path(argv[argv.index("--out") + 1]), log=log)
+    return make
+
+
 def study(data: str, out: Path, device: str, max_epochs: int, budget_s: float, cuda_graph: bool,
           monitor_every: int, log=print, on_phase=None, recipe=RECIPE) -> dict:
     """Both phases; on_phase(doc) is called with the document after each (to save what is done)."""
-    from .train import Trainer, build_parser, configs_from_args
     start = time.time()
     deadline = start + budget_s if budget_s else None
     argvs = {}
 
     def make(epochs):
-        def trainer(spec: RunSpec):
-            argv = spec.argv(data, epochs, device, out, cuda_graph, monitor_every, recipe)
-            argvs[spec.name] = argv
-            d, m, df, t = configs_from_args(build_parser().parse_args(argv))
-            return Trainer(d, m, df, t, Path(argv[argv.index("--out") + 1]), log=log)
-        return trainer
+        return _trainers(data, epochs, device, out, cuda_graph, monitor_every, recipe, argvs, log)
 
     doc = {"recipe": list(recipe), "max_epochs": max_epochs, "ema_readout": EMA_READOUT, "machine": machine(),
            "device": device, "cuda_graph": cuda_graph, "target": TARGET, "runs": {}, "rows": []}
@@ -297,15 +303,9 @@ def confirm(data: str, out: Path, device: str, specs: list, epochs: int, budget_
             monitor_every: int, log=print, recipe=RECIPE) -> dict:
     """Chosen recipes at a fixed budget (no planning), raw and EMA weights of each evaluated: does the
     study's answer hold at another epoch count?"""
-    from .train import Trainer, build_parser, configs_from_args
     start = time.time()
     argvs = {}
-
-    def trainer(spec: RunSpec):
-        argv = spec.argv(data, epochs, device, out, cuda_graph, monitor_every, recipe)
-        argvs[spec.name] = argv
-        d, m, df, t = configs_from_args(build_parser().parse_args(argv))
-        return Trainer(d, m, df, t, Path(argv[argv.index("--out") + 1]), log=log)
+    trainer = _trainers(data, epochs, device, out, cuda_graph, monitor_every, recipe, argvs, log)
 
     doc = {"recipe": list(recipe), "epochs": epochs, "ema_readout": EMA_READOUT, "machine": machine(),
            "device": device, "cuda_graph": cuda_graph, "target": TARGET}

@@ -7,6 +7,7 @@ from pathlib import Path
 from .evaluate import fmt
 from .io import atomic_write_bytes
 from .metrics import METRICS
+from .spec_reference import spec_run
 
 PHASE1 = "One change at a time"
 PHASE2 = "The combination"
@@ -41,6 +42,16 @@ def table(doc: dict, rows: list[dict]) -> list[str]:
     return out
 
 
+def _save(fig, path: Path) -> None:
+    """PNG bytes without a software stamp, so an unchanged chart rewrites to the same file."""
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def spread(doc: dict, rows: list[dict]) -> list[str]:
     """Mean and standard deviation over seeds of each metric's % of baseline, for plain and the combination."""
     import numpy as np
@@ -68,25 +79,74 @@ def chart(doc: dict, rows: list[dict], path: Path) -> None:
     import numpy as np
 
     rows = [r for r in rows if r["metrics"] is not None]
+    lo, hi = 40, 160  # bars beyond are cut at the edge and marked: one exploded arm must not hide the rest
     fig, ax = plt.subplots(figsize=(11, 4.2))
     x = np.arange(len(METRICS))
     w = 0.8 / max(len(rows), 1)
     cmap = plt.get_cmap("tab10")
     for i, r in enumerate(rows):
-        ax.bar(x - 0.4 + w * (i + 0.5), [100 * r["metrics"][k] / r["baseline"][k] for k in METRICS], w,
-               label=r["arm"], color=cmap(i % 10))
+        v = np.array([100 * r["metrics"][k] / r["baseline"][k] for k in METRICS])
+        off = (v > hi).any()
+        xs = x - 0.4 + w * (i + 0.5)
+        color = "#111111" if r["arm"].startswith("best") else cmap(i % 10)
+        ax.bar(xs, np.clip(v, lo, hi), w, label=r["arm"] + (" (off scale)" if off else ""), color=color)
+        for xi, vi in zip(xs, v):
+            if vi > hi:
+                ax.text(xi, hi, "▲", ha="center", va="bottom", fontsize=7, color=cmap(i % 10))
     ax.axhspan(100 * (1 - doc["target"]), 100 * (1 + doc["target"]), color="0.85", zorder=0,
                label=f"baseline ±{doc['target']:.0%}")
     ax.axhline(100, color="k", lw=0.8, ls="--")
+    ax.set_ylim(lo, hi + 8)
     ax.set_xticks(x, METRICS)
     ax.set_ylabel("% of dataset baseline")
     ax.set_title(f"Spec protocol (ddpm-400, 8 samples, seed 42) after {doc['epochs']} epochs", fontsize=10)
     ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    _save(fig, path)
+
+
+def monitor_chart(doc: dict, path: Path) -> bool:
+    """Each run's monitor samples (EMA weights, ddpm-20, 4 samples, seed 0) as a score over epochs."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    base = doc["rows"][0]["baseline"]
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    drawn = 0
+    for name, run in sorted(doc["runs"].items()):
+        pts = [(m["epoch"], sum(abs(m[k] / base[k] - 1) for k in METRICS) / len(METRICS)) for m in run["monitor"]
+               if all(k in m for k in METRICS)]
+        if not pts:
+            continue
+        combo = run["changes"] == doc.get("combination", {}).get("changes")
+        style = dict(color="#2a6fdb", lw=1.6) if combo else dict(color="0.55", lw=1.0) if not run["changes"] \
+            else dict(lw=1.0, ls="--")
+        above = min(p[1] for p in pts) > 300
+        ax.plot(*zip(*pts), label=name + (" (above the plot)" if above else ""), **style)
+        drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return False
+    ax.axhline(doc["target"], color="k", lw=0.8, ls=":")
+    ax.set_yscale("log")
+    ax.set_ylim(0.03, 300)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("score (mean |value/baseline - 1|)")
+    ax.set_title("Training monitor: EMA weights, ddpm-20, 4 samples, seed 0", fontsize=10)
+    ax.legend(fontsize=6, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _save(fig, path)
+    return True
+
+
+def spec_scale() -> str:
+    """The spec's own 256-frame runs on the same score, for scale (motionlab.spec_reference)."""
+    from .fidelity import score
+    parts = []
+    for tag in ("earlystop_500", "long_1000", "long_10000"):
+        _, m, b = spec_run(tag)
+        mean, worst = score(m, b)
+        parts.append(f"{tag} {mean:.3f} (worst {worst:.3f})")
+    return "For scale, the spec's runs score " + ", ".join(parts) + "."
 
 
 def _machine(doc) -> str:
@@ -94,13 +154,31 @@ def _machine(doc) -> str:
     return ", ".join(f"{k} {v}" for k, v in m.items())
 
 
-def write_report(doc: dict, out: Path, notes: Path, json_path: str) -> Path:
+RELEASE = Path(__file__).resolve().parent.parent / "checkpoints" / "best_fidelity" / "model.pt"
+
+
+def release_line(release: Path) -> list[str]:
+    """The shipped fp16 weights under the spec's protocol on the CPU (their evaluation.json), when there."""
+    from .evaluate import read_precomputed
+    ev = read_precomputed(release)
+    if ev is None:
+        return []
+    m, b, mc = ev["metrics"], ev["baseline"], ev["machine"]
+    cells = ", ".join(f"{k} {100 * m[k] / b[k]:.1f}%" for k in METRICS)
+    nov = (ev.get("novelty") or {}).get("novelty")
+    return [f"The release itself (fp16 weights) on the CPU, from its `evaluation.json` ({ev['sampler']}, "
+            f"{ev['num_samples']} samples, seed {ev['seed']}, {ev['precision']}, CPU capability {mc['cpu_capability']}, "
+            f"torch {mc['torch']}, {mc['threads']} thread): {cells}" + (f"; novelty {nov:.2f}." if nov is not None else "."), ""]
+
+
+def write_report(doc: dict, out: Path, notes: Path, json_path: str, repeat: dict | None = None,
+                 repeat_path: str = "", release: Path = RELEASE) -> Path:
     rows = doc["rows"]
     by_arm = {r["arm"]: r for r in rows}
     main_rows = [r for r in rows if not r["arm"].endswith("(EMA)") and "[" not in r["arm"]]
     ema_rows = [r for r in rows if r["arm"].endswith("(EMA)") or "[" in r["arm"]]
     chart_name = out.with_name(out.stem.lower() + "_chart.png")
-    chart(doc, main_rows, chart_name)
+    chart(doc, [r for r in main_rows if r["phase"] == 1 or r["arm"] == "best combination"], chart_name)
     base = rows[0]["baseline"]
     lines = [
         "# Fidelity study: samples that move like the data",
@@ -118,7 +196,7 @@ def write_report(doc: dict, out: Path, notes: Path, json_path: str) -> Path:
         f"±{doc['target']:.0%}, i.e. worst ≤ {doc['target']}). novelty and coverage: `motionlab/novelty.py` "
         "(near 0 = copies of the clip; 1 = as far from the clip as the clip is from itself).",
         "",
-        "Dataset baseline: " + ", ".join(f"{k} {fmt(base[k])}" for k in METRICS) + ".",
+        "Dataset baseline: " + ", ".join(f"{k} {fmt(base[k])}" for k in METRICS) + ". " + spec_scale(),
         "",
         f"## {PHASE1}",
         "",
@@ -133,7 +211,8 @@ def write_report(doc: dict, out: Path, notes: Path, json_path: str) -> Path:
         lines += [f"## {PHASE2}", "",
                   f"Training changes {' + '.join(combo['changes']) or '(none)'}, {combo['weights']} weights"
                   + (" (the schedules are exclusive: the better of cosine and zero-SNR+v is kept)" if combo["changes"] else "")
-                  + ", with seeds 42 and 43.", ""]
+                  + ", with seeds " + ", ".join(sorted({str(doc["runs"][r["run"]]["seed"]) for r in main_rows
+                                                        if r["arm"].startswith("best")})) + ".", ""]
         best = [r for r in main_rows if r["arm"].startswith("best")]
         lines += table(doc, best) if best else ["Phase 2 did not run: " + doc.get("phase2_error", "see the log"), ""]
         lines += ["", "### Spread over seeds", "",
@@ -144,13 +223,30 @@ def write_report(doc: dict, out: Path, notes: Path, json_path: str) -> Path:
                   "The EMA read-out of every run, and the weights the combination did not choose.", "",
                   *table(doc, ema_rows), ""]
     lines += [f"![% of baseline per arm]({chart_name.name})", ""]
+    mon = out.with_name(out.stem.lower() + "_monitor.png")
+    if monitor_chart(doc, mon):
+        lines += ["Per-epoch monitoring: every 100 epochs each run sampled 4 clips (ddpm-20, seed 0) from its EMA "
+                  "weights; the score of those against the baseline (the dotted line is the 10% target; four "
+                  "samples at 20 steps read higher than the table's protocol, so read them for trend):", "",
+                  f"![monitor score over epochs]({mon.name})", ""]
+    if repeat is not None:
+        asked = repeat["epochs"]
+        got = sorted({r["epochs"] for r in repeat["runs"].values()})
+        lines += ["## A repeat", "",
+                  f"`python -m motionlab.fidelity confirm` trained the plain recipe and the combination again, "
+                  f"seeds {', '.join(sorted({str(r['seed']) for r in repeat['runs'].values()}))}, "
+                  f"{len(repeat['runs'])} runs at once on {_machine(repeat)}, asking for {asked} epochs"
+                  + (f"; its time limit stopped them at {got[0]}-{got[-1]} epochs, so read it as a second, "
+                     "independent training near the study's budget, not as the 1000-epoch point" if got[-1] < asked else "")
+                  + f" ({repeat_path}). Same protocol and columns; each run with both weights:", "",
+                  *table(repeat, repeat["rows"]), ""]
     if "shipped" in doc:
         s = doc["shipped"]
         r = by_arm[s["arm"]]
         lines += ["## Shipped", "",
                   f"`checkpoints/best_fidelity/` holds the {s['weights']} weights of `{s['run']}` (arm \"{s['arm']}\": "
                   f"score {r['score']:.3f}, worst {r['worst']:.3f}, novelty {_nov(r, 'novelty')}), the lowest score "
-                  "among the seed-42 runs. Its command:", "", f"    {s['command']}", ""]
+                  "among the seed-42 runs. The study ran it in a thread of `motionlab.fidelity run`; as one command:", "", f"    {s['command']}", "", *release_line(release)]
     if notes.is_file():
         lines += [notes.read_text().strip(), ""]
     atomic_write_bytes(out, "\n".join(lines).encode())

@@ -25,7 +25,10 @@ p.add_argument("--ema-only", action="store_true",
 a = p.parse_args()
 dst = Path("checkpoints") / a.tag
 dst.mkdir(parents=True, exist_ok=True)
-release_copy(a.src, dst / "model.pt", ema_only=a.ema_only)  # also writes model.pt.sha256, which loading checks
+src = read_checkpoint(a.src)
+already = src.get("weights_from") == "ema" and "ema_state" not in src  # an EMA-only release copy made elsewhere
+release_copy(a.src, dst / "model.pt", ema_only=a.ema_only and not already)  # also writes model.pt.sha256
+
 shutil.copyfile(a.metrics, dst / "metrics.jsonl")
 ck = read_checkpoint(dst / "model.pt")
 t, d = ck["train_config"], ck["data_config"]
@@ -34,8 +37,10 @@ if len(ck.get("clips") or []) > 1:  # a folder or manifest names several clips
     data += f" ({len(ck['clips'])} clips, {sum(c['frames'] for c in ck['clips'])} frames)"
 sha = recorded(dst / "model.pt")[0]
 ema = t.get("ema_decay") or 0
-weights = (f"EMA of the weights (decay {ema:g}), " + ("raw weights not kept" if a.ema_only else "raw weights kept beside it")
-           if weights_of(ck) == "ema" else "raw (trained without --ema-decay)")
+if weights_of(ck) == "ema":
+    weights = f"EMA of the weights (decay {ema:g}), " + ("raw weights kept beside it" if "ema_state" in ck else "raw weights not kept")
+else:
+    weights = f"raw (the run's EMA, decay {ema:g}, not kept)" if ema else "raw (trained without --ema-decay)"
 card = f"""# {a.tag}
 
 | field | value |
