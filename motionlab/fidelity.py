@@ -130,6 +130,7 @@ def train_together(specs, make_trainer, *, log=print, plan=None, deadline: float
     """Train runs side by side, one thread each. plan(agg_rate, done) -> epochs may lower the common
     budget once the rate is known; past `deadline` (time.time()) every run stops after its epoch."""
     trainers = [make_trainer(s) for s in specs]  # built in turn: initialization draws from torch's global RNG
+    asked = {id(t): t.cfg.epochs for t in trainers}
     cuda = trainers[0].device.type == "cuda"
     runners = [_Runner(t, torch.cuda.Stream(t.device) if cuda else None) for t in trainers]
     t0 = time.time()
@@ -146,7 +147,9 @@ def train_together(specs, make_trainer, *, log=print, plan=None, deadline: float
     planned = None
     while any(r.is_alive() for r in runners):
         time.sleep(0.5)
-        if any(r.error for r in runners):
+        if any(r.error for r in runners):  # the others stop after their epoch, so the failure shows now
+            for t in trainers:
+                t.cfg.epochs = min(t.cfg.epochs, t.epoch + 1)
             break
         now, ep = time.time(), [t.epoch for t in trainers]
         if plan is not None and planned is None:
@@ -156,7 +159,7 @@ def train_together(specs, make_trainer, *, log=print, plan=None, deadline: float
                 rate = (sum(ep) - mark[1]) / (now - mark[0])
                 planned = max(plan(rate, sum(ep)), max(ep) + 1)
                 for t in trainers:
-                    t.cfg.epochs = planned
+                    t.cfg.epochs = asked[id(t)] = planned
                 log(f"rate {rate:.2f} epochs/s over {len(trainers)} runs: budget {planned} epochs each")
         if deadline is not None and now > deadline:
             for t in trainers:
@@ -172,7 +175,7 @@ def train_together(specs, make_trainer, *, log=print, plan=None, deadline: float
     wall = time.time() - t0
     out = {}
     for s, t in zip(specs, trainers):
-        out[s.name] = {"changes": list(s.changes), "seed": s.seed, "epochs": t.epoch, "epochs_asked": t.cfg.epochs,
+        out[s.name] = {"changes": list(s.changes), "seed": s.seed, "epochs": t.epoch, "epochs_asked": asked[id(t)],
                        "seconds": round(wall, 1), "together": len(specs), "final_loss": t.history[-1]["loss"],
                        "last": str(t.out / "last.pt"),
                        "monitor": [{"epoch": h["epoch"], **h["sample_metrics"]} for h in t.history

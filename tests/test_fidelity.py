@@ -1,5 +1,6 @@
 """motionlab.fidelity: the study's rules (score, combination, budget), its runs, and the committed document."""
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,17 @@ def test_a_deadline_stops_every_run_after_its_epoch_and_keeps_it(tmp_path):
     for name, run in doc["runs"].items():
         assert 1 <= run["epochs"] < 10_000
         assert read_checkpoint(run["last"])["epoch"] == run["epochs"]  # saved where it stopped
+
+
+def test_one_failing_run_stops_the_others_and_is_named(tmp_path, demo):
+    def make(spec):
+        tr = tiny_trainer(tmp_path / spec.name, demo, epochs=10_000)
+        if spec.seed == 43:
+            def boom(*a, **k):
+                raise RuntimeError("CUDA error: an illegal memory access")
+            tr._train_epoch = boom
+        return tr
+    t0 = time.time()
+    with pytest.raises(MotionlabError, match=r"plain_s43: RuntimeError: CUDA error"):
+        fidelity.train_together([fidelity.RunSpec((), 42), fidelity.RunSpec((), 43)], make)
+    assert time.time() - t0 < 60  # not 10000 epochs of the healthy run
