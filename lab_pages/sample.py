@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 from motionlab.errors import MotionlabError
-from motionlab.lab import config, figures, jobs, keys, results, scrubber, ui
+from motionlab.lab import config, figures, jobs, keys, results, sampler_advice, scrubber, ui
 from motionlab.sample import DEFAULT_SAMPLER
 
 st.header("Sample")
@@ -19,7 +19,8 @@ with st.expander(f"About {entry.tag}", expanded=False):
 c1, c2 = st.columns([1, 2])
 seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=1, key="sample.seed")
 n = c2.slider("Number of samples", 1, config.MAX_SAMPLES, 8, key="sample.num_samples")
-sampler, precision = ui.sampling_controls("sample", DEFAULT_SAMPLER, entry.timesteps)
+sampler, precision = ui.sampling_controls("sample", DEFAULT_SAMPLER, entry.timesteps,
+                                         advice=sampler_advice.advise(entry.path, DEFAULT_SAMPLER, entry.timesteps))
 st.caption(f"Sampler: {sampler.label(entry.timesteps)}"
            + (" (the spec's ancestral DDPM chain)" if sampler.is_spec else "")
            + f", with the checkpoint's {entry.weights_label}. The denoising trajectory is kept in this session (float16, capped at "

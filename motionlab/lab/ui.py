@@ -217,10 +217,15 @@ PLOTLY_CONFIG = {"displaylogo": False, "scrollZoom": False}
 
 
 def sampling_controls(prefix: str, default: SamplerChoice, timesteps: int,
-                      precision_default: str = "auto") -> tuple[SamplerChoice, str]:
-    """Sampler, steps and precision widgets; returns (SamplerChoice, requested precision)."""
+                      precision_default: str = "auto", advice=None) -> tuple[SamplerChoice, str]:
+    """Sampler, steps and precision widgets; returns (SamplerChoice, requested precision).
+    advice: a sampler_advice.Advice for the checkpoint, shown (with a button) when the default misses."""
     def use_spec():
         st.session_state[sampler_key(prefix)], st.session_state[steps_key(prefix)] = "ddpm", timesteps
+
+    def use(choice):
+        st.session_state[sampler_key(prefix)] = choice.name
+        st.session_state[steps_key(prefix)] = choice.steps or timesteps
 
     options = config.step_options(timesteps)
     ui_default = default.steps or timesteps
@@ -237,6 +242,11 @@ def sampling_controls(prefix: str, default: SamplerChoice, timesteps: int,
                               "the fastest; bf16 is never taken where it is slower.")
     c1.button(f"The spec's sampler (DDPM, all {timesteps} steps)", key=f"{prefix}.use_spec", on_click=use_spec,
               type="tertiary", icon=":material/history_edu:")
+    if advice is not None and not advice.default_ok:
+        st.caption(advice.text)
+        if advice.choice is not None:
+            st.button(f"Use {advice.choice.label(timesteps)}", key=f"{prefix}.use_advice", on_click=use,
+                      args=(advice.choice,), type="tertiary", icon=":material/tune:")
     return SamplerChoice(name, None if steps >= timesteps else int(steps)), precision
 
 
