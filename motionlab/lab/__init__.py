@@ -21,6 +21,7 @@ deep link such as /training without lab_app.py on a fresh server):
     editing.py    the Edit page: run an edit (motionlab.edit) as a job, its panels, seam and metric rows
     processes.py  background training runs (python -m motionlab.train) tracked in lab_process.json; a run's summary
     access.py     who may upload and start/stop runs (server address, visitor's address), disk floor
+    sampler_advice.py  per checkpoint, whether the fast default sampler matched ddpm-400 in docs/SAMPLERS.json
     ui.py         the only Streamlit glue: cached models and dataset summaries, pickers, errors, exports
 
 Environment variables (read on every page run, so tests can point them at tmp folders):
