@@ -24,6 +24,21 @@ from motionlab.checkpoints import release_copy
 from motionlab.testing import tiny_run
 
 ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "lab_app.py")
+
+
+def open_page(page: str | None = None, *, errors: bool = False, timeout: int = 60):
+    """The lab run once, then switched to lab_pages/<page>.py; fails on an exception the run raised
+    (and, with errors=True, on an st.error it showed)."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.run()
+    if page:
+        at.switch_page(f"lab_pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    if errors:
+        assert not at.error, [e.value for e in at.error]
+    return at
 
 
 def make_tiny_run(out, tag: str, epochs: int = 2, window: int = 32, timesteps: int = 10, frames: int = 160,

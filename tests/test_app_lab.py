@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab_support import ROOT, lab_env, lab_tree  # noqa: F401  (fixtures)
+from lab_support import ROOT, lab_env, lab_tree, open_page  # noqa: F401  (fixtures)
 from motionlab.clip import loads_clip
 from motionlab.demo import demo_clip
 from motionlab.lab import processes
@@ -41,12 +41,7 @@ def downloads(monkeypatch):
 
 
 def app(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    if page:
-        at.switch_page(f"lab_pages/{page}.py").run()
-    ok(at)
-    return at
+    return open_page(page, errors=True)
 
 
 def ok(at: AppTest) -> None:

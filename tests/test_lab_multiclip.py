@@ -8,7 +8,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab_support import ROOT, lab_env, lab_tree  # noqa: F401  (fixtures)
+from lab_support import ROOT, lab_env, lab_tree, open_page  # noqa: F401  (fixtures)
 from motionlab.clip import Clip, save_clip
 from motionlab.demo import demo_clip
 from motionlab.evaluate import baseline_windows
@@ -73,12 +73,7 @@ def test_build_command_passes_several_data_paths(tmp_path):
 
 
 def _app(page: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "lab_app.py"), default_timeout=60)
-    at.run()
-    at.switch_page(f"lab_pages/{page}.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
+    return open_page(page, errors=True)
 
 
 def test_dataset_page_lists_clips_windows_and_per_clip_baselines(lab_env, three, monkeypatch):

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import tiny_trainer
-from lab_support import ROOT, lab_env, lab_tree  # noqa: F401  (fixtures)
+from lab_support import ROOT, lab_env, lab_tree, open_page  # noqa: F401  (fixtures)
 from motionlab.checkpoints import load_model
 from motionlab.clip import save_clip
 from motionlab.demo import demo_clip
@@ -70,11 +70,7 @@ def test_evaluate_entries_add_novelty_after_the_six(entry_and_result):
 # -- pages -------------------------------------------------------------------------------------
 
 def _app(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(f"lab_pages/{page}.py").run()
-    assert not at.exception, [x.value for x in at.exception]
-    return at
+    return open_page(page)
 
 
 def _wait(at, name):

@@ -26,7 +26,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO, TINY_MODEL_FLAGS
-from lab_support import lab_env, lab_tree  # noqa: F401  (fixtures)
+from lab_support import lab_env, lab_tree, open_page  # noqa: F401  (fixtures)
 from motionlab import integrity
 from motionlab import io as io_mod
 from motionlab import train as train_mod
@@ -36,7 +36,6 @@ from motionlab.demo import demo_clip
 from motionlab.errors import CheckpointError, MotionlabError
 from motionlab.lab import access, catalog, processes
 
-APP = str(REPO / "lab_app.py")
 ARGS = ["--data", "demo", "--window", "16", "--stride", "8", "--limit", "8", "--batch-size", "8",
         "--timesteps", "10", "--save-every", "1", "--seed", "7", "--no-progress", *TINY_MODEL_FLAGS]
 REMOTE_IP = "203.0.113.7"  # TEST-NET-3: never a real peer
@@ -160,11 +159,7 @@ def visitor(monkeypatch):
 
 
 def _page(name: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(f"lab_pages/{name}.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(name)
 
 
 def _warnings(at) -> str:
