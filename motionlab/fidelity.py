@@ -208,6 +208,16 @@ def evaluate_run(path, weights: str, device: str, data: str | None, num_samples:
     return row
 
 
+def _row(doc: dict, arm: str, run: str, phase: int, weights: str, device: str, data, log) -> dict:
+    """One table row: `run`'s final weights evaluated in full fp32 (TF32 off, as on the CPU; a Trainer
+    built afterwards turns it back on for training), logged."""
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    row = {"arm": arm, "run": run, "phase": phase, **evaluate_run(doc["runs"][run]["last"], weights, device, data)}
+    log(f"{arm}: score {row['score']:.3f} (worst {row['worst']:.3f})")
+    return row
+
+
 def machine() -> dict:
     m = {"torch": torch.__version__}
     if torch.cuda.is_available():
@@ -250,15 +260,8 @@ def study(data: str, out: Path, device: str, max_epochs: int, budget_s: float, c
     doc["runs"].update(train_together(p1, make(max_epochs), log=log, plan=plan, deadline=deadline))
     epochs = doc["runs"][p1[0].name]["epochs"]
     doc["epochs"] = epochs
-    if torch.cuda.is_available():  # evaluate in full fp32, as on the CPU
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    rows = {}
-    for arm, run, weights in phase1_arms():
-        rows[arm] = {"arm": arm, "run": run, "phase": 1, **evaluate_run(doc["runs"][run]["last"], weights, device, data)}
-        log(f"{arm}: score {rows[arm]['score']:.3f} (worst {rows[arm]['worst']:.3f})")
-    extra = [(f"{r} (EMA)", r, "ema") for r in doc["runs"] if r != RunSpec().name]
-    for arm, run, weights in extra:  # the EMA read-out of every other run
-        rows[arm] = {"arm": arm, "run": run, "phase": 1, **evaluate_run(doc["runs"][run]["last"], weights, device, data)}
+    extra = [(f"{r} (EMA)", r, "ema") for r in doc["runs"] if r != RunSpec().name]  # every other run's EMA
+    rows = {arm: _row(doc, arm, run, 1, weights, device, data, log) for arm, run, weights in [*phase1_arms(), *extra]}
     changes, weights, helped = combination(rows)
     doc.update(helped=helped, combination={"changes": list(changes), "weights": weights})
     doc["rows"] = list(rows.values())
@@ -269,15 +272,11 @@ def study(data: str, out: Path, device: str, max_epochs: int, budget_s: float, c
     p2 = [s for s in dict.fromkeys(p2) if s.name not in doc["runs"]]
     if p2:
         log(f"phase 2: {', '.join(s.name for s in p2)}")
-        if torch.cuda.is_available():
-            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         try:
             doc["runs"].update(train_together(p2, make(epochs), log=log, deadline=deadline))
         except MotionlabError as e:  # phase 1 still stands, and the release comes from it
             doc["phase2_error"] = str(e)
             log(f"phase 2 failed: {e}")
-        if torch.cuda.is_available():
-            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     seeded = [(RunSpec(changes, s), "best combination" + (f" (seed {s})" if s != SEED else ""))
               for s in (SEED, SEED2, *MORE_SEEDS)] + [(RunSpec((), s), f"plain (seed {s})") for s in MORE_SEEDS]
     for spec, label in seeded:
@@ -286,9 +285,7 @@ def study(data: str, out: Path, device: str, max_epochs: int, budget_s: float, c
         primary = weights if label.startswith("best") else "raw"
         for w in (primary, "ema" if primary == "raw" else "raw"):
             arm = label if w == primary else f"{label} [{w}]"
-            rows[arm] = {"arm": arm, "run": spec.name, "phase": 2 if spec in p2 else 1,
-                         **evaluate_run(doc["runs"][spec.name]["last"], w, device, data)}
-            log(f"{arm}: score {rows[arm]['score']:.3f} (worst {rows[arm]['worst']:.3f})")
+            rows[arm] = _row(doc, arm, spec.name, 2 if spec in p2 else 1, w, device, data, log)
     doc["rows"] = list(rows.values())
     doc["argv"] = argvs
     # the release: the closest to the data among the seed-42 runs (a second seed is for the spread only)
@@ -314,15 +311,8 @@ def confirm(data: str, out: Path, device: str, specs: list, epochs: int, budget_
            "device": device, "cuda_graph": cuda_graph, "target": TARGET}
     log(f"confirm: {', '.join(s.name for s in specs)} at {epochs} epochs")
     doc["runs"] = train_together(specs, trainer, log=log, deadline=start + budget_s if budget_s else None)
-    if torch.cuda.is_available():
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    doc["rows"] = []
-    for spec in specs:
-        for w in ("raw", "ema"):
-            row = {"arm": f"{spec.name} [{w}]", "run": spec.name, "phase": 0,
-                   **evaluate_run(doc["runs"][spec.name]["last"], w, device, data)}
-            doc["rows"].append(row)
-            log(f"{row['arm']}: score {row['score']:.3f} (worst {row['worst']:.3f})")
+    doc["rows"] = [_row(doc, f"{spec.name} [{w}]", spec.name, 0, w, device, data, log)
+                   for spec in specs for w in ("raw", "ema")]
     doc["argv"], doc["seconds"] = argvs, round(time.time() - start, 1)
     return doc
 
