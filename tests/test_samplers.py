@@ -104,16 +104,19 @@ def test_ddim_eta0_is_deterministic_and_invertible_in_the_limit():
 
 
 def test_ddim_reconstructs_the_noise_it_came_from():
-    """Cleaner inversion check: the same eps estimates walked backwards recover x_T exactly."""
+    """Cleaner inversion check: undoing each eta-0 step, from the x_{t-1} it produced and its own eps
+    estimate, gives back that step's x_t, all the way to x_T."""
     diffusion = GaussianDiffusion(DiffusionConfig(timesteps=400))
     net = oracle(diffusion)
     x_T = torch.randn(64, 1, 4, generator=torch.Generator().manual_seed(1))
     outs = list(diffusion.sample_steps(net, x_T.shape, x_T=x_T, sampler=make_sampler("ddim", diffusion, 100)))
-    ab = diffusion.schedule.alphas_cumprod
+    ab = diffusion.schedule.alpha_bar
     x = outs[-1].prev_sample.double()
-    for o in reversed(outs):  # x_t = sqrt(ab_t) x0_hat + sqrt(1 - ab_t) eps_hat, eps_hat from x_t's own step
-        eps = (o.x_t.double() - math.sqrt(ab[o.t]) * o.pred_x0.double()) / math.sqrt(1 - ab[o.t])
-        x = math.sqrt(ab[o.t]) * o.pred_x0.double() + math.sqrt(1 - ab[o.t]) * eps
+    for o in reversed(outs):  # x walks back from the clean sample, one inverted step at a time
+        a_t, a_s = ab(o.t), ab(o.t_prev)
+        eps = (o.x_t.double() - math.sqrt(a_t) * o.pred_x0.double()) / math.sqrt(1 - a_t)
+        x0 = (x - math.sqrt(1 - a_s) * eps) / math.sqrt(a_s)  # from the step's output, not its input
+        x = math.sqrt(a_t) * x0 + math.sqrt(1 - a_t) * eps
         assert torch.allclose(x.float(), o.x_t, atol=1e-4)
     assert torch.allclose(x.float(), x_T, atol=1e-4)
 
