@@ -110,7 +110,7 @@ def masked_sample(lm: LoadedModel, given: np.ndarray, known: np.ndarray, num_sam
     if not isinstance(resample, int) or isinstance(resample, bool) or not 1 <= resample <= 50:
         raise MotionlabError(f"resample must be 1..50, got {resample!r}")
     gc = np.where(known[None, :, :, None], g, 0.0).reshape(g.shape[0], w, 2 * j)
-    x0 = torch.from_numpy(((gc - lm.mean) / lm.std).transpose(0, 2, 1).astype(np.float32))
+    x0 = torch.from_numpy(lm.normalizer.normalize(gc).astype(np.float32))
     m = torch.from_numpy(np.repeat(known, 2, axis=1).T.copy())[None]  # (1, C, W): x and y of a joint together
     if not isinstance(blend, int) or isinstance(blend, bool) or not 0 <= blend <= w:
         raise MotionlabError(f"blend must be 0..{w} frames, got {blend!r}")

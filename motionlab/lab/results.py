@@ -74,17 +74,25 @@ class SampleResult:
     def xy(self, i: int) -> np.ndarray:
         return self.pixels[i].reshape(self.window, len(self.joints), 2)
 
-    def denoise_state(self, step: int, sample: int) -> tuple[int, np.ndarray, np.ndarray]:
-        """(kept step nearest to `step`, x_t, x0-hat) for one sample, as (W, J, 2) pixels. No model call."""
+    @property
+    def normalizer(self) -> Normalizer:
+        return Normalizer(self.mean, self.std)
+
+    def check_trajectory_sample(self, sample: int) -> None:
+        """MotionlabError unless this result kept a trajectory and `sample` is one of its samples."""
         if self.trajectory is None:
             raise MotionlabError("this result kept no denoising trajectory")
         if not 0 <= sample < self.num_samples:
             raise MotionlabError(f"sample {sample} is out of range 0..{self.num_samples - 1}")
+
+    def denoise_state(self, step: int, sample: int) -> tuple[int, np.ndarray, np.ndarray]:
+        """(kept step nearest to `step`, x_t, x0-hat) for one sample, as (W, J, 2) pixels. No model call."""
+        self.check_trajectory_sample(sample)
         k = self.trajectory.nearest(step)
         j = len(self.joints)
 
         def px(a):  # (C, W) float16 normalized -> (W, J, 2) pixels
-            return Normalizer(self.mean, self.std).unnormalize(a).reshape(-1, j, 2)
+            return self.normalizer.unnormalize(a).reshape(-1, j, 2)
 
         return int(self.trajectory.steps[k]), px(self.trajectory.x_t[k, sample]), px(self.trajectory.pred_x0[k, sample])
 

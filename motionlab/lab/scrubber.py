@@ -69,14 +69,11 @@ def dequantize(q: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 def states(result, sample: int, frames: list[int]) -> np.ndarray:
     """(K, 2, M, J, 2) pixels: x_t and x̂0 of one sample at `frames`, for every kept step."""
+    result.check_trajectory_sample(sample)
     t = result.trajectory
-    if t is None:
-        raise MotionlabError("this result kept no denoising trajectory")
-    if not 0 <= sample < result.num_samples:
-        raise MotionlabError(f"sample {sample} is out of range 0..{result.num_samples - 1}")
     j = len(result.joints)
     both = np.stack([t.x_t[:, sample][..., frames], t.pred_x0[:, sample][..., frames]], 1)  # (K, 2, C, M)
-    px = np.swapaxes(both.astype(np.float32), -1, -2) * result.std + result.mean           # (K, 2, M, C)
+    px = result.normalizer.unnormalize(both)                                                # (K, 2, M, C)
     return px.reshape(*px.shape[:3], j, 2)
 
 
