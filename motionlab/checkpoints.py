@@ -220,11 +220,13 @@ def load_model(path, device="cpu", weights: str = "auto") -> LoadedModel:
                        np.asarray(ck["norm_std"], np.float32), tuple(ck["joints"]), int(ck["window"]), meta, use)
 
 
-def release_copy(src, dst, ema_only: bool = False, raw_only: bool = False) -> None:
-    """Write a weights-only fp16 copy (no optimizer state) for checkpoints/, with its sha256 record.
+def release_copy(src, dst, ema_only: bool = False, raw_only: bool = False) -> dict:
+    """Write a weights-only fp16 copy (no optimizer state) for checkpoints/, with its sha256 record;
+    returns what it wrote.
 
     EMA weights are kept beside the raw ones; ema_only keeps just the EMA weights (as model_state,
-    marked weights_from='ema'), raw_only just the raw ones (sampling then uses them): either halves the file.
+    marked weights_from='ema'; a source that is already such a copy passes through), raw_only just the
+    raw ones (sampling then uses them): either halves the file.
     """
     if ema_only and raw_only:
         raise ValueError("ema_only and raw_only exclude each other")
@@ -233,7 +235,7 @@ def release_copy(src, dst, ema_only: bool = False, raw_only: bool = False) -> No
     if raw_only:
         ck.pop("ema_state", None)
         ck.pop("ema_steps", None)
-    if ema_only:
+    if ema_only and not (ck.get("weights_from") == "ema" and "ema_state" not in ck):
         if "ema_state" not in ck:
             raise CheckpointError(f"{src}: has no EMA weights to release (trained without --ema-decay)")
         ck["model_state"], ck["weights_from"] = ck.pop("ema_state"), "ema"
@@ -241,6 +243,7 @@ def release_copy(src, dst, ema_only: bool = False, raw_only: bool = False) -> No
         if k in ck:
             ck[k] = {n: v.half() if v.is_floating_point() else v for n, v in ck[k].items()}
     save_checkpoint(dst, ck)
+    return ck
 
 
 def summarize(path) -> dict:

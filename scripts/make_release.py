@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from motionlab.checkpoints import read_checkpoint, release_copy, weights_of
+from motionlab.checkpoints import release_copy, weights_of
 from motionlab.integrity import recorded, sidecar
 
 p = argparse.ArgumentParser()
@@ -25,12 +25,8 @@ p.add_argument("--ema-only", action="store_true",
 a = p.parse_args()
 dst = Path("checkpoints") / a.tag
 dst.mkdir(parents=True, exist_ok=True)
-src = read_checkpoint(a.src)
-already = src.get("weights_from") == "ema" and "ema_state" not in src  # an EMA-only release copy made elsewhere
-release_copy(a.src, dst / "model.pt", ema_only=a.ema_only and not already)  # also writes model.pt.sha256
-
+ck = release_copy(a.src, dst / "model.pt", ema_only=a.ema_only)  # also writes model.pt.sha256
 shutil.copyfile(a.metrics, dst / "metrics.jsonl")
-ck = read_checkpoint(dst / "model.pt")
 t, d = ck["train_config"], ck["data_config"]
 data = ", ".join(Path(x).name for x in ([d["data"]] if isinstance(d["data"], str) else d["data"]))
 if len(ck.get("clips") or []) > 1:  # a folder or manifest names several clips

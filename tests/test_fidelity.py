@@ -170,3 +170,13 @@ def test_one_failing_run_stops_the_others_and_is_named(tmp_path, demo):
     with pytest.raises(MotionlabError, match=r"plain_s43: RuntimeError: CUDA error"):
         fidelity.train_together([fidelity.RunSpec((), 42), fidelity.RunSpec((), 43)], make)
     assert time.time() - t0 < 60  # not 10000 epochs of the healthy run
+
+
+def test_an_ema_only_copy_can_be_released_again(tmp_path, demo):
+    """The device packs an EMA-only fp16 copy; make_release then copies it into checkpoints/."""
+    tiny_trainer(tmp_path / "r", demo, epochs=1, ema_decay=0.9).run(progress=False)
+    first = release_copy(tmp_path / "r/last.pt", tmp_path / "a.pt", ema_only=True)
+    again = release_copy(tmp_path / "a.pt", tmp_path / "b.pt", ema_only=True)
+    assert again["weights_from"] == "ema" and "ema_state" not in again
+    assert all(torch.equal(first["model_state"][k], again["model_state"][k]) for k in first["model_state"])
+    assert load_model(tmp_path / "b.pt").weights == "ema"
