@@ -360,14 +360,14 @@ class Trainer:
         """Capture the CUDA graph now rather than in the first epoch (motionlab.fidelity captures every
         run's before their threads start)."""
         if self._uses_graph() and self._graph is None:
-            shape = (self.cfg.batch_size, *self.ds.epoch_windows(self.epoch).shape[1:])
+            _, window, channels = self.ds.raw.shape  # epoch_windows' (N, C, W) layout, without building one
+            shape = (self.cfg.batch_size, channels, window)
             self._graph = GraphStep(self.net, self.opt, self.diffusion, self.cfg, shape, self.device)
 
     def run(self, progress: bool = True) -> dict:
         cfg = self.cfg
         from tqdm import tqdm
         n = len(self.ds)
-        use_graph = self._uses_graph()
         x = None
         stop = {"flag": False, "by": ""}
 
@@ -386,8 +386,7 @@ class Trainer:
                 t0 = time.time()
                 if x is None or self.data_cfg.jitter or self.data_cfg.mirror:
                     x = self.ds.epoch_windows(self.epoch).to(self.device)
-                if use_graph:
-                    self.prepare_graph()
+                self.prepare_graph()  # once, when this run captures its steps
                 total = self._train_epoch_ddp(x) if self.ddp is not None else self._train_epoch(x, self._graph)
                 rec = self._end_epoch(total / n, t0)
                 loss = rec["loss"]
