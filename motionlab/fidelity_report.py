@@ -1,12 +1,12 @@
 """docs/FIDELITY.md and its chart from the JSON that `python -m motionlab.fidelity run` writes."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from .evaluate import fmt
 from .io import atomic_write_bytes
 from .metrics import METRICS
+from .report import save_chart
 from .spec_reference import spec_run
 
 PHASE1 = "One change at a time"
@@ -40,16 +40,6 @@ def table(doc: dict, rows: list[dict]) -> list[str]:
         out.append("| " + " | ".join([r["arm"], f"`{r['run']}`", r["weights"], str(run["epochs"]), *cells,
                                       _nov(r, "novelty"), _nov(r, "coverage"), wall]) + " |")
     return out
-
-
-def _save(fig, path: Path) -> None:
-    """PNG bytes without a software stamp, so an unchanged chart rewrites to the same file."""
-    import matplotlib.pyplot as plt
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def spread(doc: dict, rows: list[dict]) -> list[str]:
@@ -101,7 +91,7 @@ def chart(doc: dict, rows: list[dict], path: Path) -> None:
     ax.set_ylabel("% of dataset baseline")
     ax.set_title(f"Spec protocol (ddpm-400, 8 samples, seed 42) after {doc['epochs']} epochs", fontsize=10)
     ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    _save(fig, path)
+    save_chart(fig, path)
 
 
 def monitor_chart(doc: dict, path: Path) -> bool:
@@ -134,7 +124,7 @@ def monitor_chart(doc: dict, path: Path) -> bool:
     ax.set_ylabel("score (mean |value/baseline - 1|)")
     ax.set_title("Training monitor: EMA weights, ddpm-20, 4 samples, seed 0", fontsize=10)
     ax.legend(fontsize=6, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    _save(fig, path)
+    save_chart(fig, path)
     return True
 
 

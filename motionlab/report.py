@@ -150,8 +150,16 @@ def chart(rows: list[dict], path: Path) -> None:
             ax.set_yscale("log")
         ax.set_ylabel("% of dataset baseline", fontsize=8)
     axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
+    save_chart(fig, path)
+
+
+def save_chart(fig, path: Path) -> None:
+    """A docs chart as PNG, written atomically, without a software stamp so an unchanged chart
+    rewrites to the same bytes (report, sampler_study and fidelity_report charts)."""
     import io
+
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
     plt.close(fig)

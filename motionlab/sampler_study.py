@@ -12,7 +12,6 @@ as ratios. Prose that cannot be computed lives in docs/SAMPLERS_NOTES.md and is 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from .cli import run_main
 from .evaluate import fmt, machine_info
 from .io import atomic_write_bytes
 from .metrics import METRICS, all_metrics
+from .report import save_chart
 from .sample import SPEC_SAMPLER, SamplerChoice, sample_checkpoint
 from .samplers import SAMPLERS
 
@@ -100,11 +100,7 @@ def chart(studies: list[dict], path: Path) -> None:
         ax.set_ylabel("worst metric's distance from ddpm-400 (%)", fontsize=8)
         ax.set_title(s["tag"], fontsize=9)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_chart(fig, path)
 
 
 def build(studies: list[dict], command: str, chart_name: str, notes: str, machine: dict, num_samples: int) -> str:
