@@ -21,7 +21,7 @@ from .cli import resolve_clip, resolve_clips, run_main
 from .dataset import DataConfig, MotionSequenceDataset
 from .errors import ClipError, MotionlabError
 from .io import atomic_write_bytes
-from .metrics import METRICS, all_metrics
+from .metrics import METRICS, sample_metrics
 from .novelty import COLUMNS as NOVELTY_COLUMNS, NoveltyError, novelty, training_clip_mismatch
 from .sample import SPEC_SAMPLER, SamplerChoice, add_sampling_args, sample_checkpoint, sampling_from_args
 
@@ -91,7 +91,7 @@ def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: s
     return {"tag": t.get("tag") or "", "checkpoint": str(path),
             "config": f"{d['window']} / {d['stride']} / {d['limit']} / {lm.meta['train_config']['epochs']}",
             "window_stride_limit": (d["window"], d["stride"], d["limit"]),
-            "epoch": lm.meta["epoch"], "metrics": {k: v for k, v in all_metrics(px).items() if k != "clips"},
+            "epoch": lm.meta["epoch"], "metrics": sample_metrics(px),
             "baseline": lm.meta["baseline"], "num_samples": num_samples, "seed": seed,
             "sampler": run.sampler, "precision": run.precision, "threads": run.threads,
             "seconds": round(run.seconds, 2), "machine": machine_info(),

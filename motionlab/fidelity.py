@@ -33,7 +33,7 @@ import torch
 from .cli import run_main
 from .errors import MotionlabError
 from .io import atomic_write_bytes
-from .metrics import METRICS, all_metrics
+from .metrics import METRICS, sample_metrics
 
 # the spec's 256/5/1024 recipe (checkpoints/long_1000/CARD.md) less seed, epochs and device
 RECIPE = ("--window", "256", "--stride", "5", "--limit", "1024", "--batch-size", "16", "--lr", "2e-4",
@@ -194,11 +194,8 @@ def evaluate_run(path, weights: str, device: str, data: str | None, num_samples:
     row = {"weights": lm.weights, "epoch": lm.meta["epoch"], "baseline": lm.meta["baseline"]}
     for key, choice in (("metrics", SPEC_SAMPLER), ("ddpm20", SamplerChoice("ddpm", 20))):
         run = sample_checkpoint(lm, num_samples, seed, sampler=choice, precision="fp32", device=device)
-        if not np.isfinite(run.pixels).all():
-            row[key] = None
-            continue
-        row[key] = {k: v for k, v in all_metrics(run.pixels).items() if k != "clips"}
-        if key == "metrics":
+        row[key] = sample_metrics(run.pixels)
+        if row[key] is not None and key == "metrics":
             row["novelty"] = novelty_columns(lm, run.pixels, data)
             row["sampler"], row["sampling_seconds"] = run.sampler, round(run.seconds, 2)
     if row["metrics"] is None:

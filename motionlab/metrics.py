@@ -69,6 +69,14 @@ def diversity(clips) -> float:
     return float(np.sqrt(d2[iu]).mean() / np.sqrt(f.shape[1]))
 
 
+def sample_metrics(clips) -> dict | None:
+    """The six metrics of sampled clips, or None when a sample holds NaN or inf (a diverged model)."""
+    a = _check(clips)
+    if not np.isfinite(a).all():
+        return None
+    return {name: globals()[name](a) for name in METRICS}
+
+
 def all_metrics(clips) -> dict:
     """The six metrics plus 'clips' (the number of clips)."""
     a = _check(clips)

@@ -22,7 +22,7 @@ from .checkpoints import load_model
 from .cli import run_main
 from .evaluate import fmt, machine_info
 from .io import atomic_write_bytes
-from .metrics import METRICS, all_metrics
+from .metrics import METRICS, sample_metrics
 from .report import save_chart
 from .sample import SPEC_SAMPLER, SamplerChoice, sample_checkpoint
 from .samplers import SAMPLERS
@@ -35,8 +35,7 @@ CLOSE = 0.05
 
 def run_cell(lm, choice: SamplerChoice, seed: int, num_samples: int, threads: int) -> dict:
     run = sample_checkpoint(lm, num_samples, seed, sampler=choice, precision="fp32", threads=threads)
-    m = {k: v for k, v in all_metrics(run.pixels).items() if k != "clips"} if np.isfinite(run.pixels).all() \
-        else {k: float("nan") for k in METRICS}
+    m = sample_metrics(run.pixels) or {k: float("nan") for k in METRICS}
     return {"sampler": run.sampler, "seed": seed, "metrics": m, "seconds": run.seconds,
             "steps": choice.steps_for(lm.diffusion.num_timesteps)}
 

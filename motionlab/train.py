@@ -31,7 +31,7 @@ from .schedules import SCHEDULES
 from .errors import ConfigError, MotionlabError
 from .integrity import SUFFIX, recorded
 from .io import atomic_write_bytes, check_writable_dir, remove_stale_temps
-from .metrics import all_metrics
+from .metrics import sample_metrics
 from .model import MIN_WINDOW, ModelConfig, PositionalUNet1D, count_parameters, parse_channel_mults
 
 
@@ -256,7 +256,7 @@ class Trainer:
                      sampler=choice, device=self.device, precision=self.cfg.precision).x
         net.train()
         px = self.ds.normalizer.unnormalize(x)
-        return {k: v for k, v in all_metrics(px).items() if k != "clips"} if np.isfinite(px).all() else {"nonfinite": True}
+        return sample_metrics(px) or {"nonfinite": True}
 
     def _epoch_draws(self, n: int):
         """(epoch seed, window order, timestep/noise generator): the same draws in one process and over ranks."""

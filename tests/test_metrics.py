@@ -6,7 +6,7 @@ from conftest import REAL_CLIP, needs_real_clip
 from motionlab.clip import load_clip
 from motionlab.evaluate import dataset_baseline
 from motionlab.metrics import (DIVERSITY_MAX_CLIPS, METRICS, all_metrics, com_speed, coord_range, diversity,
-                               pos_std, vel_energy, vel_std)
+                               pos_std, sample_metrics, vel_energy, vel_std)
 from motionlab.spec_reference import SPEC_BASELINES
 
 
@@ -103,3 +103,12 @@ def test_dataset_baselines_match_the_spec_table(cfg):
     assert m["clips"] == spec["clips"]
     for k in METRICS:
         assert round(m[k], 2) == pytest.approx(spec[k], abs=1e-9), k
+
+
+def test_sample_metrics_are_the_six_or_none_for_a_diverged_sample():
+    rng = np.random.default_rng(0)
+    clips = rng.normal(size=(3, 16, 40)) * 10
+    full = all_metrics(clips)
+    assert sample_metrics(clips) == {k: full[k] for k in METRICS}
+    clips[1, 3, 5] = np.nan
+    assert sample_metrics(clips) is None

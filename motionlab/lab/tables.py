@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluate import baseline_markdown, checkpoints_markdown, read_precomputed
-from ..metrics import METRICS, all_metrics
+from ..metrics import METRICS, sample_metrics
 from ..novelty import COLUMNS as NOVELTY_COLUMNS, NoveltyError, novelty, training_clip_mismatch
 from ..spec_reference import SPEC_BASELINES, SPEC_CHECKPOINTS, SPEC_RUNS
 from ..sample import SPEC_SAMPLER, SamplerChoice
@@ -37,10 +37,8 @@ def _row(entry, metrics: dict | None, seed: int, num_samples: int, precision: st
 def metrics_row(entry, pixels, seed: int, precision: str = "fp32", sampler: str = "") -> dict:
     """Our row for a checkpoint entry (catalog.CheckpointEntry) from its sampled (N, W, C) pixels."""
     px = np.asarray(pixels)
-    if not np.isfinite(px).all():
-        return _row(entry, None, seed, px.shape[0], precision, sampler, "samples contain NaN or inf")
-    m = {k: v for k, v in all_metrics(px).items() if k != "clips"}
-    return _row(entry, m, seed, px.shape[0], precision, sampler)
+    m = sample_metrics(px)
+    return _row(entry, m, seed, px.shape[0], precision, sampler, "" if m is not None else "samples contain NaN or inf")
 
 
 def precomputed_row(entry, seed: int, num_samples: int, sampler: str) -> dict | None:
