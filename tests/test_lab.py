@@ -3,6 +3,7 @@ processes."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import os
@@ -532,3 +533,12 @@ def test_a_release_is_titled_by_its_folder_not_its_run_tag(lab_tree, tmp_path):
         shutil.copyfile(lab_tree["checkpoints"] / "tiny_ship" / f, dst / f)
     e = catalog.discover([tmp_path / "ck"])[0]
     assert e.ok and e.tag == "tiny_ship" and e.short == "best_x"
+
+
+def test_scrubber_payload_is_built_once_per_sample_and_rerun_moves_only_the_start(tiny_model):
+    r = results.run_sampling(tiny_model, 2, seed=5, sampler=SamplerChoice("ddim", 4))
+    a, b = scrubber.payload(r, 1), scrubber.payload(r, 1, settled=r.steps[0])
+    assert a["points"] is b["points"] and a["start"] == len(r.steps) - 1 and b["start"] == 0
+    assert {k: v for k, v in a.items() if k != "start"} == {k: v for k, v in b.items() if k != "start"}
+    assert scrubber.payload(r, 0)["points"] != a["points"]
+    assert dataclasses.replace(r, trajectory=None).scrub_payloads == {}  # a copy does not share them

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import MutableMapping
 
 import numpy as np
@@ -44,6 +44,8 @@ class SampleResult:
     settings: str = ""             # the requested sampler and precision: part of the cache key
     tuning: str = ""               # how precision and threads were chosen
     weights: str = "raw"           # LoadedModel.weights: "ema" or "raw"
+    # the denoising view's payloads, built once per sample and reused by later reruns (scrubber.payload)
+    scrub_payloads: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def key(self) -> tuple:

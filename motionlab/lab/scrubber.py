@@ -82,20 +82,29 @@ def payload(result, sample: int, settled: int | None = None, n_moments: int = MO
 
     settled: the noise level the slider starts at (nearest kept one; default the final sample).
     "id" changes with the result and sample, so the browser keeps its slider position across
-    reruns that send the same states.
+    reruns that send the same states. Everything but "start" is computed once per result and sample
+    (36 ms for a 401-state ddpm-400 trajectory) and kept on the result for later reruns.
     """
+    result.check_trajectory_sample(sample)
+    steps = result.steps
+    start = result.trajectory.nearest(steps[-1] if settled is None else settled)
+    fixed = result.scrub_payloads.get((sample, n_moments))
+    if fixed is None:
+        fixed = result.scrub_payloads[(sample, n_moments)] = _fixed_payload(result, sample, n_moments)
+    return {**fixed, "start": int(start)}
+
+
+def _fixed_payload(result, sample: int, n_moments: int) -> dict:
     frames = moments(result.window, n_moments)
     px = states(result, sample, frames)
     boxes = _boxes(px)
     q = quantize(px, boxes)
-    steps = result.steps
-    start = result.trajectory.nearest(steps[-1] if settled is None else settled)
     sides = {"center": 0, "left": 1, "right": 2}
     pts = base64.b64encode(q.tobytes()).decode("ascii")
     ident = hashlib.blake2b(f"{result.key}|{sample}".encode(), digest_size=8).hexdigest()
     return {
-        "id": ident, "steps": steps, "timesteps": int(result.timesteps), "sampler": result.sampler,
-        "frames": frames, "joints": len(result.joints), "rows": list(ROWS), "start": int(start),
+        "id": ident, "steps": result.steps, "timesteps": int(result.timesteps), "sampler": result.sampler,
+        "frames": frames, "joints": len(result.joints), "rows": list(ROWS),
         "bones": [[a, b, sides.get(s, 0)] for a, b, s in bones_for(result.joints)],
         "colors": ["rgb({}, {}, {})".format(*RGB[s]) for s in sides],
         "boxes": np.round(boxes, 2).ravel().tolist(), "points": pts, "bytes": int(q.nbytes),
