@@ -99,7 +99,7 @@ def _check_architecture(p, ck: dict) -> None:
     if not isinstance(t, int) or isinstance(t, bool) or not 1 <= t <= MAX_TIMESTEPS:
         raise CheckpointError(f"{p}: malformed checkpoint: diffusion timesteps must be 1..{MAX_TIMESTEPS}, got {t!r}")
     try:
-        GaussianDiffusion(DiffusionConfig(**ck["diffusion_config"]))
+        DiffusionConfig.from_dict(ck["diffusion_config"])  # validates; load_model builds the schedule once
         with torch.device("meta"):
             ref = PositionalUNet1D(ModelConfig.from_dict(ck["model_config"])).state_dict()
     except Exception as e:
@@ -209,12 +209,13 @@ def load_model(path, device="cpu", weights: str = "auto") -> LoadedModel:
         src = ck["ema_state"] if use == "ema" and "ema_state" in ck else ck["model_state"]
         state = {k: v.float() for k, v in src.items()}
         model.load_state_dict(state)
-        diffusion = GaussianDiffusion(DiffusionConfig(**ck["diffusion_config"]))
+        diffusion = GaussianDiffusion(DiffusionConfig.from_dict(ck["diffusion_config"]))
     except CheckpointError:
         raise
     except Exception as e:
         raise CheckpointError(f"{path}: incompatible checkpoint: {_one_line(e)}") from None
     model.to(device).eval().requires_grad_(False)
+    diffusion.to(device)  # its coefficient tables too, or every step on a GPU copies them from the host
     meta = {k: v for k, v in ck.items() if k not in ("model_state", "optimizer_state", "ema_state")}
     return LoadedModel(str(path), model, diffusion, np.asarray(ck["norm_mean"], np.float32),
                        np.asarray(ck["norm_std"], np.float32), tuple(ck["joints"]), int(ck["window"]), meta, use)

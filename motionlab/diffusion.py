@@ -95,11 +95,10 @@ def f32(v) -> torch.Tensor:
 
 
 class GaussianDiffusion:
-    def __init__(self, cfg: DiffusionConfig, schedule: NoiseSchedule | None = None):
+    def __init__(self, cfg: DiffusionConfig):
         cfg.validate()
         self.cfg = cfg
-        self.schedule = schedule or NoiseSchedule(make_betas(cfg.schedule, cfg.timesteps, cfg.beta_start,
-                                                             cfg.beta_end))
+        self.schedule = NoiseSchedule(make_betas(cfg.schedule, cfg.timesteps, cfg.beta_start, cfg.beta_end))
         self.num_timesteps = self.schedule.num_timesteps
         ab = self.schedule.alphas_cumprod
         self.betas = f32(self.schedule.betas)

@@ -120,7 +120,7 @@ def trajectory_stride(num_steps: int, shape: tuple, budget: int = TRAJECTORY_BUD
 def generate(model, diffusion, num_samples: int, window: int, seed: int = 42, *,
              sampler: SamplerChoice = SPEC_SAMPLER, device="cpu", precision: str = "fp32", threads=None,
              keep_trajectory: bool = False, on_step: Callable | None = None,
-             budget: int = TRAJECTORY_BUDGET_BYTES, channels: int | None = None,
+             budget: int = TRAJECTORY_BUDGET_BYTES,
              known: torch.Tensor | None = None, mask: torch.Tensor | None = None, resample: int = 1) -> SampleRun:
     """Sample (N, C, W) normalized clips; same seed and settings, same samples.
 
@@ -135,7 +135,7 @@ def generate(model, diffusion, num_samples: int, window: int, seed: int = 42, *,
         raise MotionlabError(f"window must be at least 8 frames, got {window}")
     if not -2**63 <= int(seed) < 2**64:  # what torch.Generator.manual_seed accepts
         raise MotionlabError(f"seed must be a 64-bit integer, got {seed}")
-    shape = (num_samples, channels or model.cfg.in_channels, window)
+    shape = (num_samples, model.cfg.in_channels, window)
     steps_sampler = sampler.build(diffusion)
     try:
         choice = autotune.choose(model, shape, device, precision,

@@ -56,21 +56,8 @@ class NoiseSchedule:
         return len(self.betas)
 
     @cached_property
-    def alphas(self) -> np.ndarray:
-        return 1.0 - self.betas
-
-    @cached_property
     def alphas_cumprod(self) -> np.ndarray:
-        return np.cumprod(self.alphas)
-
-    @cached_property
-    def alphas_cumprod_prev(self) -> np.ndarray:
-        return np.append(1.0, self.alphas_cumprod[:-1])
-
-    @property
-    def terminal_snr(self) -> float:
-        ab = self.alphas_cumprod[-1]
-        return float(ab / (1 - ab))
+        return np.cumprod(1.0 - self.betas)
 
     def alpha_bar(self, t: int) -> float:
         """alpha_bar at a 0-based timestep; t = -1 is clean data."""
