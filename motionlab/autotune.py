@@ -37,6 +37,7 @@ class Choice:
 
 _cache: dict[tuple, Choice] = {}
 _lock = threading.Lock()
+_warming = threading.Lock()  # held while a background measurement runs
 
 
 def _key(model, shape: tuple, precision: str, threads) -> tuple:
@@ -128,11 +129,20 @@ def is_cached(model, shape: tuple, precision: str = "auto", threads="auto") -> b
 
 def warm_async(model, shape: tuple, precision: str = "auto", threads="auto") -> threading.Thread | None:
     """Measure in the background (e.g. while a page waits for its user), so the first sampling call
-    finds the choice cached; a call that arrives meanwhile waits on the lock instead of measuring twice."""
-    if (precision != "auto" and threads != "auto") or is_cached(model, shape, precision, threads):
+    finds the choice cached; a call that arrives meanwhile waits on the lock instead of measuring twice.
+    One at a time: while one runs, later calls (a page rerun, another sample count) start nothing, so a
+    press never waits behind a queue of measurements for shapes the user has left."""
+    if (precision != "auto" and threads != "auto") or is_cached(model, shape, precision, threads) \
+            or not _warming.acquire(blocking=False):
         return None
-    th = threading.Thread(target=choose, args=(model, shape, "cpu", precision, threads), daemon=True,
-                          name="motionlab-autotune")
+
+    def measure():
+        try:
+            choose(model, shape, "cpu", precision, threads)
+        finally:
+            _warming.release()
+
+    th = threading.Thread(target=measure, daemon=True, name="motionlab-autotune")
     th.start()
     return th
 

@@ -1,4 +1,6 @@
 """motionlab.autotune: explicit choices are honoured, auto keeps the fastest measured, bf16 only where faster."""
+import threading
+
 import pytest
 import torch
 
@@ -89,3 +91,23 @@ def test_real_measurement_runs_and_is_reused(model):
     th = autotune.warm_async(model, (3, 40, 32))
     th.join(60)
     assert autotune.is_cached(model, (3, 40, 32)) and autotune.warm_async(model, (3, 40, 32)) is None
+
+
+def test_warming_runs_one_measurement_at_a_time(model, monkeypatch):
+    """Reruns during a measurement (or a new sample count) must not queue more of them."""
+    started, go = threading.Event(), threading.Event()
+    calls = []
+
+    def slow_choose(*a, **k):
+        calls.append(a[1])
+        started.set()
+        go.wait(10)
+    monkeypatch.setattr(autotune, "choose", slow_choose)
+    th = autotune.warm_async(model, (4, 40, 32))
+    assert started.wait(10)
+    assert autotune.warm_async(model, (4, 40, 32)) is None and autotune.warm_async(model, (5, 40, 32)) is None
+    go.set()
+    th.join(10)
+    th2 = autotune.warm_async(model, (5, 40, 32))  # free again once the first ended
+    th2.join(10)
+    assert calls == [(4, 40, 32), (5, 40, 32)]
