@@ -163,9 +163,14 @@ def load_clip(path: str | os.PathLike, min_frames: int = 1) -> Clip:
     return loads_clip(read_clip_bytes(path), min_frames=min_frames, source=str(Path(path)))
 
 
+def clip_bytes(clip: Clip) -> bytes:
+    """The clip file's bytes: what save_clip writes, downloads hold and clip records hash."""
+    return json.dumps(clip.to_dict()).encode()
+
+
 def save_clip(clip: Clip, path: str | os.PathLike) -> None:
     from .io import atomic_write_bytes
-    atomic_write_bytes(path, json.dumps(clip.to_dict()).encode())
+    atomic_write_bytes(path, clip_bytes(clip))
 
 
 DEFAULT_CLIP = Path(__file__).resolve().parent.parent / "data" / "uptown_funk.json"

@@ -14,14 +14,13 @@ that of the file's bytes (`sha256sum` prints the same), so a checkpoint can say 
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .clip import Clip, loads_clip, read_clip_bytes
+from .clip import Clip, clip_bytes, loads_clip, read_clip_bytes
 from .errors import ClipError
 
 MANIFEST_SUFFIX = ".txt"
@@ -41,7 +40,7 @@ class NamedClip:
 
 def clip_sha256(clip: Clip) -> str:
     """For a clip held in memory: the sha256 of the JSON file save_clip would write."""
-    return hashlib.sha256(json.dumps(clip.to_dict()).encode()).hexdigest()
+    return hashlib.sha256(clip_bytes(clip)).hexdigest()
 
 
 def named(clip: Clip, name: str) -> NamedClip:

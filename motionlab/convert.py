@@ -9,13 +9,12 @@ The format and keypoint layout are detected; docs/POSE_FORMATS.md lists both and
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from .cli import run_main
 from .errors import PoseFileError
-from .io import atomic_write_bytes
+from .clip import save_clip
 from .poseformats import MAX_POSE_FILE_BYTES, convert_files, parse_size
 
 
@@ -65,7 +64,7 @@ def main(argv=None) -> int:
         raise PoseFileError(f"{out} exists; pass --force to overwrite it")
     files = [(str(f), _read(f)) for f in _inputs(a.inputs)]
     clip, report = convert_files(files, size=size, min_confidence=a.min_confidence, max_gap=a.max_gap)
-    atomic_write_bytes(out, json.dumps(clip.to_dict()).encode())
+    save_clip(clip, out)
     if not a.quiet:
         for line in report.lines():
             print(line)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .clip import MAX_FRAMES, Clip, loads_clip, loads_json
+from .clip import MAX_FRAMES, Clip, clip_bytes, loads_clip, loads_json
 from .errors import PoseFileError as _Err
 
 # -- layouts (keypoint order as the tools write them) -------------------------------------------
@@ -722,7 +722,7 @@ def pose_to_clip(track: PoseTrack, size: tuple[int, int] | None = None, min_conf
     joints = tuple(sorted(out))
     clip = Clip(joints, np.stack([out[j] for j in joints], axis=1).astype(np.float32))
     # the bytes a saved clip would have, through the loader's checks
-    clip = loads_clip(json.dumps(clip.to_dict()).encode(), min_frames=min_frames, source=src)
+    clip = loads_clip(clip_bytes(clip), min_frames=min_frames, source=src)
     report = ConvertReport(src, track.format, track.layout.title, clip.num_frames, joints, filled,
                            int((~ok).any(1).sum()), track.empty_frames, track.multi_person_frames,
                            tuple(size) if size is not None else None)

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 import zipfile
 
 from .. import export
-from ..clip import Clip
+from ..clip import Clip, clip_bytes
 from ..export import LAYOUTS, fps_tag  # noqa: F401  (the pages' names for them)
 from ..render import video_bytes
 
@@ -38,7 +37,7 @@ def clips_json(clips: list[Clip], names: list[str]) -> tuple[bytes, str, str]:
     if not clips:
         raise ValueError("nothing to export")
     if len(clips) == 1:
-        return json.dumps(clips[0].to_dict()).encode(), "json", MIME["json"]
+        return clip_bytes(clips[0]), "json", MIME["json"]
     buf = io.BytesIO()
     used = set()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -47,7 +46,7 @@ def clips_json(clips: list[Clip], names: list[str]) -> tuple[bytes, str, str]:
             while fn in used:
                 fn += "_"
             used.add(fn)
-            z.writestr(f"{fn}.json", json.dumps(c.to_dict()))
+            z.writestr(f"{fn}.json", clip_bytes(c))
     return buf.getvalue(), "zip", MIME["zip"]
 
 
