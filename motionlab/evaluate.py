@@ -20,7 +20,7 @@ from .checkpoints import load_model, read_checkpoint
 from .cli import resolve_clip, resolve_clips, run_main
 from .dataset import DataConfig, MotionSequenceDataset
 from .errors import ClipError, MotionlabError
-from .io import atomic_write_bytes
+from .io import atomic_write_bytes, atomic_write_json
 from .metrics import METRICS, sample_metrics
 from .novelty import COLUMNS as NOVELTY_COLUMNS, NoveltyError, novelty, training_clip_mismatch
 from .sample import SPEC_SAMPLER, SamplerChoice, add_sampling_args, sample_checkpoint, sampling_from_args
@@ -109,7 +109,7 @@ def write_precomputed(row: dict, command: str) -> Path:
             "seed", "sampler", "precision", "threads", "seconds", "machine", "weights")
     path = precomputed_path(row["checkpoint"])
     doc = {**{k: row[k] for k in keep if k in row}, "command": command}
-    atomic_write_bytes(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+    atomic_write_json(path, doc)
     note_in_card(row["checkpoint"], doc)
     return path
 

@@ -32,7 +32,7 @@ import torch
 
 from .cli import run_main
 from .errors import MotionlabError
-from .io import atomic_write_bytes
+from .io import atomic_write_json
 from .metrics import METRICS, sample_metrics
 
 # the spec's 256/5/1024 recipe (checkpoints/long_1000/CARD.md) less seed, epochs and device
@@ -126,6 +126,11 @@ def _planned_epochs(agg_rate: float, done: int, runs_now: int, seconds_left: flo
     return int(max(step, min(max_epochs, step * math.floor(e / step))))
 
 
+def _stop_after_epoch(trainers) -> None:
+    for t in trainers:  # Trainer.run reads cfg.epochs before each epoch
+        t.cfg.epochs = min(t.cfg.epochs, t.epoch + 1)
+
+
 def train_together(specs, make_trainer, *, log=print, plan=None, deadline: float | None = None) -> dict:
     """Train runs side by side, one thread each. plan(agg_rate, done) -> epochs may lower the common
     budget once the rate is known; past `deadline` (time.time()) every run stops after its epoch."""
@@ -148,8 +153,7 @@ def train_together(specs, make_trainer, *, log=print, plan=None, deadline: float
     while any(r.is_alive() for r in runners):
         time.sleep(0.5)
         if any(r.error for r in runners):  # the others stop after their epoch, so the failure shows now
-            for t in trainers:
-                t.cfg.epochs = min(t.cfg.epochs, t.epoch + 1)
+            _stop_after_epoch(trainers)
             break
         now, ep = time.time(), [t.epoch for t in trainers]
         if plan is not None and planned is None:
@@ -162,8 +166,7 @@ def train_together(specs, make_trainer, *, log=print, plan=None, deadline: float
                     t.cfg.epochs = asked[id(t)] = planned
                 log(f"rate {rate:.2f} epochs/s over {len(trainers)} runs: budget {planned} epochs each")
         if deadline is not None and now > deadline:
-            for t in trainers:
-                t.cfg.epochs = min(t.cfg.epochs, t.epoch + 1)
+            _stop_after_epoch(trainers)
     for r in runners:
         r.join()
     if deadline is not None and time.time() > deadline:
@@ -324,10 +327,6 @@ def parse_recipe(text: str) -> tuple:
     return tuple(c for c in CHANGES if c in parts)
 
 
-def save_json(doc: dict, path) -> None:
-    atomic_write_bytes(Path(path), (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m motionlab.fidelity", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -369,7 +368,7 @@ def main(argv=None) -> int:
         doc = confirm(a.data, Path(a.out), a.device, specs, a.epochs, a.budget_seconds,
                       not a.no_cuda_graph and a.device.startswith("cuda"), a.monitor_every,
                       log=lambda s: print(s, flush=True))
-        save_json(doc, a.json)
+        atomic_write_json(doc, a.json)
         print(a.json)
         return 0
     if a.cmd == "run":
@@ -379,7 +378,7 @@ def main(argv=None) -> int:
         graph, t0 = not a.no_cuda_graph and a.device.startswith("cuda"), time.time()
         try:
             study(a.data, Path(a.out), a.device, a.epochs, a.budget_seconds, graph, a.monitor_every,
-                  log=log, on_phase=lambda d: save_json(d, a.json))
+                  log=log, on_phase=lambda d: atomic_write_json(d, a.json))
         except MotionlabError as e:
             if not graph or time.time() - t0 > 120:
                 raise
@@ -387,7 +386,7 @@ def main(argv=None) -> int:
             log(f"with CUDA graphs: {e}; again without them")
             budget = a.budget_seconds and a.budget_seconds - (time.time() - t0)
             study(a.data, Path(a.out) / "eager", a.device, a.epochs, budget, False, a.monitor_every,
-                  log=log, on_phase=lambda d: save_json(d, a.json))
+                  log=log, on_phase=lambda d: atomic_write_json(d, a.json))
         print(a.json)
         return 0
     from .fidelity_report import write_report

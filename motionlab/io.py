@@ -21,6 +21,12 @@ def _mkstemp(dir, name: str) -> tuple[int, str]:
     return tempfile.mkstemp(dir=dir, prefix=f".{name}.{os.getpid()}.", suffix=".tmp")
 
 
+def atomic_write_json(path, doc) -> None:
+    """A committed JSON record (evaluation.json, docs/FIDELITY.json): sorted keys, one-space indent, newline."""
+    import json
+    atomic_write_bytes(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+
+
 def atomic_write_bytes(path, data: bytes) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
