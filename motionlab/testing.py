@@ -70,11 +70,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync"]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"  # the app has finished its script run
 # Counts script runs (whole page or fragment) from the app's script-run state.
+# Counts every change of the app's script state into "running". The observer gets its records in a
+# batch: a short rerun can start and end before it runs, so each record's new value is read from the
+# next record's old value (or the attribute itself for the last), never only from the attribute.
 COUNT_RERUNS = """() => {
   const app = document.querySelector("[data-testid='stApp']");
   window.__reruns = 0;
-  new MutationObserver(() => { if (app.dataset.testScriptState === "running") window.__reruns += 1; })
-    .observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+  new MutationObserver(recs => recs.forEach((r, i) => {
+    const now = i + 1 < recs.length ? recs[i + 1].oldValue : app.dataset.testScriptState;
+    if (now === "running" && r.oldValue !== "running") window.__reruns += 1;
+  })).observe(app, {attributes: true, attributeOldValue: true, attributeFilter: ["data-test-script-state"]});
 }"""
 
 
