@@ -454,6 +454,21 @@ def init_distributed(device: str) -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+def leave_group(finished: bool) -> None:
+    """Destroy the process group once every rank is done with it.
+
+    A rank that tore gloo down while its peer was still saving or talking aborted in C++ ('terminate
+    called without an active exception') after a finished run, so torchrun reported it failed. After a
+    failure the peers may be gone: no barrier then, torchrun stops the rest.
+    """
+    import gc
+    import torch.distributed as dist
+    gc.collect()  # the DDP wrapper's reducer holds the group: let it go first
+    if finished:
+        dist.barrier()
+    dist.destroy_process_group()
+
+
 def _main_thread() -> bool:
     import threading
     return threading.current_thread() is threading.main_thread()
@@ -568,8 +583,11 @@ def main(argv=None) -> int:
         raise MotionlabError(f"{a.out} already holds a run (last.pt); pass --resume to continue it "
                              "or choose another --out")
     rank, world = init_distributed(train.device)  # torchrun: one process per rank
+    finished = False
     try:
-        return _train(a, data, model, diff, train, rank, world)
+        code = _train(a, data, model, diff, train, rank, world)
+        finished = True
+        return code
     except RuntimeError as e:
         if world == 1 or not _LOST_RANK.search(str(e)):
             raise
@@ -579,8 +597,7 @@ def main(argv=None) -> int:
                              f"{a.out}/last.pt holds the last saved epoch: continue with --resume") from None
     finally:
         if world > 1:
-            import torch.distributed as dist
-            dist.destroy_process_group()
+            leave_group(finished)
 
 
 def _train(a, data, model, diff, train, rank: int, world: int) -> int:
