@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from motionlab import integrity
-from motionlab.checkpoints import read_checkpoint
+from motionlab.formats import integrity
+from motionlab.formats.checkpoints import read_checkpoint
 from motionlab.lab import catalog
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -37,7 +37,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=10)
     a = p.parse_args()
     import torch
-    from motionlab.checkpoints import read_checkpoint
+    from motionlab.formats.checkpoints import read_checkpoint
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     out = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from motionlab.clip import save_clip  # noqa: E402
-from motionlab.demo import demo_clip  # noqa: E402
+from motionlab.data.clip import save_clip  # noqa: E402
+from motionlab.data.demo import demo_clip  # noqa: E402
 from motionlab.testing import TINY_MODEL_FLAGS  # noqa: E402
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from motionlab.checkpoints import load_model
-from motionlab.diffusion import DiffusionConfig, GaussianDiffusion
+from motionlab.formats.checkpoints import load_model
+from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
 from motionlab.sample import TRAJECTORY_BUDGET_BYTES, generate, sample_checkpoint, trajectory_stride
 from motionlab.testing import tiny_run
 

@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
-from motionlab.clipset import resolve_clip
-from motionlab.novelty import novelty
+from motionlab.data.clipset import resolve_clip
+from motionlab.evaluation.novelty import novelty
 
 
 def main():

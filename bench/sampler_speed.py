@@ -2,7 +2,7 @@
 
     python bench/sampler_speed.py [--checkpoint checkpoints/long_10000/model.pt] [--num-samples 8]
 
-Every row uses the same precision and threads, chosen once by motionlab.autotune (or given), so
+Every row uses the same precision and threads, chosen once by motionlab.core.autotune (or given), so
 the ratios compare samplers only. The autotune's own cost and choice are reported too, and so is
 the time of one forward pass at each setting it tried.
 """
@@ -12,10 +12,10 @@ import time
 
 import torch
 
-from motionlab import autotune
-from motionlab.checkpoints import load_model
+from motionlab.core import autotune
+from motionlab.formats.checkpoints import load_model
 from motionlab.sample import DEFAULT_SAMPLER, SPEC_SAMPLER, SamplerChoice, generate
-from motionlab.samplers import SAMPLERS
+from motionlab.core.samplers import SAMPLERS
 
 STEPS = (10, 20, 25, 50, 100)
 

@@ -10,9 +10,9 @@ import time
 
 import torch
 
-from motionlab.cuda_graphs import GraphStep, fast_cuda_backends
-from motionlab.diffusion import DiffusionConfig, GaussianDiffusion, autocast
-from motionlab.model import ModelConfig, PositionalUNet1D, count_parameters
+from motionlab.core.cuda_graphs import GraphStep, fast_cuda_backends
+from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion, autocast
+from motionlab.core.model import ModelConfig, PositionalUNet1D, count_parameters
 from motionlab.train import TrainConfig
 
 

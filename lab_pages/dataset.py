@@ -5,8 +5,8 @@ import streamlit as st
 
 from motionlab.errors import MotionlabError
 from motionlab.lab import access, config, datasets, figures, imports, keys, ui, uploads
-from motionlab.metrics import METRICS
-from motionlab.spec_reference import SPEC_BASELINES
+from motionlab.evaluation.metrics import METRICS
+from motionlab.evaluation.spec_reference import SPEC_BASELINES
 
 st.header("Dataset")
 

@@ -3,7 +3,7 @@ import streamlit as st
 
 from motionlab import edit as ed
 from motionlab.errors import MotionlabError
-from motionlab.export import CLIP_FPS
+from motionlab.formats.export import CLIP_FPS
 from motionlab.lab import editing, figures, jobs, keys, results, ui
 from motionlab.edit import EDIT_SAMPLER
 

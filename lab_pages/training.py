@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from motionlab.diffusion import MAX_TIMESTEPS
+from motionlab.core.diffusion import MAX_TIMESTEPS
 from motionlab.errors import MotionlabError
 from motionlab.lab import access, catalog, config, figures, keys, processes, ui
 

@@ -1,5 +1,5 @@
 """motionlab: motion diffusion experiments on 2D dance keypoints."""
-from .errors import CheckpointError, ClipError, MotionlabError
+from motionlab.errors import CheckpointError, ClipError, MotionlabError
 
 __all__ = ["MotionlabError", "ClipError", "CheckpointError"]
 __version__ = "0.1.0"

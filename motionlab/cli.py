@@ -4,8 +4,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from .clipset import resolve_clip, resolve_clips  # noqa: F401  (re-exported: the tools' --data)
-from .errors import MotionlabError
+from motionlab.data.clipset import resolve_clip, resolve_clips  # noqa: F401  (re-exported: the tools' --data)
+from motionlab.errors import MotionlabError
 
 
 def run_main(prog: str, main, argv=None) -> int:

@@ -12,10 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli import run_main
-from .errors import PoseFileError
-from .clip import save_clip
-from .poseformats import MAX_POSE_FILE_BYTES, convert_files, parse_size
+from motionlab.cli import run_main
+from motionlab.errors import PoseFileError
+from motionlab.data.clip import save_clip
+from motionlab.formats.poseformats import MAX_POSE_FILE_BYTES, convert_files, parse_size
 
 
 def _inputs(paths: list[str]) -> list[Path]:

@@ -25,13 +25,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .checkpoints import LoadedModel, load_model
-from .clip import Clip, load_clip, save_clip
-from .cli import resolve_clip, run_main
-from .errors import MotionlabError
-from .metrics import METRICS, all_metrics
-from .sample import SamplerChoice, add_sampling_args, generate, sampling_from_args
-from .skeleton import BONES
+from motionlab.formats.checkpoints import LoadedModel, load_model
+from motionlab.data.clip import Clip, load_clip, save_clip
+from motionlab.cli import resolve_clip, run_main
+from motionlab.errors import MotionlabError
+from motionlab.evaluation.metrics import METRICS, all_metrics
+from motionlab.sample import SamplerChoice, add_sampling_args, generate, sampling_from_args
+from motionlab.data.skeleton import BONES
 
 TASKS = ("inbetween", "continue", "long", "regen")
 PARTS = {"upper": ("nose", "neck_mid", "shoulder", "elbow", "hand"),
@@ -462,8 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _write_exports(out: Path, edit, exports: list[str], fps: float, src_fps: float) -> list[str]:
     """Each edited clip in each asked format; the frame rate is in every file name."""
-    from .export import at_fps, files_for, fps_tag, write_files
-    from .render import write_video
+    from motionlab.formats.export import at_fps, files_for, fps_tag, write_files
+    from motionlab.formats.render import write_video
     written = []
     clips = edit.clips()
     names = [f"{edit.task}_{i:02d}" for i in range(len(clips))]
@@ -485,7 +485,7 @@ def _write_exports(out: Path, edit, exports: list[str], fps: float, src_fps: flo
 
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
-    from .export import check_fps
+    from motionlab.formats.export import check_fps
     choice = sampling_from_args(a)
     src_fps = check_fps(a.source_fps, "--source-fps")
     fps = check_fps(a.fps if a.fps is not None else src_fps, "--fps")
@@ -521,7 +521,7 @@ def main(argv=None) -> int:
               "samples": edit.num_samples,
               "windows": edit.windows, "seconds": round(edit.seconds, 2), "fps": src_fps, "notes": edit.notes,
               "known_frames": int(edit.known.all(1).sum()), "seam": seams, "part_metrics": metrics}
-    from .io import atomic_write_bytes
+    from motionlab.io import atomic_write_bytes
     atomic_write_bytes(out / "edit_report.json", json.dumps(report, indent=1).encode())
     written.append(str(out / "edit_report.json"))
     for line in summary_lines(edit, seams, metrics):

@@ -16,16 +16,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoints import load_model, read_checkpoint
-from .cli import resolve_clip, resolve_clips, run_main
-from .dataset import DataConfig, MotionSequenceDataset
-from .errors import ClipError, MotionlabError
-from .io import atomic_write_bytes, atomic_write_json
-from .metrics import METRICS, sample_metrics
-from .novelty import COLUMNS as NOVELTY_COLUMNS, NoveltyError, novelty, training_clip_mismatch
-from .sample import SPEC_SAMPLER, SamplerChoice, add_sampling_args, sample_checkpoint, sampling_from_args
+from motionlab.formats.checkpoints import load_model, read_checkpoint
+from motionlab.cli import resolve_clip, resolve_clips, run_main
+from motionlab.data.dataset import DataConfig, MotionSequenceDataset
+from motionlab.errors import ClipError, MotionlabError
+from motionlab.io import atomic_write_bytes, atomic_write_json
+from motionlab.evaluation.metrics import METRICS, sample_metrics
+from motionlab.evaluation.novelty import COLUMNS as NOVELTY_COLUMNS, NoveltyError, novelty, training_clip_mismatch
+from motionlab.sample import SPEC_SAMPLER, SamplerChoice, add_sampling_args, sample_checkpoint, sampling_from_args
+from motionlab.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def baseline_windows(clip, window: int, stride: int, limit: int, seed: int = 42) -> MotionSequenceDataset:

@@ -15,12 +15,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import autotune
-from .checkpoints import LoadedModel, load_model
-from .cli import run_main
-from .clip import clip_from_channels, save_clip
-from .errors import MotionlabError
-from .samplers import SAMPLERS, Sampler, make_sampler
+from motionlab.core import autotune
+from motionlab.formats.checkpoints import LoadedModel, load_model
+from motionlab.cli import run_main
+from motionlab.data.clip import clip_from_channels, save_clip
+from motionlab.errors import MotionlabError
+from motionlab.core.samplers import SAMPLERS, Sampler, make_sampler
 
 MAX_SAMPLES = 64
 TRAJECTORY_BUDGET_BYTES = 96 * 2**20  # the slider's kept states, x_t and x0-hat together
@@ -125,7 +125,7 @@ def generate(model, diffusion, num_samples: int, window: int, seed: int = 42, *,
     """Sample (N, C, W) normalized clips; same seed and settings, same samples.
 
     The noise comes from a CPU torch.Generator so results do not depend on the device.
-    precision and threads may be 'auto' (motionlab.autotune); threads None keeps torch's setting.
+    precision and threads may be 'auto' (motionlab.core.autotune); threads None keeps torch's setting.
     on_step(step_output) is called after each step (for progress and live previews).
     known/mask/resample: masked sampling (GaussianDiffusion.sample_steps; motionlab.edit builds them).
     """
@@ -222,7 +222,7 @@ def main(argv=None) -> int:
     px = run.pixels
     if not np.isfinite(px).all():  # such files would not load back as clips
         raise MotionlabError(f"{a.checkpoint}: samples contain NaN or inf; nothing written")
-    from .render import write_video
+    from motionlab.formats.render import write_video
     exts = [e for e, on in (("gif", a.gif), ("mp4", a.mp4)) if on]
     written, clips = [], []
     for i, s in enumerate(px):

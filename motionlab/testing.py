@@ -11,11 +11,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
-from .dataset import DataConfig
-from .demo import demo_clip
-from .diffusion import DiffusionConfig
-from .model import ModelConfig
-from .train import TrainConfig, Trainer
+from motionlab.data.dataset import DataConfig
+from motionlab.data.demo import demo_clip
+from motionlab.core.diffusion import DiffusionConfig
+from motionlab.core.model import ModelConfig
+from motionlab.train import TrainConfig, Trainer
+from motionlab.paths import REPO
 
 TINY_MODEL = dict(base_channels=16, channel_mults=(1, 2), time_dim=32)
 TINY_MODEL_FLAGS = ["--base-channels", "16", "--channel-mults", "1,2", "--time-dim", "32"]
@@ -96,7 +97,7 @@ def lab_server(env: dict | None = None, log_path=None, timeout: float = 90):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    root = Path(__file__).resolve().parent.parent
+    root = REPO
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "lab_app.py", "--server.headless", "true",

@@ -16,23 +16,22 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from .checkpoints import read_checkpoint, save_checkpoint
-from .cli import run_main
-from .clipset import resolve_clips
-from .cuda_graphs import GraphStep, fast_cuda_backends
-from .dataset import DataConfig, MotionSequenceDataset
-from .diffusion import PREDICTIONS, VARIANCES, DiffusionConfig, GaussianDiffusion, autocast, randn_like
-from .sample import SamplerChoice, generate
-from .samplers import SAMPLERS
-from .schedules import SCHEDULES
-from .errors import ConfigError, MotionlabError
-from .integrity import SUFFIX, recorded
-from .io import atomic_write_bytes, check_writable_dir, remove_stale_temps
-from .metrics import sample_metrics
-from .model import MIN_WINDOW, ModelConfig, PositionalUNet1D, count_parameters, parse_channel_mults
+from motionlab.formats.checkpoints import read_checkpoint, save_checkpoint
+from motionlab.cli import run_main
+from motionlab.data.clipset import resolve_clips
+from motionlab.core.cuda_graphs import GraphStep, fast_cuda_backends
+from motionlab.data.dataset import DataConfig, MotionSequenceDataset
+from motionlab.core.diffusion import PREDICTIONS, VARIANCES, DiffusionConfig, GaussianDiffusion, autocast, randn_like
+from motionlab.sample import SamplerChoice, generate
+from motionlab.core.samplers import SAMPLERS
+from motionlab.core.schedules import SCHEDULES
+from motionlab.errors import ConfigError, MotionlabError
+from motionlab.formats.integrity import SUFFIX, recorded
+from motionlab.io import atomic_write_bytes, check_writable_dir, remove_stale_temps
+from motionlab.evaluation.metrics import sample_metrics
+from motionlab.core.model import MIN_WINDOW, ModelConfig, PositionalUNet1D, count_parameters, parse_channel_mults
 
 
 @dataclass
@@ -357,7 +356,7 @@ class Trainer:
         return self.cfg.cuda_graph and self.device.type == "cuda" and len(self.ds) % self.cfg.batch_size == 0
 
     def prepare_graph(self) -> None:
-        """Capture the CUDA graph now rather than in the first epoch (motionlab.fidelity captures every
+        """Capture the CUDA graph now rather than in the first epoch (motionlab.studies.fidelity captures every
         run's before their threads start)."""
         if self._uses_graph() and self._graph is None:
             _, window, channels = self.ds.raw.shape  # epoch_windows' (N, C, W) layout, without building one

@@ -19,6 +19,6 @@ run() {  # name, extra flags
 mkdir -p runs
 run ${prefix}_plain & run ${prefix}_vel --vel-weight 1.0 & wait
 run ${prefix}_jitter --jitter & run ${prefix}_jitter_mirror --jitter --mirror & wait
-$py -m motionlab.report --title "Next-step ablation ($window-frame windows, $epochs epochs)" \
+$py -m motionlab.studies.report --title "Next-step ablation ($window-frame windows, $epochs epochs)" \
   --checkpoints runs/${prefix}_plain/best.pt runs/${prefix}_vel/best.pt runs/${prefix}_jitter/best.pt \
   runs/${prefix}_jitter_mirror/best.pt --num-samples 8 --seed 42 --out $doc --notes $notes

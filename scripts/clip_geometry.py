@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/clip_geometry.py [data/uptown_funk.json]
 
-Prints JSON: for each derived joint of motionlab.poseformats.DERIVED, the largest and mean distance
+Prints JSON: for each derived joint of motionlab.formats.poseformats.DERIVED, the largest and mean distance
 (pixels) between the clip's joint and the mean of its parts, and the least-squares weights of the
 parts; the median forearm / upper-arm length ratio (is 'hand' the wrist?); and on which side of the
 image the left shoulder is (whose left the clip means).
@@ -14,8 +14,8 @@ import sys
 
 import numpy as np
 
-from motionlab.clip import load_clip
-from motionlab.poseformats import DERIVED, derive_joints
+from motionlab.data.clip import load_clip
+from motionlab.formats.poseformats import DERIVED, derive_joints
 
 
 def measure(path) -> dict:

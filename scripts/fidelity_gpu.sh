@@ -18,7 +18,7 @@ cp "$OUT/FIDELITY.json" "$OUT/fidelity.log" $R/pack/
 python3 - <<'PY' 2>&1
 import json, shutil
 from pathlib import Path
-from motionlab.checkpoints import release_copy
+from motionlab.formats.checkpoints import release_copy
 R = Path("/tmp/fidelity")
 d = json.loads((R / "pack/FIDELITY.json").read_text())
 s = d.get("shipped") or min((r for r in d["rows"] if d["runs"][r["run"]]["seed"] == 42), key=lambda r: r["score"])

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from motionlab.checkpoints import release_copy, weights_of
-from motionlab.integrity import recorded, sidecar
+from motionlab.formats.checkpoints import release_copy, weights_of
+from motionlab.formats.integrity import recorded, sidecar
 
 p = argparse.ArgumentParser()
 p.add_argument("--src", required=True)

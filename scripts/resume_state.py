@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from motionlab.checkpoints import read_checkpoint, save_checkpoint
+from motionlab.formats.checkpoints import read_checkpoint, save_checkpoint
 from motionlab.errors import CheckpointError
 
 

@@ -41,7 +41,7 @@ timeout -s TERM $left python3 -m motionlab.train --data data/uptown_funk.json --
   --precision $prec --cuda-graph --tag $tag --out $run $resume >> $R/pack/$tag.log 2>&1
 echo "segment rc $?" >> $R/pack/$tag.log
 python3 - <<'PY'
-from motionlab.checkpoints import read_checkpoint, release_copy
+from motionlab.formats.checkpoints import read_checkpoint, release_copy
 R = "/tmp/long_runs"
 release_copy(f"{R}/long_10000/best.pt", f"{R}/pack/long_10000.pt")
 best = read_checkpoint(f"{R}/pack/long_10000.pt")  # the last epoch is in the log's summary line

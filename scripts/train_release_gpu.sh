@@ -32,7 +32,7 @@ wait
 tail -n 3 $R/*.log
 python3 - <<'PY'
 import json, os
-from motionlab.checkpoints import release_copy, read_checkpoint
+from motionlab.formats.checkpoints import release_copy, read_checkpoint
 R = "/tmp/release_runs"
 os.makedirs(f"{R}/pack", exist_ok=True)
 for tag, which in (("earlystop_500", "last"), ("long_1000", "best"), ("long_10000", "best")):

@@ -19,7 +19,7 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 REPO = Path(__file__).resolve().parent.parent
 
-from motionlab.demo import demo_clip  # noqa: E402
+from motionlab.data.demo import demo_clip  # noqa: E402
 # the tiny network every test uses (~46k parameters instead of ~9.9M); tests import them from here
 from motionlab.testing import (TINY_MODEL, TINY_MODEL_FLAGS, TINY_TIMESTEPS, tiny_model_config,  # noqa: E402,F401
                                tiny_trainer)

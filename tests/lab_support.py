@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from motionlab.checkpoints import release_copy
+from motionlab.formats.checkpoints import release_copy
 from motionlab.testing import tiny_run
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,8 +11,8 @@ import json
 
 import numpy as np
 
-from motionlab.clip import Clip
-from motionlab.poseformats import LAYOUTS, MEDIAPIPE_33
+from motionlab.data.clip import Clip
+from motionlab.formats.poseformats import LAYOUTS, MEDIAPIPE_33
 
 # keypoint -> (project joint it sits beside, offset in pixels)
 _EXTRA = {"eye": ("nose", (-6, -8)), "ear": ("nose", (-14, -2)), "mouth": ("nose", (-4, 8)),

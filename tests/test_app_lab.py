@@ -16,10 +16,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab_support import ROOT, lab_env, lab_tree, open_page  # noqa: F401  (fixtures)
-from motionlab.clip import loads_clip
-from motionlab.demo import demo_clip
+from motionlab.data.clip import loads_clip
+from motionlab.data.demo import demo_clip
 from motionlab.lab import processes
-from motionlab.metrics import METRICS
+from motionlab.evaluation.metrics import METRICS
 
 APP = str(ROOT / "lab_app.py")
 
@@ -100,7 +100,7 @@ def test_sample_page_picks_samples_scrubs_and_exports(lab_env, downloads, monkey
     den = chart(at, "sample.denoise")
     assert [a["text"] for a in den["layout"]["annotations"]] == ["x_t at step 0 (noisy input)",
                                                                    "x̂0 predicted at step 0"]
-    from motionlab.model import PositionalUNet1D
+    from motionlab.core.model import PositionalUNet1D
 
     def no_model(*a, **k):
         raise AssertionError("the view ran the model")

@@ -1,12 +1,12 @@
-"""motionlab.autotune: explicit choices are honoured, auto keeps the fastest measured, bf16 only where faster."""
+"""motionlab.core.autotune: explicit choices are honoured, auto keeps the fastest measured, bf16 only where faster."""
 import threading
 
 import pytest
 import torch
 
 from conftest import tiny_model_config
-from motionlab import autotune
-from motionlab.model import PositionalUNet1D
+from motionlab.core import autotune
+from motionlab.core.model import PositionalUNet1D
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ import torch
 
 from conftest import tiny_model_config
 from motionlab import CheckpointError
-from motionlab.checkpoints import (FORMAT, REQUIRED, list_checkpoints, load_model, read_checkpoint, release_copy,
+from motionlab.formats.checkpoints import (FORMAT, REQUIRED, list_checkpoints, load_model, read_checkpoint, release_copy,
                                    save_checkpoint, summarize)
-from motionlab.model import PositionalUNet1D
+from motionlab.core.model import PositionalUNet1D
 from motionlab.sample import sample_checkpoint
 
 

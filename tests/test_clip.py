@@ -6,10 +6,10 @@ import pytest
 
 from conftest import REAL_CLIP, needs_real_clip
 from motionlab import ClipError, MotionlabError
-from motionlab.clip import (MAX_FRAMES, Clip, clip_from_channels, default_clip_path, load_clip, loads_clip,
+from motionlab.data.clip import (MAX_FRAMES, Clip, clip_from_channels, default_clip_path, load_clip, loads_clip,
                             parse_clip, save_clip)
-from motionlab.demo import demo_clip
-from motionlab.skeleton import BONES, JOINTS_20, bones_for, mirror_permutation, side
+from motionlab.data.demo import demo_clip
+from motionlab.data.skeleton import BONES, JOINTS_20, bones_for, mirror_permutation, side
 
 
 def _clip_json(frames=3, joints=("b_joint", "a_joint")):

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from motionlab import ClipError
-from motionlab.clip import Clip
-from motionlab.dataset import STD_FLOOR, DataConfig, MotionSequenceDataset, window_starts
-from motionlab.skeleton import mirror_permutation
+from motionlab.data.clip import Clip
+from motionlab.data.dataset import STD_FLOOR, DataConfig, MotionSequenceDataset, window_starts
+from motionlab.data.skeleton import mirror_permutation
 
 
 @pytest.mark.parametrize("frames,window,stride", [(895, 64, 32), (895, 256, 5), (96, 16, 8), (16, 16, 1),

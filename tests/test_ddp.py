@@ -24,9 +24,9 @@ import pytest
 import torch
 
 from conftest import REPO, TINY_MODEL_FLAGS
-from motionlab.checkpoints import read_checkpoint
-from motionlab.clip import save_clip
-from motionlab.demo import demo_clip
+from motionlab.formats.checkpoints import read_checkpoint
+from motionlab.data.clip import save_clip
+from motionlab.data.demo import demo_clip
 
 pytestmark = [pytest.mark.ddp, pytest.mark.slow]
 LOSS_RTOL = 1e-5

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from conftest import tiny_model_config
-from motionlab.diffusion import DiffusionConfig, GaussianDiffusion, StepOutput, autocast
-from motionlab.samplers import DDPMSampler
-from motionlab.model import PositionalUNet1D
+from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion, StepOutput, autocast
+from motionlab.core.samplers import DDPMSampler
+from motionlab.core.model import PositionalUNet1D
 
 T = 20
 

@@ -9,12 +9,12 @@ import torch
 
 from conftest import REPO
 from motionlab import edit as ed
-from motionlab.checkpoints import load_model
-from motionlab.clip import Clip
-from motionlab.diffusion import DiffusionConfig, GaussianDiffusion
+from motionlab.formats.checkpoints import load_model
+from motionlab.data.clip import Clip
+from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
 from motionlab.errors import MotionlabError
-from motionlab.model import ModelConfig, PositionalUNet1D
-from motionlab.samplers import make_sampler
+from motionlab.core.model import ModelConfig, PositionalUNet1D
+from motionlab.core.samplers import make_sampler
 
 CASES = [("ddpm", None, 0.0), ("ddpm", 4, 0.0), ("ddim", 5, 0.0), ("ddim", 5, 0.7), ("dpmpp", 5, 0.0)]
 

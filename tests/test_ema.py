@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import tiny_trainer
-from motionlab.checkpoints import load_model, read_checkpoint, release_copy, save_checkpoint, summarize
+from motionlab.formats.checkpoints import load_model, read_checkpoint, release_copy, save_checkpoint, summarize
 from motionlab.cli import run_main
 from motionlab.errors import CheckpointError, MotionlabError
 from motionlab.train import TrainConfig, main as train_main

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motionlab import export as ex
-from motionlab.clip import Clip
-from motionlab.skeleton import JOINTS_20
+from motionlab.formats import export as ex
+from motionlab.data.clip import Clip
+from motionlab.data.skeleton import JOINTS_20
 
 
 def read_openpose_folder(folder: Path, num_keypoints: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""motionlab.fidelity: the study's rules (score, combination, budget), its runs, and the committed document."""
+"""motionlab.studies.fidelity: the study's rules (score, combination, budget), its runs, and the committed document."""
 import json
 import time
 from pathlib import Path
@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from motionlab import fidelity
-from motionlab.checkpoints import load_model, read_checkpoint, release_copy
+from motionlab.studies import fidelity
+from motionlab.formats.checkpoints import load_model, read_checkpoint, release_copy
 from motionlab.errors import MotionlabError
-from motionlab.fidelity_report import write_report
-from motionlab.metrics import METRICS
+from motionlab.studies.fidelity_report import write_report
+from motionlab.evaluation.metrics import METRICS
 from motionlab.testing import TINY_MODEL_FLAGS, tiny_trainer
 from motionlab.train import build_parser, configs_from_args
 

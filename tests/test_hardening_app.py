@@ -23,8 +23,8 @@ import torch
 
 from conftest import REPO
 from lab_support import make_tiny_run
-from motionlab.checkpoints import load_model
-from motionlab.clip import MAX_FILE_BYTES, load_clip
+from motionlab.formats.checkpoints import load_model
+from motionlab.data.clip import MAX_FILE_BYTES, load_clip
 from motionlab.cli import run_main
 from motionlab import sample as sample_mod
 from motionlab.sample import DEFAULT_SAMPLER, sample_checkpoint

@@ -26,9 +26,9 @@ from motionlab import CheckpointError
 from motionlab import evaluate as evaluate_mod
 from motionlab import sample as sample_mod
 from motionlab import train as train_mod
-from motionlab.checkpoints import REQUIRED, list_checkpoints, load_model, read_checkpoint, summarize
+from motionlab.formats.checkpoints import REQUIRED, list_checkpoints, load_model, read_checkpoint, summarize
 from motionlab.cli import run_main
-from motionlab.model import PositionalUNet1D
+from motionlab.core.model import PositionalUNet1D
 
 # ---- hostile pickles ---------------------------------------------------------------------------------
 
@@ -299,7 +299,7 @@ def test_list_checkpoints_lists_broken_files_as_broken(broken, tiny_checkpoint):
 
 def test_a_file_vanishing_while_listing_does_not_raise(tmp_path, tiny_checkpoint, monkeypatch):
     shutil.copy(tiny_checkpoint, tmp_path / "a.pt")
-    import motionlab.checkpoints as ckmod
+    import motionlab.formats.checkpoints as ckmod
     real = ckmod.read_checkpoint
 
     def vanish(p):

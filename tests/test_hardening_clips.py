@@ -22,9 +22,9 @@ from motionlab import ClipError
 from motionlab import evaluate as evaluate_mod
 from motionlab import sample as sample_mod
 from motionlab import train as train_mod
-from motionlab.checkpoints import read_checkpoint
+from motionlab.formats.checkpoints import read_checkpoint
 from motionlab.cli import run_main
-from motionlab.clip import MAX_FILE_BYTES, MAX_FRAMES, load_clip, loads_clip
+from motionlab.data.clip import MAX_FILE_BYTES, MAX_FRAMES, load_clip, loads_clip
 
 WINDOW = 16
 
@@ -123,7 +123,7 @@ EXTRA = {"oversized": r"MB exceeds the 50 MB limit", "a_directory": r"no such cl
 ALL_CASES = sorted(CORPUS) + sorted(EXTRA)
 
 
-# --data also takes a folder of clips (motionlab.clipset): to the CLIs an empty one is an empty dataset
+# --data also takes a folder of clips (motionlab.data.clipset): to the CLIs an empty one is an empty dataset
 CLI_EXTRA = {"a_directory": r"the folder holds no \*\.json clip files"}
 
 

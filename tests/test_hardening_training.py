@@ -22,7 +22,7 @@ import torch
 
 from conftest import REPO, TINY_MODEL_FLAGS
 from motionlab import train as train_mod
-from motionlab.checkpoints import list_checkpoints, read_checkpoint
+from motionlab.formats.checkpoints import list_checkpoints, read_checkpoint
 from motionlab.cli import run_main
 
 ARGS = ["--data", "demo", "--window", "16", "--stride", "8", "--limit", "8", "--batch-size", "8",

@@ -18,14 +18,14 @@ import numpy as np
 import pytest
 
 from lab_support import lab_env, lab_tree  # noqa: F401  (fixtures)
-from motionlab.checkpoints import load_model
-from motionlab.clip import load_clip, loads_clip
-from motionlab.demo import demo_clip
+from motionlab.formats.checkpoints import load_model
+from motionlab.data.clip import load_clip, loads_clip
+from motionlab.data.demo import demo_clip
 from motionlab.errors import MotionlabError
 from motionlab.lab import catalog, config, exports, figures, jobs, keys, panels, processes, results, scrubber, tables, uploads
 from motionlab.sample import SamplerChoice
-from motionlab.metrics import METRICS
-from motionlab.spec_reference import SPEC_BASELINES, SPEC_RUNS
+from motionlab.evaluation.metrics import METRICS
+from motionlab.evaluation.spec_reference import SPEC_BASELINES, SPEC_RUNS
 
 
 @pytest.fixture(scope="module")
@@ -439,7 +439,7 @@ def test_a_recycled_pid_is_not_our_run(tmp_path):
 
 
 def test_run_baseline_comes_from_the_folders_checkpoint(lab_tree, tmp_path):
-    from motionlab.checkpoints import read_checkpoint
+    from motionlab.formats.checkpoints import read_checkpoint
     from motionlab.lab import catalog
     want = read_checkpoint(lab_tree["run_best"])["baseline"]
     assert catalog.run_baseline(lab_tree["run_best"].parent) == want
@@ -451,7 +451,7 @@ def test_run_baseline_comes_from_the_folders_checkpoint(lab_tree, tmp_path):
 def test_accept_upload_validates_once_per_file_and_checks_size_before_reading():
     import json as _json
 
-    from motionlab.demo import demo_clip
+    from motionlab.data.demo import demo_clip
     state, reads = {}, []
 
     def reader(data):

@@ -10,12 +10,12 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import tiny_trainer
 from lab_support import ROOT, lab_env, lab_tree, open_page  # noqa: F401  (fixtures)
-from motionlab.checkpoints import load_model
-from motionlab.clip import save_clip
-from motionlab.demo import demo_clip
+from motionlab.formats.checkpoints import load_model
+from motionlab.data.clip import save_clip
+from motionlab.data.demo import demo_clip
 from motionlab.lab import catalog, panels, results, tables
-from motionlab.metrics import METRICS
-from motionlab.novelty import COLUMNS
+from motionlab.evaluation.metrics import METRICS
+from motionlab.evaluation.novelty import COLUMNS
 
 APP = str(ROOT / "lab_app.py")
 TRAIN_FRAMES = 160  # lab_support trains its tiny models on demo_clip(160)

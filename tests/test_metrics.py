@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 from conftest import REAL_CLIP, needs_real_clip
-from motionlab.clip import load_clip
+from motionlab.data.clip import load_clip
 from motionlab.evaluate import dataset_baseline
-from motionlab.metrics import (DIVERSITY_MAX_CLIPS, METRICS, all_metrics, com_speed, coord_range, diversity,
+from motionlab.evaluation.metrics import (DIVERSITY_MAX_CLIPS, METRICS, all_metrics, com_speed, coord_range, diversity,
                                pos_std, sample_metrics, vel_energy, vel_std)
-from motionlab.spec_reference import SPEC_BASELINES
+from motionlab.evaluation.spec_reference import SPEC_BASELINES
 
 
 def test_constant_clips_give_zeros():

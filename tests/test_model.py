@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import tiny_model_config
-from motionlab.model import ModelConfig, PositionalUNet1D, count_parameters, timestep_embedding
+from motionlab.core.model import ModelConfig, PositionalUNet1D, count_parameters, timestep_embedding
 
 
 @pytest.mark.parametrize("window", [8, 9, 63, 64])

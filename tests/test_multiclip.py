@@ -9,24 +9,24 @@ import torch
 
 from conftest import REAL_CLIP, TINY_MODEL_FLAGS, needs_real_clip, tiny_model_config, tiny_trainer
 from motionlab import ClipError, MotionlabError
-from motionlab.checkpoints import read_checkpoint
+from motionlab.formats.checkpoints import read_checkpoint
 from motionlab.cli import resolve_clips, run_main
-from motionlab.clip import Clip, load_clip, save_clip
-from motionlab.clipset import NamedClip, expand, load_clip_set, named
-from motionlab.dataset import STD_FLOOR, DataConfig, MotionSequenceDataset, window_starts
-from motionlab.demo import demo_clip
-from motionlab.diffusion import DiffusionConfig
+from motionlab.data.clip import Clip, load_clip, save_clip
+from motionlab.data.clipset import NamedClip, expand, load_clip_set, named
+from motionlab.data.dataset import STD_FLOOR, DataConfig, MotionSequenceDataset, window_starts
+from motionlab.data.demo import demo_clip
+from motionlab.core.diffusion import DiffusionConfig
 from motionlab.evaluate import checkpoint_windows
 from motionlab.evaluate import main as evaluate_main
-from motionlab.metrics import all_metrics
+from motionlab.evaluation.metrics import all_metrics
 from motionlab.sample import main as sample_main
-from motionlab.skeleton import mirror_permutation
+from motionlab.data.skeleton import mirror_permutation
 from motionlab.train import TrainConfig, Trainer
 from motionlab.train import main as train_main
 
 
 class ReferenceDataset(torch.utils.data.Dataset):
-    """motionlab.dataset.MotionSequenceDataset as it was before several clips (commit c775458), verbatim."""
+    """motionlab.data.dataset.MotionSequenceDataset as it was before several clips (commit c775458), verbatim."""
 
     def __init__(self, clip: Clip, cfg: DataConfig):
         self.clip, self.cfg = clip, cfg
@@ -335,7 +335,7 @@ def test_dataset_only_prints_pooled_and_per_clip_rows(tmp_path, capsys):
 
 
 def test_a_malformed_clip_record_is_refused(tmp_path, demo):
-    from motionlab.checkpoints import save_checkpoint
+    from motionlab.formats.checkpoints import save_checkpoint
     tr = tiny_trainer(tmp_path, demo, epochs=1)
     tr.run(progress=False)
     ck = read_checkpoint(tmp_path / "last.pt")

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 from conftest import REAL_CLIP, needs_real_clip
-from motionlab import novelty as nv
-from motionlab.clip import load_clip, save_clip
-from motionlab.demo import demo_clip
+from motionlab.evaluation import novelty as nv
+from motionlab.data.clip import load_clip, save_clip
+from motionlab.data.demo import demo_clip
 from motionlab.errors import MotionlabError
 from motionlab.evaluate import checkpoints_markdown, evaluate_checkpoint, main as evaluate_main
-from motionlab.metrics import METRICS
+from motionlab.evaluation.metrics import METRICS
 
 
 def _windows(x, offsets, w):
@@ -104,7 +104,7 @@ def test_real_windows_shifted_on_screen_score_zero_and_the_demo_dancer_about_one
 
 
 def test_training_clip_check(tiny_checkpoint, demo):
-    from motionlab.checkpoints import load_model
+    from motionlab.formats.checkpoints import load_model
     lm = load_model(tiny_checkpoint)
     d = lm.meta["data_config"]
     assert nv.training_clip_mismatch(demo, d, lm.joints, lm.mean) == ""

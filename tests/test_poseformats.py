@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from conftest import REPO, needs_real_clip, tiny_trainer
-from motionlab.clip import load_clip
+from motionlab.data.clip import load_clip
 from motionlab.convert import main as convert_main
 from motionlab.errors import MotionlabError, PoseFileError
-from motionlab.poseformats import (COCO_17, DERIVED, LAYOUTS, MEDIAPIPE_33, convert_files, parse_size,
+from motionlab.formats.poseformats import (COCO_17, DERIVED, LAYOUTS, MEDIAPIPE_33, convert_files, parse_size,
                                    read_pose_files)
-from motionlab.skeleton import JOINTS_20
+from motionlab.data.skeleton import JOINTS_20
 
 import pose_files as pf
 

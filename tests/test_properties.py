@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from motionlab import ClipError
 from motionlab.errors import ConfigError
-from motionlab.clip import MAX_FRAMES, MAX_JOINTS, Clip, load_clip, loads_clip, parse_clip, save_clip
-from motionlab.dataset import DataConfig, MotionSequenceDataset, window_starts
+from motionlab.data.clip import MAX_FRAMES, MAX_JOINTS, Clip, load_clip, loads_clip, parse_clip, save_clip
+from motionlab.data.dataset import DataConfig, MotionSequenceDataset, window_starts
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -231,8 +231,8 @@ def test_spec_sized_trajectory_is_capped():
 
 def test_generated_trajectory_nbytes_respects_the_budget():
     from conftest import tiny_model_config
-    from motionlab.diffusion import DiffusionConfig, GaussianDiffusion
-    from motionlab.model import PositionalUNet1D
+    from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
+    from motionlab.core.model import PositionalUNet1D
     import torch
     torch.manual_seed(0)
     model = PositionalUNet1D(tiny_model_config(in_channels=4)).eval()

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from motionlab.clip import Clip
-from motionlab.demo import demo_clip
-from motionlab.render import (BACKGROUND, COLORS, clip_bounds, encode_video, render_clip, render_grid, video_bytes,
+from motionlab.data.clip import Clip
+from motionlab.data.demo import demo_clip
+from motionlab.formats.render import (BACKGROUND, COLORS, clip_bounds, encode_video, render_clip, render_grid, video_bytes,
                               write_video)
 
 

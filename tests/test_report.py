@@ -4,10 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motionlab import report
-from motionlab.checkpoints import load_model
+from motionlab.studies import report
+from motionlab.formats.checkpoints import load_model
 from motionlab.evaluate import evaluate_checkpoint, fmt, read_precomputed
-from motionlab.metrics import METRICS, all_metrics
+from motionlab.evaluation.metrics import METRICS, all_metrics
 from motionlab.sample import SamplerChoice, sample_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +60,7 @@ def test_report_writes_release_evaluations(tiny_checkpoint, tmp_path):
 
 
 def test_novelty_columns_follow_the_six_only_when_asked(tiny_checkpoint, tmp_path, demo):
-    from motionlab.clip import save_clip
+    from motionlab.data.clip import save_clip
     clip = tmp_path / "demo96.json"
     save_clip(demo, clip)
     args = ["--checkpoints", str(tiny_checkpoint), "--num-samples", "3", "--seed", "7", "--notes", str(tmp_path / "none")]

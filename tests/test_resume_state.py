@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import REPO, tiny_trainer
-from motionlab.checkpoints import read_checkpoint, save_checkpoint
+from motionlab.formats.checkpoints import read_checkpoint, save_checkpoint
 
 SCRIPT = REPO / "scripts" / "resume_state.py"
 

@@ -9,12 +9,12 @@ import torch
 
 from conftest import REAL_CLIP, REPO, TINY_MODEL_FLAGS, tiny_model_config
 from motionlab import MotionlabError
-from motionlab.checkpoints import load_model
-from motionlab.clip import load_clip
-from motionlab.diffusion import DiffusionConfig, GaussianDiffusion
+from motionlab.formats.checkpoints import load_model
+from motionlab.data.clip import load_clip
+from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
 from motionlab.evaluate import baseline_markdown, checkpoints_markdown, dataset_baseline, evaluate_checkpoint
-from motionlab.metrics import METRICS
-from motionlab.model import PositionalUNet1D
+from motionlab.evaluation.metrics import METRICS
+from motionlab.core.model import PositionalUNet1D
 from motionlab.sample import Trajectory, generate, sample_checkpoint, trajectory_stride
 
 T = 10

@@ -5,7 +5,7 @@ import pytest
 
 from motionlab.lab import sampler_advice
 from motionlab.lab.config import ROOT
-from motionlab.metrics import METRICS
+from motionlab.evaluation.metrics import METRICS
 from motionlab.sample import DEFAULT_SAMPLER, SamplerChoice
 
 

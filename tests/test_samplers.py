@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from motionlab.diffusion import DiffusionConfig, GaussianDiffusion
-from motionlab.samplers import SAMPLERS, DDPMSampler, make_sampler, spaced_timesteps
-from motionlab.schedules import cosine_betas, make_betas, rescale_zero_terminal_snr
+from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
+from motionlab.core.samplers import SAMPLERS, DDPMSampler, make_sampler, spaced_timesteps
+from motionlab.core.schedules import cosine_betas, make_betas, rescale_zero_terminal_snr
 
 MU, S = 1.5, 0.5
 

@@ -27,12 +27,12 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import REPO, TINY_MODEL_FLAGS
 from lab_support import lab_env, lab_tree, open_page  # noqa: F401  (fixtures)
-from motionlab import integrity
+from motionlab.formats import integrity
 from motionlab import io as io_mod
 from motionlab import train as train_mod
-from motionlab.checkpoints import load_model, read_checkpoint, release_copy, save_checkpoint
+from motionlab.formats.checkpoints import load_model, read_checkpoint, release_copy, save_checkpoint
 from motionlab.cli import run_main
-from motionlab.demo import demo_clip
+from motionlab.data.demo import demo_clip
 from motionlab.errors import CheckpointError, MotionlabError
 from motionlab.lab import access, catalog, processes
 

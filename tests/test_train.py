@@ -7,7 +7,7 @@ import torch
 
 from conftest import TINY_MODEL_FLAGS, tiny_trainer
 from motionlab import MotionlabError
-from motionlab.checkpoints import read_checkpoint
+from motionlab.formats.checkpoints import read_checkpoint
 from motionlab.cli import run_main
 from motionlab.train import main as train_main
 
@@ -136,10 +136,10 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys, flags, match
 def test_configs_check_themselves_and_the_trainer_leaves_the_callers_alone(tmp_path, demo):
     from dataclasses import replace
 
-    from motionlab.dataset import DataConfig
-    from motionlab.diffusion import MAX_TIMESTEPS, DiffusionConfig
+    from motionlab.data.dataset import DataConfig
+    from motionlab.core.diffusion import MAX_TIMESTEPS, DiffusionConfig
     from motionlab.lab.processes import TrainOptions
-    from motionlab.model import ModelConfig
+    from motionlab.core.model import ModelConfig
     from motionlab.train import TrainConfig, Trainer
 
     with pytest.raises(MotionlabError, match="base_channels must be a positive multiple of 8"):

@@ -16,7 +16,7 @@ deep link such as /training without lab_app.py on a fresh server):
     scrubber.py   the denoising view's payload (kept states at a few moments, sent to the browser once);
                   static/scrubber.js draws it and scrubs in the browser
     tables.py     metrics rows, ratio-to-baseline, the spec's table layout, CSV / markdown
-    exports.py    GIF / MP4 / JSON bytes for the download buttons; pose-tool zips (motionlab.export)
+    exports.py    GIF / MP4 / JSON bytes for the download buttons; pose-tool zips (motionlab.formats.export)
     imports.py    pose files (MediaPipe, COCO-17, OpenPose, MMPose) -> the session's clip (Dataset page)
     editing.py    the Edit page: run an edit (motionlab.edit) as a job, its panels, seam and metric rows
     processes.py  background training runs (python -m motionlab.train) tracked in lab_process.json; a run's summary
@@ -34,7 +34,7 @@ Environment variables (read on every page run, so tests can point them at tmp fo
     MOTIONLAB_TRAJECTORY_MB     per-session cap for the kept denoising trajectory (default 64)
     MOTIONLAB_MAX_TRAINING_RUNS concurrent training runs the lab may start (default 2)
     MOTIONLAB_TORCH_THREADS     torch intra-op threads for sampling in the app (default: measured
-                                once per process by motionlab.autotune, 1..N)
+                                once per process by motionlab.core.autotune, 1..N)
     MOTIONLAB_ALLOW_REMOTE_WRITES  1: visitors from other hosts may upload and start/stop runs
                                 (default: only this machine's, when the server listens beyond loopback)
     MOTIONLAB_MIN_FREE_MB       free space the runs volume needs to start a run or take an upload (1024)

@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..checkpoints import checkpoint_files, summarize
+from motionlab.formats.checkpoints import checkpoint_files, summarize
 
 
 

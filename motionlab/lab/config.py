@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..clip import DEFAULT_CLIP, MAX_FILE_BYTES
+from motionlab.data.clip import DEFAULT_CLIP, MAX_FILE_BYTES
+from motionlab.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 UPLOAD_LIMIT_MB = MAX_FILE_BYTES // 2**20  # clip uploads; loads_clip enforces the same limit
 MAX_SAMPLES = 16
 DEFAULT_TRAJECTORY_MB = 64
@@ -67,7 +68,7 @@ def max_training_runs() -> int:
 
 
 def torch_threads() -> int | None:
-    """MOTIONLAB_TORCH_THREADS, or None to let motionlab.autotune measure 1..N threads."""
+    """MOTIONLAB_TORCH_THREADS, or None to let motionlab.core.autotune measure 1..N threads."""
     try:
         n = int(os.environ.get("MOTIONLAB_TORCH_THREADS", "0"))
     except ValueError:

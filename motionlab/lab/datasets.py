@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..clipset import NamedClip, expand, load_clip_set
-from ..errors import ClipError
-from ..evaluate import baseline_windows
-from ..metrics import METRICS
+from motionlab.data.clipset import NamedClip, expand, load_clip_set
+from motionlab.errors import ClipError
+from motionlab.evaluate import baseline_windows
+from motionlab.evaluation.metrics import METRICS
 
 
 def file_key(specs) -> tuple:

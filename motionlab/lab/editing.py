@@ -7,14 +7,14 @@ from typing import Callable, MutableMapping
 
 import numpy as np
 
-from .. import edit as ed
-from ..checkpoints import LoadedModel
-from ..clip import Clip
-from ..errors import MotionlabError
-from ..metrics import METRICS
-from ..sample import SamplerChoice
-from .figures import Panel
-from .keys import EDIT_RESULT
+from motionlab import edit as ed
+from motionlab.formats.checkpoints import LoadedModel
+from motionlab.data.clip import Clip
+from motionlab.errors import MotionlabError
+from motionlab.evaluation.metrics import METRICS
+from motionlab.sample import SamplerChoice
+from motionlab.lab.figures import Panel
+from motionlab.lab.keys import EDIT_RESULT
 
 TASK_LABELS = {"inbetween": "In-between", "continue": "Continue", "long": "Long dance", "regen": "Regenerate joints"}
 

@@ -5,10 +5,10 @@ import io
 import re
 import zipfile
 
-from .. import export
-from ..clip import Clip, clip_bytes
-from ..export import LAYOUTS, fps_tag  # noqa: F401  (the pages' names for them)
-from ..render import video_bytes
+from motionlab.formats import export
+from motionlab.data.clip import Clip, clip_bytes
+from motionlab.formats.export import LAYOUTS, fps_tag  # noqa: F401  (the pages' names for them)
+from motionlab.formats.render import video_bytes
 
 MIME = {"gif": "image/gif", "mp4": "video/mp4", "json": "application/json", "zip": "application/zip"}
 
@@ -58,5 +58,5 @@ def at_fps(clips: list[Clip], fps: float, src_fps: float) -> list[Clip]:
 def pose_zip(clips: list[Clip], names: list[str], fmt: str, fps: float, src_fps: float = export.CLIP_FPS,
              layout: str = "BODY_25") -> bytes:
     """A zip of one pose-tool format (openpose, pose_png, csv, npy) for every clip, at fps; each file or
-    folder name carries the rate (motionlab.export.files_for)."""
+    folder name carries the rate (motionlab.formats.export.files_for)."""
     return export.export_zip(list(clips), list(names), fmt, fps=fps, src_fps=src_fps, layout=layout)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 from plotly.basedatatypes import BaseFigure
 
-from ..metrics import METRICS
-from ..render import COLORS as RGB
-from ..render import square_bounds
-from ..skeleton import bones_for
+from motionlab.evaluation.metrics import METRICS
+from motionlab.formats.render import COLORS as RGB
+from motionlab.formats.render import square_bounds
+from motionlab.data.skeleton import bones_for
 
 SIDES = ("center", "left", "right")
 COLORS = {s: "rgb({}, {}, {})".format(*c) for s, c in RGB.items()}

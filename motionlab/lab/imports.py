@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, MutableMapping
 
-from ..errors import MotionlabError, PoseFileError
-from ..poseformats import check_size, convert_files
-from .keys import IMPORT_REPORT, UPLOADED_CLIP
+from motionlab.errors import MotionlabError, PoseFileError
+from motionlab.formats.poseformats import check_size, convert_files
+from motionlab.lab.keys import IMPORT_REPORT, UPLOADED_CLIP
 
 MIN_FRAMES = 8                        # as for uploaded clips: the smallest training window
 

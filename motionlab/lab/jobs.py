@@ -7,8 +7,8 @@ from typing import Callable, MutableMapping
 
 import numpy as np
 
-from ..errors import MotionlabError
-from .keys import JOBS
+from motionlab.errors import MotionlabError
+from motionlab.lab.keys import JOBS
 
 ProgressFn = Callable[[int, int, "np.ndarray | None"], None]  # run_sampling's on_progress(done, total, preview)
 

@@ -6,8 +6,8 @@ from typing import MutableMapping
 
 import numpy as np
 
-from ..clip import Clip
-from .keys import COMPARE_KNOWN, COMPARE_PANELS
+from motionlab.data.clip import Clip
+from motionlab.lab.keys import COMPARE_KNOWN, COMPARE_PANELS
 
 
 @dataclass
@@ -24,12 +24,12 @@ class ComparePanel:
 
 
 def nearest_panels(panels: list[ComparePanel], clip: Clip | None, clip_name: str = "real") -> dict[str, ComparePanel]:
-    """For each sample panel, the clip window nearest to it (motionlab.novelty: stride 1, centred RMS).
+    """For each sample panel, the clip window nearest to it (motionlab.evaluation.novelty: stride 1, centred RMS).
 
     Keys are the sample panel names; meta holds start, distance (pixels per coordinate) and of (the
     sample's name). Samples whose joints or length the clip cannot match get none.
     """
-    from ..novelty import NoveltyError, clip_windows
+    from motionlab.evaluation.novelty import NoveltyError, clip_windows
 
     out: dict[str, ComparePanel] = {}
     if clip is None:

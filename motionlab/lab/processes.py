@@ -18,11 +18,11 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ..clip import Clip, save_clip
-from ..errors import MotionlabError
-from ..io import atomic_write_bytes
-from .access import low_disk
-from .config import ROOT
+from motionlab.data.clip import Clip, save_clip
+from motionlab.errors import MotionlabError
+from motionlab.io import atomic_write_bytes
+from motionlab.lab.access import low_disk
+from motionlab.lab.config import ROOT
 
 PROCESS_FILE = "lab_process.json"
 LOG_FILE = "train.log"
@@ -57,10 +57,10 @@ class TrainOptions:
 
     def validate(self) -> None:
         """The library's own checks (motionlab.train's configs), in the form's words."""
-        from ..dataset import DataConfig
-        from ..diffusion import DiffusionConfig
-        from ..model import ModelConfig, parse_channel_mults
-        from ..train import TrainConfig, as_words, check_together
+        from motionlab.data.dataset import DataConfig
+        from motionlab.core.diffusion import DiffusionConfig
+        from motionlab.core.model import ModelConfig, parse_channel_mults
+        from motionlab.train import TrainConfig, as_words, check_together
         try:
             data = DataConfig(self.data or None, self.window, self.stride, self.limit, self.seed)
             ModelConfig(base_channels=self.base_channels, channel_mults=parse_channel_mults(self.channel_mults),

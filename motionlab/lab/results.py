@@ -12,14 +12,14 @@ from typing import MutableMapping
 
 import numpy as np
 
-from ..checkpoints import LoadedModel
-from ..clip import Clip, clip_from_channels
-from ..errors import MotionlabError
-from ..normalize import Normalizer
-from ..sample import SPEC_SAMPLER, SamplerChoice, Trajectory, generate
-from . import config
-from .jobs import ProgressFn, Report, step_reporter
-from .keys import PIXEL_CACHE, SAMPLE_RESULT
+from motionlab.formats.checkpoints import LoadedModel
+from motionlab.data.clip import Clip, clip_from_channels
+from motionlab.errors import MotionlabError
+from motionlab.data.normalize import Normalizer
+from motionlab.sample import SPEC_SAMPLER, SamplerChoice, Trajectory, generate
+from motionlab.lab import config
+from motionlab.lab.jobs import ProgressFn, Report, step_reporter
+from motionlab.lab.keys import PIXEL_CACHE, SAMPLE_RESULT
 
 PIXEL_CACHE_BYTES = 256 * 2**20
 

@@ -12,8 +12,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..sample import SamplerChoice
-from . import config
+from motionlab.sample import SamplerChoice
+from motionlab.lab import config
 
 STUDY = config.ROOT / "docs" / "SAMPLERS.json"
 _cache: dict = {}

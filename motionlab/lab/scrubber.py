@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MotionlabError
-from ..render import COLORS as RGB
-from ..skeleton import bones_for
-from .figures import PAD
+from motionlab.errors import MotionlabError
+from motionlab.formats.render import COLORS as RGB
+from motionlab.data.skeleton import bones_for
+from motionlab.lab.figures import PAD
 
 MOMENTS = 6
 ROWS = ("x_t (noisy input)", "x̂0 predicted")

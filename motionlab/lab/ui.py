@@ -13,16 +13,16 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ..checkpoints import LoadedModel, load_model
-from ..clip import Clip
-from ..clipset import NamedClip, named
-from ..demo import demo_clip
-from .. import autotune
-from ..errors import MotionlabError
-from ..sample import SamplerChoice
-from ..samplers import SAMPLER_LABELS, SAMPLERS
-from . import access, catalog, config, datasets, exports, figures, jobs, scrubber
-from .keys import UPLOADED_CLIP, USE_UPLOAD, sampler_key, steps_key
+from motionlab.formats.checkpoints import LoadedModel, load_model
+from motionlab.data.clip import Clip
+from motionlab.data.clipset import NamedClip, named
+from motionlab.data.demo import demo_clip
+from motionlab.core import autotune
+from motionlab.errors import MotionlabError
+from motionlab.sample import SamplerChoice
+from motionlab.core.samplers import SAMPLER_LABELS, SAMPLERS
+from motionlab.lab import access, catalog, config, datasets, exports, figures, jobs, scrubber
+from motionlab.lab.keys import UPLOADED_CLIP, USE_UPLOAD, sampler_key, steps_key
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading checkpoint…")
@@ -341,7 +341,7 @@ def export_buttons(prefix: str, clips: list[Clip], titles: list[str], base: str,
 
 def preview_image(xy: np.ndarray, joints) -> np.ndarray:
     """A still of the middle frame of up to 4 clips (n, W, J, 2), for the live sampling preview."""
-    from ..render import render_grid
+    from motionlab.formats.render import render_grid
     mid = xy.shape[1] // 2
     clips = [Clip(tuple(joints), np.ascontiguousarray(x[mid:mid + 1], np.float32)) for x in xy]
     return render_grid(clips, size=180, cols=len(clips))[0]

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Callable, MutableMapping
 
-from ..clip import loads_clip
-from ..errors import ClipError, MotionlabError
-from .keys import UPLOAD_CHECK, UPLOADED_CLIP
+from motionlab.data.clip import loads_clip
+from motionlab.errors import ClipError, MotionlabError
+from motionlab.lab.keys import UPLOAD_CHECK, UPLOADED_CLIP
 
 
 def accept_upload(state: MutableMapping, name: str, file_id: str, size: int, read: Callable[[], bytes],

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import ConfigError
+from motionlab.errors import ConfigError
 
 MIN_WINDOW = 8  # the shortest window the network trains and samples on
 

@@ -6,11 +6,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from .clip import Clip
-from .errors import ClipError, ConfigError
-from .metrics import all_metrics
-from .normalize import STD_FLOOR, Normalizer  # noqa: F401  (STD_FLOOR: re-exported)
-from .skeleton import mirror_permutation
+from motionlab.data.clip import Clip
+from motionlab.errors import ClipError, ConfigError
+from motionlab.evaluation.metrics import all_metrics
+from motionlab.data.normalize import STD_FLOOR, Normalizer  # noqa: F401  (STD_FLOOR: re-exported)
+from motionlab.data.skeleton import mirror_permutation
 
 
 @dataclass
@@ -145,7 +145,7 @@ class MotionSequenceDataset(torch.utils.data.Dataset):
 
 def _named_clips(clips, cfg: DataConfig) -> list:
     """A Clip, or a list of Clip / NamedClip, as checked NamedClips (one joint set)."""
-    from .clipset import NamedClip, check_clips, named
+    from motionlab.data.clipset import NamedClip, check_clips, named
     if isinstance(clips, (Clip, NamedClip)):
         clips = [clips]
     clips = list(clips)

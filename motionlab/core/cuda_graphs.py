@@ -5,9 +5,9 @@ import threading
 
 import torch
 
-from .diffusion import autocast
+from motionlab.core.diffusion import autocast
 
-# Several trainers may share one GPU from threads (motionlab.fidelity): one capture at a time, each on
+# Several trainers may share one GPU from threads (motionlab.studies.fidelity): one capture at a time, each on
 # its own stream, and a capture that only forbids unsafe calls in its own thread.
 _CAPTURE = threading.Lock()
 

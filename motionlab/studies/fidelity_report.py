@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .evaluate import fmt
-from .io import atomic_write_bytes
-from .metrics import METRICS
-from .report import save_chart
-from .spec_reference import spec_run
+from motionlab.evaluate import fmt
+from motionlab.io import atomic_write_bytes
+from motionlab.evaluation.metrics import METRICS
+from motionlab.studies.report import save_chart
+from motionlab.evaluation.spec_reference import spec_run
+from motionlab.paths import CHECKPOINTS
 
 PHASE1 = "One change at a time"
 PHASE2 = "The combination"
@@ -129,8 +130,8 @@ def monitor_chart(doc: dict, path: Path) -> bool:
 
 
 def spec_scale() -> str:
-    """The spec's own 256-frame runs on the same score, for scale (motionlab.spec_reference)."""
-    from .fidelity import score
+    """The spec's own 256-frame runs on the same score, for scale (motionlab.evaluation.spec_reference)."""
+    from motionlab.studies.fidelity import score
     parts = []
     for tag in ("earlystop_500", "long_1000", "long_10000"):
         _, m, b = spec_run(tag)
@@ -144,12 +145,12 @@ def _machine(doc) -> str:
     return ", ".join(f"{k} {v}" for k, v in m.items())
 
 
-RELEASE = Path(__file__).resolve().parent.parent / "checkpoints" / "best_fidelity" / "model.pt"
+RELEASE = CHECKPOINTS / "best_fidelity" / "model.pt"
 
 
 def release_line(release: Path) -> list[str]:
     """The shipped fp16 weights under the spec's protocol on the CPU (their evaluation.json), when there."""
-    from .evaluate import read_precomputed
+    from motionlab.evaluate import read_precomputed
     ev = read_precomputed(release)
     if ev is None:
         return []

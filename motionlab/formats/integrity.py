@@ -13,8 +13,8 @@ import re
 import threading
 from pathlib import Path
 
-from .errors import CheckpointError
-from .io import atomic_write_bytes
+from motionlab.errors import CheckpointError
+from motionlab.io import atomic_write_bytes
 
 SUFFIX = ".sha256"
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .diffusion import MAX_TIMESTEPS, DiffusionConfig, GaussianDiffusion
-from .errors import CheckpointError
-from .integrity import verify, write_verified
-from .model import ModelConfig, PositionalUNet1D
-from .normalize import Normalizer
+from motionlab.core.diffusion import MAX_TIMESTEPS, DiffusionConfig, GaussianDiffusion
+from motionlab.errors import CheckpointError
+from motionlab.formats.integrity import verify, write_verified
+from motionlab.core.model import ModelConfig, PositionalUNet1D
+from motionlab.data.normalize import Normalizer
 
 FORMAT = "motionlab-checkpoint"
 VERSION = 1
@@ -43,7 +43,7 @@ def save_checkpoint(path, payload: dict) -> None:
 def read_checkpoint(path) -> dict:
     """Load and validate a checkpoint dict; CheckpointError names what is wrong.
 
-    A file with a sha256 record beside it (see motionlab.integrity) must match it.
+    A file with a sha256 record beside it (see motionlab.formats.integrity) must match it.
     """
     p = Path(path)
     if not p.is_file():

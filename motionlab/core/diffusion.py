@@ -1,7 +1,7 @@
 """Gaussian diffusion (Ho et al. 2020): forward process, training losses and the sampling loop.
 
-The network is passed in and the noise schedule is built outside (motionlab.schedules); how to
-walk from noise to data is a sampler's business (motionlab.samplers). What lives here is what
+The network is passed in and the noise schedule is built outside (motionlab.core.schedules); how to
+walk from noise to data is a sampler's business (motionlab.core.samplers). What lives here is what
 every one of them shares: q(x_t | x_0), what the network predicts (eps or v) and how that turns
 into an x0 estimate.
 """
@@ -16,10 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .schedules import SCHEDULES, NoiseSchedule, make_betas
+from motionlab.core.schedules import SCHEDULES, NoiseSchedule, make_betas
 
 if TYPE_CHECKING:
-    from .samplers import Sampler
+    from motionlab.core.samplers import Sampler
 
 PREDICTIONS = ("eps", "v")
 VARIANCES = ("beta", "posterior")
@@ -184,7 +184,7 @@ class GaussianDiffusion:
         skips resampling), so it gives exactly the plain sample of the same generator.
         """
         if sampler is None:
-            from .samplers import DDPMSampler
+            from motionlab.core.samplers import DDPMSampler
             sampler = DDPMSampler(self)
         if resample < 1:
             raise ValueError(f"resample must be at least 1, got {resample}")

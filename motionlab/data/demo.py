@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .clip import Clip
-from .skeleton import JOINTS_20
+from motionlab.data.clip import Clip
+from motionlab.data.skeleton import JOINTS_20
 
 
 def _polar(origin, length, angle):

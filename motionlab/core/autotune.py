@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .diffusion import autocast
+from motionlab.core.diffusion import autocast
 
-log = logging.getLogger("motionlab.autotune")
+log = logging.getLogger("motionlab.core.autotune")
 PRECISIONS = ("auto", "fp32", "bf16")
 # bf16 must win by this much at the screening shape before it is timed at the real one
 BF16_SCREEN_MARGIN = 0.9

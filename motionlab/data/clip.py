@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ClipError
+from motionlab.errors import ClipError
+from motionlab.paths import DATA
 
 MAX_FRAMES = 20_000       # longer clips are refused: the dataset would not fit a lab's memory
 MAX_JOINTS = 256
@@ -169,11 +170,11 @@ def clip_bytes(clip: Clip) -> bytes:
 
 
 def save_clip(clip: Clip, path: str | os.PathLike) -> None:
-    from .io import atomic_write_bytes
+    from motionlab.io import atomic_write_bytes
     atomic_write_bytes(path, clip_bytes(clip))
 
 
-DEFAULT_CLIP = Path(__file__).resolve().parent.parent / "data" / "uptown_funk.json"
+DEFAULT_CLIP = DATA / "uptown_funk.json"
 
 
 def default_clip_path() -> Path | None:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import torch
 
-from .diffusion import GaussianDiffusion, StepOutput, f32, randn_like
+from motionlab.core.diffusion import GaussianDiffusion, StepOutput, f32, randn_like
 
 SAMPLERS = ("ddpm", "ddim", "dpmpp")
 SAMPLER_LABELS = {"ddpm": "DDPM (ancestral)", "ddim": "DDIM", "dpmpp": "DPM-Solver++(2M)"}

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import MotionlabError
+from motionlab.errors import MotionlabError
 
 COLUMNS = ("novelty", "coverage")      # the columns that follow the spec's six metrics
 MAX_WINDOW_VALUES = 1 << 26            # K * W * C float64 values (512 MiB) held for one clip
@@ -219,7 +219,7 @@ def training_clip_mismatch(clip, data_config: dict, joints, norm_mean) -> str:
     The test: same joint names, and the clip's training windows under the checkpoint's data config
     (window, stride, limit, seed) reproduce its stored per-channel normalization mean.
     """
-    from .dataset import DataConfig, MotionSequenceDataset
+    from motionlab.data.dataset import DataConfig, MotionSequenceDataset
 
     if tuple(clip.joints) != tuple(joints):
         return "its joints differ from the checkpoint's"
