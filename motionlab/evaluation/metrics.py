@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from motionlab.evaluation.measure import Measure
+
 METRICS = ("coord_range", "pos_std", "vel_std", "vel_energy", "com_speed", "diversity")
 DIVERSITY_MAX_CLIPS = 32
 
@@ -85,3 +87,19 @@ def all_metrics(clips) -> dict:
     out = {name: globals()[name](a) for name in METRICS}
     out["clips"] = int(a.shape[0])
     return out
+
+
+def _spec(name: str, label: str, unit: str, resample: str = "clips") -> Measure:
+    fn = globals()[name]
+    return Measure(name, label, unit, lambda clips, ref: fn(clips), resample, spec=True,
+                   doc=(fn.__doc__ or "").strip().splitlines()[0])
+
+
+MEASURES = (
+    _spec("coord_range", "coordinate range", "px"),
+    _spec("pos_std", "position std", "px"),
+    _spec("vel_std", "velocity std", "px/frame"),
+    _spec("vel_energy", "velocity energy", "px²/frame²"),
+    _spec("com_speed", "centre-of-mass speed", "px/frame"),
+    _spec("diversity", "diversity", "px", resample="pairs"),
+)

@@ -1,0 +1,12 @@
+"""Every measure the tools report, in the order tables show them: the spec's six first.
+
+Adding a measure: write it in its module's MEASURES (or a new module listed here), with its tests.
+"""
+from __future__ import annotations
+
+from motionlab.evaluation import metrics
+from motionlab.evaluation.measure import Measure
+
+ALL: tuple[Measure, ...] = (*metrics.MEASURES,)
+BY_NAME = {m.name: m for m in ALL}
+SPEC = tuple(m.name for m in ALL if m.spec)
