@@ -112,3 +112,28 @@ def test_sample_metrics_are_the_six_or_none_for_a_diverged_sample():
     assert sample_metrics(clips) == {k: full[k] for k in METRICS}
     clips[1, 3, 5] = np.nan
     assert sample_metrics(clips) is None
+
+
+def test_every_measure_splits_into_rows_and_a_statistic_that_give_its_value():
+    from motionlab.evaluation.catalog import ALL
+    from motionlab.evaluation.measure import Reference
+    rng = np.random.default_rng(3)
+    clips = 250 + 40 * rng.normal(size=(40, 32, 40)).cumsum(1) / 5
+    ref = Reference(clips[:10], tuple(f"j{i}" for i in range(20)))
+    for m in ALL:
+        if m.features is None:
+            continue
+        v = m.stat(m.features(clips, ref), ref)
+        if m.resample == "pairs":
+            v = v[np.triu_indices(len(v), 1)].mean()
+        assert v == pytest.approx(m(clips, ref), rel=1e-9), m.name
+
+
+def test_the_judge_uses_every_clip_for_diversity_where_the_spec_took_the_first_32():
+    from motionlab.evaluation.catalog import BY_NAME
+    from motionlab.evaluation.measure import Reference
+    rng = np.random.default_rng(1)
+    clips = rng.normal(size=(DIVERSITY_MAX_CLIPS + 5, 4, 2))
+    ref = Reference(clips, ("a",))
+    assert BY_NAME["diversity"](clips, ref) == pytest.approx(diversity(clips, max_clips=None))
+    assert BY_NAME["diversity"](clips, ref) != pytest.approx(diversity(clips))

@@ -55,20 +55,20 @@ def com_speed(clips) -> float:
     return float(np.linalg.norm(np.diff(com, axis=1), axis=-1).mean())
 
 
-def diversity(clips) -> float:
+def diversity(clips, max_clips: int | None = DIVERSITY_MAX_CLIPS) -> float:
     """Mean pairwise L2 distance between flattened clips divided by sqrt(W*C).
 
-    Over the first 32 clips at most; 0.0 for a single clip.
+    The spec's tables use the first 32 clips at most (its 128-window baseline was measured so); the
+    judge's measure (MEASURES) uses every clip, which estimates the same mean with less noise. 0.0 for
+    a single clip.
     """
-    a = _check(clips)[:DIVERSITY_MAX_CLIPS]
+    a = _check(clips)[:max_clips]
     n = a.shape[0]
     if n < 2:
         return 0.0
     f = a.reshape(n, -1)
-    sq = (f * f).sum(1)
-    d2 = np.maximum(sq[:, None] + sq[None] - 2 * f @ f.T, 0.0)
-    iu = np.triu_indices(n, 1)
-    return float(np.sqrt(d2[iu]).mean() / np.sqrt(f.shape[1]))
+    d = _distances(f)  # divided after the mean, as the spec's numbers were
+    return float(d[np.triu_indices(n, 1)].mean() / np.sqrt(f.shape[1]))
 
 
 def sample_metrics(clips) -> dict | None:
@@ -89,10 +89,49 @@ def all_metrics(clips) -> dict:
     return out
 
 
-def _spec(name: str, label: str, unit: str, resample: str = "clips") -> Measure:
+
+# Per-clip rows and their statistic, for resampling (motionlab.evaluation.measure): the pooled statistics
+# above rebuilt from per-clip sums, equal to them up to float rounding.
+def _extremes(clips, ref=None) -> np.ndarray:
+    a = _check(clips)
+    return np.stack([a.max(1), a.min(1)], 1)                        # (N, 2, C)
+
+
+def _moments(a: np.ndarray) -> np.ndarray:
+    return np.stack([a.mean(1), (a * a).mean(1)], 1)                # (N, 2, C): every clip has as many frames
+
+
+def _pooled_std(rows, ref=None) -> float:
+    m, m2 = rows[:, 0].mean(0), rows[:, 1].mean(0)
+    return float(np.sqrt(np.maximum(m2 - m * m, 0.0)).mean())
+
+
+def _flat(clips, ref=None) -> np.ndarray:
+    a = _check(clips)
+    return a.reshape(a.shape[0], -1)
+
+
+def _distances(rows, ref=None) -> np.ndarray:
+    sq = (rows * rows).sum(1)
+    return np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * rows @ rows.T, 0.0))
+
+
+_ROWS = {
+    "coord_range": (_extremes, lambda r, ref: float((r[:, 0].max(0) - r[:, 1].min(0)).mean())),
+    "pos_std": (lambda c, ref: _moments(_check(c)), _pooled_std),
+    "vel_std": (lambda c, ref: _moments(np.diff(_check(c), axis=1)), _pooled_std),
+    "vel_energy": (lambda c, ref: (np.diff(_check(c), axis=1) ** 2).mean((1, 2)), lambda r, ref: float(r.mean())),
+    "com_speed": (lambda c, ref: np.array([com_speed(x[None]) for x in _check(c)]), lambda r, ref: float(r.mean())),
+    "diversity": (_flat, lambda r, ref: _distances(r) / np.sqrt(r.shape[1])),
+}
+
+
+def _spec(name: str, label: str, unit: str, resample: str = "clips", **kw) -> Measure:
     fn = globals()[name]
-    return Measure(name, label, unit, lambda clips, ref: fn(clips), resample, spec=True,
+    features, stat = _ROWS[name]
+    return Measure(name, label, unit, lambda clips, ref: fn(clips, **kw), resample, features, stat, spec=True,
                    doc=(fn.__doc__ or "").strip().splitlines()[0])
+
 
 
 MEASURES = (
@@ -101,5 +140,5 @@ MEASURES = (
     _spec("vel_std", "velocity std", "px/frame"),
     _spec("vel_energy", "velocity energy", "px²/frame²"),
     _spec("com_speed", "centre-of-mass speed", "px/frame"),
-    _spec("diversity", "diversity", "px", resample="pairs"),
+    _spec("diversity", "diversity", "px", resample="pairs", max_clips=None),
 )
