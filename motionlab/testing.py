@@ -120,3 +120,23 @@ def lab_server(env: dict | None = None, log_path=None, timeout: float = 90):
             proc.wait()
         if log is not subprocess.DEVNULL:
             log.close()
+
+
+def torchrun_workers(pid: int, count: int, timeout: float = 60) -> dict[int, int]:
+    """{rank: pid} of a torchrun's worker processes, read from /proc (Linux)."""
+    import time
+    end = time.time() + timeout
+    while time.time() < end:
+        found = {}
+        for kids in Path(f"/proc/{pid}/task").glob("*/children"):
+            for c in kids.read_text().split():
+                try:
+                    env = dict(kv.split("=", 1) for kv in Path(f"/proc/{c}/environ").read_text().split("\0") if "=" in kv)
+                except OSError:
+                    continue
+                if "RANK" in env:
+                    found[int(env["RANK"])] = int(c)
+        if len(found) == count:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("torchrun's workers did not appear")

@@ -453,19 +453,30 @@ def init_distributed(device: str) -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def leave_group(finished: bool) -> None:
-    """Destroy the process group once every rank is done with it.
+class _Terminated(Exception):
+    """torchrun's SIGTERM: it stops the surviving ranks this way once one of them has failed."""
 
-    A rank that tore gloo down while its peer was still saving or talking aborted in C++ ('terminate
-    called without an active exception') after a finished run, so torchrun reported it failed. After a
-    failure the peers may be gone: no barrier then, torchrun stops the rest.
-    """
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def leave_group() -> None:
+    """After a finished run: every rank meets here before the group goes, so that no rank tears gloo
+    down while a peer still talks to it (that aborted in C++ after a finished run: 'terminate called
+    without an active exception', and torchrun reported the run as failed)."""
     import gc
     import torch.distributed as dist
     gc.collect()  # the DDP wrapper's reducer holds the group: let it go first
-    if finished:
-        dist.barrier()
+    dist.barrier()
     dist.destroy_process_group()
+
+
+def abandon_group(prog: str, message: str) -> None:
+    """A peer is gone: say so at once and leave without tearing the group down (a teardown can hang or
+    abort on a broken group). Rank 0 writes only whole epochs, atomically, so nothing is half-saved."""
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+    os._exit(2)
 
 
 def _main_thread() -> bool:
@@ -582,21 +593,22 @@ def main(argv=None) -> int:
         raise MotionlabError(f"{a.out} already holds a run (last.pt); pass --resume to continue it "
                              "or choose another --out")
     rank, world = init_distributed(train.device)  # torchrun: one process per rank
-    finished = False
+    if world == 1:
+        return _train(a, data, model, diff, train, rank, world)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = _train(a, data, model, diff, train, rank, world)
-        finished = True
-        return code
-    except RuntimeError as e:
-        if world == 1 or not _LOST_RANK.search(str(e)):
+    except (RuntimeError, _Terminated) as e:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # torchrun's SIGTERM must not cut the message short
+        if isinstance(e, RuntimeError) and not _LOST_RANK.search(str(e)):
             raise
-        # a collective failed: another rank died; rank 0 writes only whole epochs, atomically
-        why = re.sub(r"^\[[^\]]*\]\s*", "", " ".join(str(e).split()))[:160]  # drop gloo's source location
-        raise MotionlabError(f"rank {rank}: training stopped, another rank failed ({why}); "
-                             f"{a.out}/last.pt holds the last saved epoch: continue with --resume") from None
-    finally:
-        if world > 1:
-            leave_group(finished)
+        # a collective failed, or torchrun is stopping us because a peer did
+        why = "torchrun sent SIGTERM" if isinstance(e, _Terminated) else \
+            re.sub(r"^\[[^\]]*\]\s*", "", " ".join(str(e).split()))[:160]  # drop gloo's source location
+        abandon_group("motionlab.train", f"rank {rank}: training stopped, another rank failed ({why}); "
+                      f"{a.out}/last.pt holds the last saved epoch: continue with --resume")
+    leave_group()
+    return code
 
 
 def _train(a, data, model, diff, train, rank: int, world: int) -> int:

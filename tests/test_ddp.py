@@ -27,6 +27,7 @@ from conftest import REPO, TINY_MODEL_FLAGS
 from motionlab.formats.checkpoints import read_checkpoint
 from motionlab.data.clip import save_clip
 from motionlab.data.demo import demo_clip
+from motionlab.testing import torchrun_workers
 
 pytestmark = [pytest.mark.ddp, pytest.mark.slow]
 LOSS_RTOL = 1e-5
@@ -95,31 +96,12 @@ def test_two_ranks_follow_the_single_process_loss_curve_and_resume_from_one_proc
     assert _losses(mixed) == pytest.approx(_losses(one), rel=LOSS_RTOL)
 
 
-def _workers(pid, timeout=60):
-    """{rank: pid} of torchrun's worker processes, read from /proc."""
-    end = time.time() + timeout
-    while time.time() < end:
-        found = {}
-        for kids in Path(f"/proc/{pid}/task").glob("*/children"):
-            for c in kids.read_text().split():
-                try:
-                    env = dict(kv.split("=", 1) for kv in Path(f"/proc/{c}/environ").read_text().split("\0") if "=" in kv)
-                except OSError:
-                    continue
-                if "RANK" in env:
-                    found[int(env["RANK"])] = int(c)
-        if len(found) == 2:
-            return found
-        time.sleep(0.2)
-    raise AssertionError("torchrun's workers did not appear")
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds torchrun's workers through /proc")
 def test_killing_one_rank_stops_the_run_with_last_pt_intact_and_resume_continues(tmp_path, clip_file):
     run = tmp_path / "run"
     p = _torchrun(_args(clip_file, run, 10_000), background=True)
     try:
-        ranks = _workers(p.pid)
+        ranks = torchrun_workers(p.pid, 2)
         end = time.time() + 120
         log = run / "metrics.jsonl"
         while not log.is_file() or log.read_text().count("\n") < 3:  # whole lines only
