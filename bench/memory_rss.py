@@ -25,7 +25,7 @@ import torch
 
 from motionlab.formats.checkpoints import load_model
 from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
-from motionlab.sample import TRAJECTORY_BUDGET_BYTES, generate, sample_checkpoint, trajectory_stride
+from motionlab.pipeline.sampling import TRAJECTORY_BUDGET_BYTES, generate, sample_checkpoint, trajectory_stride
 from motionlab.testing import tiny_run
 
 MB = 2**20

@@ -14,7 +14,8 @@ import torch
 
 from motionlab.core import autotune
 from motionlab.formats.checkpoints import load_model
-from motionlab.sample import DEFAULT_SAMPLER, SPEC_SAMPLER, SamplerChoice, generate
+from motionlab.core.samplers import DEFAULT_SAMPLER, SPEC_SAMPLER, SamplerChoice
+from motionlab.pipeline.sampling import generate
 from motionlab.core.samplers import SAMPLERS
 
 STEPS = (10, 20, 25, 50, 100)

@@ -11,9 +11,10 @@ import time
 import torch
 
 from motionlab.core.cuda_graphs import GraphStep, fast_cuda_backends
-from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion, autocast
+from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
+from motionlab.core.steps import autocast
 from motionlab.core.model import ModelConfig, PositionalUNet1D, count_parameters
-from motionlab.train import TrainConfig
+from motionlab.pipeline.training import TrainConfig
 
 
 def time_steps(model, diffusion, opt, x, precision, steps, device, graph=False):

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from motionlab.errors import MotionlabError
-from motionlab.sample import DEFAULT_SAMPLER
+from motionlab.core.samplers import DEFAULT_SAMPLER
 from motionlab.lab import figures, jobs, keys, panels, results, ui
 
 st.header("Compare")

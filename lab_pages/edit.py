@@ -1,11 +1,11 @@
 """Edit: in-betweening, continuation, long dances and joint regeneration by masked sampling."""
 import streamlit as st
 
-from motionlab import edit as ed
+from motionlab.pipeline import editing as ed
 from motionlab.errors import MotionlabError
 from motionlab.formats.export import CLIP_FPS
 from motionlab.lab import editing, figures, jobs, keys, results, ui
-from motionlab.edit import EDIT_SAMPLER
+from motionlab.pipeline.editing import EDIT_SAMPLER
 
 st.header("Edit")
 st.caption("Given frames or joints are held while the rest is generated (masked sampling: at every step the "

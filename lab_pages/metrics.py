@@ -2,7 +2,7 @@
 import streamlit as st
 
 from motionlab.errors import MotionlabError
-from motionlab.sample import SPEC_SAMPLER
+from motionlab.core.samplers import SPEC_SAMPLER
 from motionlab.lab import figures, jobs, keys, results, tables, ui
 
 st.header("Metrics")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from motionlab.errors import MotionlabError
 from motionlab.lab import config, figures, jobs, keys, results, sampler_advice, scrubber, ui
-from motionlab.sample import DEFAULT_SAMPLER
+from motionlab.core.samplers import DEFAULT_SAMPLER
 
 st.header("Sample")
 entry = ui.checkpoint_picker("sample.checkpoint")

@@ -1,10 +1,12 @@
 """Shared command-line plumbing: one-line errors and exit code 2 for bad input."""
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import sys
 
-from motionlab.data.clipset import resolve_clip, resolve_clips  # noqa: F401  (re-exported: the tools' --data)
+from motionlab.core import autotune
+from motionlab.core.samplers import REGISTRY, SamplerChoice
 from motionlab.errors import MotionlabError
 
 
@@ -28,8 +30,6 @@ TOOLS = ("train", "sample", "evaluate", "report", "convert", "sampler_study", "e
 
 def entry(argv=None) -> int:
     """`motionlab TOOL ARGS...`: the console command; `python -m motionlab.TOOL ARGS...` is the same."""
-    import importlib
-
     argv = sys.argv[1:] if argv is None else list(argv)
     names = [t for t in TOOLS if importlib.util.find_spec(f"motionlab.{t}") is not None]
     if not argv or argv[0] not in [n.replace("_", "-") for n in names] + names:
@@ -38,3 +38,32 @@ def entry(argv=None) -> int:
     tool = argv[0].replace("-", "_")
     module = importlib.import_module(f"motionlab.{tool}")
     sys.exit(run_main(f"motionlab {argv[0]}", module.main, argv[1:]))
+
+
+def add_sampling_args(p: argparse.ArgumentParser, default: SamplerChoice, precision_default: str = "auto") -> None:
+    """--sampler/--steps, each sampler's own settings (--eta, ...), --precision/--threads: from the registry."""
+    p.add_argument("--sampler", choices=tuple(REGISTRY), default=default.name,
+                   help="; ".join(f"{n}: {c.about}" for n, c in REGISTRY.items()))
+    p.add_argument("--steps", type=int, default=default.steps or 0,
+                   help="sampling steps, 0 = the full chain (default: " + (f"{default.steps})" if default.steps else "0)"))
+    seen = {}
+    for cls in REGISTRY.values():
+        for q in cls.params:
+            seen.setdefault(q.name, []).append((cls.name, q))
+    for name, owners in seen.items():
+        q = owners[0][1]
+        p.add_argument(f"--{name.replace('_', '-')}", type=float, default=None,
+                       help=f"{q.help} (for {', '.join(o for o, _ in owners)}; default {q.default:g})")
+    p.add_argument("--precision", choices=autotune.PRECISIONS, default=precision_default,
+                   help="auto: the faster of fp32 and bf16 on this machine, measured")
+    p.add_argument("--threads", default="auto", help="torch threads: auto (measured) or a number")
+
+
+def sampling_from_args(a) -> SamplerChoice:
+    try:
+        autotune.parse_threads(a.threads)
+    except ValueError as e:
+        raise MotionlabError(str(e)) from None
+    names = {q.name for cls in REGISTRY.values() for q in cls.params}
+    given = {k: getattr(a, k) for k in names if getattr(a, k, None) is not None}
+    return SamplerChoice.of(a.sampler, a.steps, **given)

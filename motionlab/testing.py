@@ -15,7 +15,7 @@ from motionlab.data.dataset import DataConfig
 from motionlab.data.demo import demo_clip
 from motionlab.core.diffusion import DiffusionConfig
 from motionlab.core.model import ModelConfig
-from motionlab.train import TrainConfig, Trainer
+from motionlab.pipeline.training import TrainConfig, Trainer
 from motionlab.paths import REPO
 
 TINY_MODEL = dict(base_channels=16, channel_mults=(1, 2), time_dim=32)

@@ -8,7 +8,7 @@ from motionlab import CheckpointError
 from motionlab.formats.checkpoints import (FORMAT, REQUIRED, list_checkpoints, load_model, read_checkpoint, release_copy,
                                    save_checkpoint, summarize)
 from motionlab.core.model import PositionalUNet1D
-from motionlab.sample import sample_checkpoint
+from motionlab.pipeline.sampling import sample_checkpoint
 
 
 def test_trained_checkpoint_has_everything(tiny_checkpoint, trained_run):

@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from conftest import tiny_model_config
-from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion, StepOutput, autocast
+from motionlab.core import loop
+from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
+from motionlab.core.steps import StepOutput, autocast
 from motionlab.core.samplers import DDPMSampler
 from motionlab.core.model import PositionalUNet1D
 
@@ -147,7 +149,7 @@ def test_posterior_variance_is_smaller_than_beta():
 
 
 def test_sample_steps_walks_from_t_minus_one_to_zero(diff, model):
-    outs = list(diff.sample_steps(model, (2, 40, 16), torch.Generator().manual_seed(0)))
+    outs = list(loop.sample_steps(diff, model, (2, 40, 16), torch.Generator().manual_seed(0)))
     assert [o.t for o in outs] == list(range(T - 1, -1, -1))
     for a, b in zip(outs, outs[1:]):
         assert torch.equal(a.prev_sample, b.x_t)
@@ -156,9 +158,9 @@ def test_sample_steps_walks_from_t_minus_one_to_zero(diff, model):
 
 def test_same_seed_same_samples_other_seed_other_samples(diff, model):
     shape = (2, 40, 16)
-    a = diff.sample(model, shape, torch.Generator().manual_seed(42))
-    b = diff.sample(model, shape, torch.Generator().manual_seed(42))
-    c = diff.sample(model, shape, torch.Generator().manual_seed(43))
+    a = loop.sample(diff, model, shape, torch.Generator().manual_seed(42))
+    b = loop.sample(diff, model, shape, torch.Generator().manual_seed(42))
+    c = loop.sample(diff, model, shape, torch.Generator().manual_seed(43))
     assert a.shape == shape and torch.isfinite(a).all()
     assert torch.equal(a, b)
     assert not torch.allclose(a, c)
@@ -166,15 +168,15 @@ def test_same_seed_same_samples_other_seed_other_samples(diff, model):
 
 def test_sampling_from_a_given_x_T(diff, model):
     x_T = torch.randn(1, 40, 16, generator=torch.Generator().manual_seed(0))
-    a = diff.sample(model, x_T.shape, torch.Generator().manual_seed(1), x_T=x_T)
-    b = diff.sample(model, x_T.shape, torch.Generator().manual_seed(1), x_T=x_T.clone())
+    a = loop.sample(diff, model, x_T.shape, torch.Generator().manual_seed(1), x_T=x_T)
+    b = loop.sample(diff, model, x_T.shape, torch.Generator().manual_seed(1), x_T=x_T.clone())
     assert torch.equal(a, b)
 
 
 def test_bf16_sampling_runs_and_stays_close_to_fp32(diff, model):
     shape = (2, 40, 16)
-    a = diff.sample(model, shape, torch.Generator().manual_seed(0), precision="bf16")
-    b = diff.sample(model, shape, torch.Generator().manual_seed(0), precision="fp32")
+    a = loop.sample(diff, model, shape, torch.Generator().manual_seed(0), precision="bf16")
+    b = loop.sample(diff, model, shape, torch.Generator().manual_seed(0), precision="fp32")
     assert a.dtype == torch.float32 and torch.isfinite(a).all()
     assert (a - b).abs().mean().item() < 0.1 * b.abs().mean().item()
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from conftest import REPO
-from motionlab import edit as ed
+from motionlab.core import loop
+from motionlab.pipeline import editing as ed
 from motionlab.formats.checkpoints import load_model
-from motionlab.data.clip import Clip
 from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
 from motionlab.errors import MotionlabError
 from motionlab.core.model import ModelConfig, PositionalUNet1D
@@ -28,8 +28,8 @@ def net():
 
 def _run(net, name, steps, eta, known=None, mask=None, resample=1, seed=3):
     model, diff = net
-    sampler = make_sampler(name, diff, steps, eta)
-    return diff.sample(model, (2, 6, 16), torch.Generator().manual_seed(seed), sampler=sampler, known=known,
+    sampler = make_sampler(name, diff, steps, **({"eta": eta} if eta else {}))
+    return loop.sample(diff, model, (2, 6, 16), torch.Generator().manual_seed(seed), sampler=sampler, known=known,
                        mask=mask, resample=resample)
 
 
@@ -76,7 +76,7 @@ def test_resampling_repeats_each_step_with_the_sampler_rewound(net):
     mask = torch.zeros(1, 6, 16, dtype=torch.bool)
     mask[..., :3] = True
     sampler = make_sampler("dpmpp", diff, 4)
-    x = diff.sample(point_mass, (1, 6, 16), torch.Generator().manual_seed(0), sampler=sampler,
+    x = loop.sample(diff, point_mass, (1, 6, 16), torch.Generator().manual_seed(0), sampler=sampler,
                     known=torch.full((1, 6, 16), 0.5), mask=mask, resample=3)
     assert calls == [t for t in sampler.timesteps for _ in range(3)]
     torch.testing.assert_close(x, torch.full_like(x, 0.5), atol=1e-5, rtol=0)
@@ -89,7 +89,7 @@ def test_renoise_matches_the_forward_process(net):
     x0 = torch.full((20000, 1, 1), 2.0)
     s, t = 3, 9
     xs = diff.q_sample(x0, torch.full((20000,), s), torch.randn(x0.shape, generator=g))
-    xt = diff._renoise(xs, s, t, g)
+    xt = diff.renoise(xs, s, t, g)
     ab = diff.schedule.alpha_bar(t)
     assert abs(xt.mean().item() - 2.0 * ab ** 0.5) < 0.03
     assert abs(xt.std().item() - (1 - ab) ** 0.5) < 0.02
@@ -174,7 +174,7 @@ def test_masked_sample_rejects_bad_input(lm):
 
 
 def test_all_unknown_edit_equals_plain_sampling_in_pixels(lm):
-    from motionlab.sample import sample_checkpoint
+    from motionlab.pipeline.sampling import sample_checkpoint
     px, _ = ed.masked_sample(lm, np.zeros((lm.window, 20, 2)), np.zeros((lm.window, 20), bool), 2, seed=7)
     plain = sample_checkpoint(lm, 2, 7, sampler=ed.EDIT_SAMPLER).pixels
     np.testing.assert_array_equal(px, plain.reshape(px.shape))

@@ -6,7 +6,8 @@ from conftest import tiny_trainer
 from motionlab.formats.checkpoints import load_model, read_checkpoint, release_copy, save_checkpoint, summarize
 from motionlab.cli import run_main
 from motionlab.errors import CheckpointError, MotionlabError
-from motionlab.train import TrainConfig, main as train_main
+from motionlab.pipeline.training import TrainConfig
+from motionlab.train import main as train_main
 
 DECAY = 0.6
 

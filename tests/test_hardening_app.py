@@ -27,7 +27,8 @@ from motionlab.formats.checkpoints import load_model
 from motionlab.data.clip import MAX_FILE_BYTES, load_clip
 from motionlab.cli import run_main
 from motionlab import sample as sample_mod
-from motionlab.sample import DEFAULT_SAMPLER, sample_checkpoint
+from motionlab.core.samplers import DEFAULT_SAMPLER
+from motionlab.pipeline.sampling import sample_checkpoint
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 APP = str(REPO / "lab_app.py")

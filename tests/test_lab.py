@@ -23,7 +23,7 @@ from motionlab.data.clip import load_clip, loads_clip
 from motionlab.data.demo import demo_clip
 from motionlab.errors import MotionlabError
 from motionlab.lab import catalog, config, exports, figures, jobs, keys, panels, processes, results, scrubber, tables, uploads
-from motionlab.sample import SamplerChoice
+from motionlab.core.samplers import SamplerChoice
 from motionlab.evaluation.metrics import METRICS
 from motionlab.evaluation.spec_reference import SPEC_BASELINES, SPEC_RUNS
 

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from lab_support import ROOT, lab_env, lab_tree, open_page  # noqa: F401  (fixtures)
 from motionlab.data.clip import Clip, save_clip
 from motionlab.data.demo import demo_clip
-from motionlab.evaluate import baseline_windows
+from motionlab.pipeline.evaluating import baseline_windows
 from motionlab.lab import config, datasets, processes
 from motionlab.evaluation.metrics import METRICS
 

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import REAL_CLIP, needs_real_clip
 from motionlab.data.clip import load_clip
-from motionlab.evaluate import dataset_baseline
+from motionlab.pipeline.evaluating import dataset_baseline
 from motionlab.evaluation.metrics import (DIVERSITY_MAX_CLIPS, METRICS, all_metrics, com_speed, coord_range, diversity,
                                pos_std, sample_metrics, vel_energy, vel_std)
 from motionlab.evaluation.spec_reference import SPEC_BASELINES

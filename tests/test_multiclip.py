@@ -10,18 +10,19 @@ import torch
 from conftest import REAL_CLIP, TINY_MODEL_FLAGS, needs_real_clip, tiny_model_config, tiny_trainer
 from motionlab import ClipError, MotionlabError
 from motionlab.formats.checkpoints import read_checkpoint
-from motionlab.cli import resolve_clips, run_main
+from motionlab.cli import run_main
+from motionlab.data.clipset import resolve_clips
 from motionlab.data.clip import Clip, load_clip, save_clip
 from motionlab.data.clipset import NamedClip, expand, load_clip_set, named
 from motionlab.data.dataset import STD_FLOOR, DataConfig, MotionSequenceDataset, window_starts
 from motionlab.data.demo import demo_clip
 from motionlab.core.diffusion import DiffusionConfig
-from motionlab.evaluate import checkpoint_windows
+from motionlab.pipeline.evaluating import checkpoint_windows
 from motionlab.evaluate import main as evaluate_main
 from motionlab.evaluation.metrics import all_metrics
 from motionlab.sample import main as sample_main
 from motionlab.data.skeleton import mirror_permutation
-from motionlab.train import TrainConfig, Trainer
+from motionlab.pipeline.training import TrainConfig, Trainer
 from motionlab.train import main as train_main
 
 

@@ -9,7 +9,9 @@ from motionlab.evaluation import novelty as nv
 from motionlab.data.clip import load_clip, save_clip
 from motionlab.data.demo import demo_clip
 from motionlab.errors import MotionlabError
-from motionlab.evaluate import checkpoints_markdown, evaluate_checkpoint, main as evaluate_main
+from motionlab.evaluation.markdown import checkpoints_markdown
+from motionlab.pipeline.evaluating import evaluate_checkpoint
+from motionlab.evaluate import main as evaluate_main
 from motionlab.evaluation.metrics import METRICS
 
 

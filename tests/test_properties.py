@@ -198,7 +198,7 @@ def test_loads_clip_never_leaks_recursion_or_memory_errors_on_deep_input():
 
 # ---- the trajectory budget ----------------------------------------------------------------------------
 
-from motionlab.sample import TRAJECTORY_BUDGET_BYTES, generate, trajectory_stride  # noqa: E402
+from motionlab.pipeline.sampling import TRAJECTORY_BUDGET_BYTES, generate, trajectory_stride  # noqa: E402
 
 
 def _kept_levels(T, k):

@@ -6,9 +6,11 @@ import pytest
 
 from motionlab.studies import report
 from motionlab.formats.checkpoints import load_model
-from motionlab.evaluate import evaluate_checkpoint, fmt, read_precomputed
+from motionlab.pipeline.evaluating import evaluate_checkpoint, read_precomputed
+from motionlab.evaluation.markdown import fmt
 from motionlab.evaluation.metrics import METRICS, all_metrics
-from motionlab.sample import SamplerChoice, sample_checkpoint
+from motionlab.core.samplers import SamplerChoice
+from motionlab.pipeline.sampling import sample_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "checkpoints" / "baseline_1epoch" / "model.pt"
@@ -116,7 +118,7 @@ def test_the_tolerance_catches_a_small_change():
 
 
 def test_the_card_keeps_one_evaluation_line_however_often_it_is_written(tmp_path):
-    from motionlab.evaluate import CARD_LINE, note_in_card
+    from motionlab.pipeline.evaluating import CARD_LINE, note_in_card
     card = tmp_path / "CARD.md"
     card.write_text("# x\n\nsome text\n")
     doc = {"sampler": "ddpm-400", "num_samples": 8, "seed": 42, "precision": "fp32", "command": "cmd",

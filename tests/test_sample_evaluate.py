@@ -12,10 +12,11 @@ from motionlab import MotionlabError
 from motionlab.formats.checkpoints import load_model
 from motionlab.data.clip import load_clip
 from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
-from motionlab.evaluate import baseline_markdown, checkpoints_markdown, dataset_baseline, evaluate_checkpoint
+from motionlab.evaluation.markdown import baseline_markdown, checkpoints_markdown
+from motionlab.pipeline.evaluating import dataset_baseline, evaluate_checkpoint
 from motionlab.evaluation.metrics import METRICS
 from motionlab.core.model import PositionalUNet1D
-from motionlab.sample import Trajectory, generate, sample_checkpoint, trajectory_stride
+from motionlab.pipeline.sampling import Trajectory, generate, sample_checkpoint, trajectory_stride
 
 T = 10
 

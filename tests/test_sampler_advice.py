@@ -6,7 +6,7 @@ import pytest
 from motionlab.lab import sampler_advice
 from motionlab.lab.config import ROOT
 from motionlab.evaluation.metrics import METRICS
-from motionlab.sample import DEFAULT_SAMPLER, SamplerChoice
+from motionlab.core.samplers import DEFAULT_SAMPLER, SamplerChoice
 
 
 def _row(label, close, dev):

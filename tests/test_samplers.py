@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from motionlab.core import loop
 from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
 from motionlab.core.samplers import SAMPLERS, DDPMSampler, make_sampler, spaced_timesteps
 from motionlab.core.schedules import cosine_betas, make_betas, rescale_zero_terminal_snr
@@ -32,8 +33,8 @@ def oracle(diffusion: GaussianDiffusion):
 
 
 def toy_samples(diffusion, name, steps, eta=0.0, n=4096, seed=0):
-    sampler = make_sampler(name, diffusion, steps, eta)
-    return diffusion.sample(oracle(diffusion), (n, 1, 4), torch.Generator().manual_seed(seed), sampler=sampler)
+    sampler = make_sampler(name, diffusion, steps, **({"eta": eta} if eta else {}))
+    return loop.sample(diffusion, oracle(diffusion), (n, 1, 4), torch.Generator().manual_seed(seed), sampler=sampler)
 
 
 SCHEDULE_CASES = [("linear", "eps"), ("cosine", "eps"), ("linear_zero_snr", "v")]
@@ -93,7 +94,7 @@ def test_ddim_eta0_is_deterministic_and_invertible_in_the_limit():
     x_T = torch.randn(256, 1, 4, generator=torch.Generator().manual_seed(1))
     errs = {}
     for steps in (20, 100, 400):
-        run = lambda seed: diffusion.sample(net, x_T.shape, torch.Generator().manual_seed(seed), x_T=x_T,
+        run = lambda seed: loop.sample(diffusion, net, x_T.shape, torch.Generator().manual_seed(seed), x_T=x_T,
                                             sampler=make_sampler("ddim", diffusion, steps))
         a = run(2)
         assert torch.equal(a, run(3))  # no noise is drawn at eta 0
@@ -109,7 +110,7 @@ def test_ddim_reconstructs_the_noise_it_came_from():
     diffusion = GaussianDiffusion(DiffusionConfig(timesteps=400))
     net = oracle(diffusion)
     x_T = torch.randn(64, 1, 4, generator=torch.Generator().manual_seed(1))
-    outs = list(diffusion.sample_steps(net, x_T.shape, x_T=x_T, sampler=make_sampler("ddim", diffusion, 100)))
+    outs = list(loop.sample_steps(diffusion, net, x_T.shape, x_T=x_T, sampler=make_sampler("ddim", diffusion, 100)))
     ab = diffusion.schedule.alpha_bar
     x = outs[-1].prev_sample.double()
     for o in reversed(outs):  # x walks back from the clean sample, one inverted step at a time
@@ -210,8 +211,8 @@ def _run_diffusers(sched, net, x_T, gen_seed):
 
 
 def _run_ours(diffusion, name, steps, net, x_T, gen_seed, eta=0.0):
-    sampler = make_sampler(name, diffusion, steps, eta)
-    return diffusion.sample(net, x_T.shape, torch.Generator().manual_seed(gen_seed), x_T=x_T, sampler=sampler)
+    sampler = make_sampler(name, diffusion, steps, **({"eta": eta} if eta else {}))
+    return loop.sample(diffusion, net, x_T.shape, torch.Generator().manual_seed(gen_seed), x_T=x_T, sampler=sampler)
 
 
 @pytest.mark.parametrize("prediction", ["eps", "v"])

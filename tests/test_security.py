@@ -30,6 +30,7 @@ from lab_support import lab_env, lab_tree, open_page  # noqa: F401  (fixtures)
 from motionlab.formats import integrity
 from motionlab import io as io_mod
 from motionlab import train as train_mod
+from motionlab.pipeline import training
 from motionlab.formats.checkpoints import load_model, read_checkpoint, release_copy, save_checkpoint
 from motionlab.cli import run_main
 from motionlab.data.demo import demo_clip
@@ -464,7 +465,7 @@ def test_a_key_an_old_checkpoint_lacks_counts_as_its_default(tmp_path):
     del ck["diffusion_config"]["variance"]  # written before the field existed
     save_checkpoint(out / "last.pt", ck)
     assert run_main("motionlab.train", train_mod.main, [*ARGS, "--epochs", "2", "--out", str(out), "--resume"]) == 0
-    assert train_mod.diffusion_mismatch({**ck["diffusion_config"], "schedule": "cosine"},
+    assert training.diffusion_mismatch({**ck["diffusion_config"], "schedule": "cosine"},
                                         read_checkpoint(out / "last.pt")["diffusion_config"]) == \
         "schedule: 'cosine' in the checkpoint, 'linear' asked"
 

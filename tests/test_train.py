@@ -140,7 +140,7 @@ def test_configs_check_themselves_and_the_trainer_leaves_the_callers_alone(tmp_p
     from motionlab.core.diffusion import MAX_TIMESTEPS, DiffusionConfig
     from motionlab.lab.processes import TrainOptions
     from motionlab.core.model import ModelConfig
-    from motionlab.train import TrainConfig, Trainer
+    from motionlab.pipeline.training import TrainConfig, Trainer
 
     with pytest.raises(MotionlabError, match="base_channels must be a positive multiple of 8"):
         ModelConfig(base_channels=12)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from motionlab.core.diffusion import autocast
+from motionlab.core.steps import autocast
 
 log = logging.getLogger("motionlab.core.autotune")
 PRECISIONS = ("auto", "fp32", "bf16")

@@ -5,7 +5,7 @@ import threading
 
 import torch
 
-from motionlab.core.diffusion import autocast
+from motionlab.core.steps import autocast
 
 # Several trainers may share one GPU from threads (motionlab.studies.fidelity): one capture at a time, each on
 # its own stream, and a capture that only forbids unsafe calls in its own thread.

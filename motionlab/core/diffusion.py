@@ -3,23 +3,20 @@
 The network is passed in and the noise schedule is built outside (motionlab.core.schedules); how to
 walk from noise to data is a sampler's business (motionlab.core.samplers). What lives here is what
 every one of them shares: q(x_t | x_0), what the network predicts (eps or v) and how that turns
-into an x0 estimate.
+into an x0 estimate. The loop that walks a sampler is motionlab.core.loop.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from motionlab.core.schedules import SCHEDULES, NoiseSchedule, make_betas
-
-if TYPE_CHECKING:
-    from motionlab.core.samplers import Sampler
+from motionlab.core.steps import f32, randn_like
 
 PREDICTIONS = ("eps", "v")
 VARIANCES = ("beta", "posterior")
@@ -64,34 +61,6 @@ class DiffusionConfig:
     def from_dict(cls, d: dict) -> "DiffusionConfig":
         """A stored config; checkpoints older than a field get its default."""
         return cls(**d)
-
-
-class StepOutput(NamedTuple):
-    t: int                   # the timestep this step denoised (0-based, T-1 ... 0)
-    t_prev: int              # the timestep it stepped to; -1 means clean data
-    x_t: torch.Tensor        # input of the step
-    pred_x0: torch.Tensor    # the x0 estimate from x_t
-    prev_sample: torch.Tensor  # x at t_prev; after the last step, the final sample
-
-
-def autocast(device: torch.device | str, precision: str):
-    if precision == "bf16":
-        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
-    if precision != "fp32":
-        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
-    return contextlib.nullcontext()
-
-
-def randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Noise shaped like x, drawn on the generator's device (a CPU generator gives device-independent samples)."""
-    if generator is None or generator.device == x.device:
-        return torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)
-    return torch.randn(x.shape, device=generator.device, dtype=x.dtype, generator=generator).to(x.device)
-
-
-def f32(v) -> torch.Tensor:
-    """float64 coefficients are rounded once to float32, as the network's tensors are."""
-    return torch.tensor(v, dtype=torch.float32)
 
 
 class GaussianDiffusion:
@@ -166,71 +135,8 @@ class GaussianDiffusion:
         losses["loss"] = loss
         return losses
 
-    def sample_steps(self, model: Callable, shape: tuple, generator: torch.Generator | None = None,
-                     device: str | torch.device = "cpu", precision: str = "fp32",
-                     x_T: torch.Tensor | None = None, sampler: "Sampler | None" = None,
-                     known: torch.Tensor | None = None, mask: torch.Tensor | None = None,
-                     resample: int = 1) -> Iterator[StepOutput]:
-        """Sampling from pure noise with `sampler` (default: the spec's full ancestral DDPM chain);
-        yields every step so callers can show any of them.
-
-        Masked sampling (inpainting by replacement, Lugmayr et al. 2022): where the boolean `mask`
-        (broadcast to `shape`) is True, x is held to `known` (clean data, normalized): x_T and every
-        step's x_{t_prev} there are replaced by q_sample(known, t_prev) with fresh noise, and the final
-        sample by `known` itself, bit for bit. `resample` > 1 is RePaint's resampling: each step is
-        taken `resample` times; between tries x_{t_prev} goes back to t by q(x_t | x_{t_prev}) =
-        N(sqrt(ab_t / ab_prev) x_{t_prev}, (1 - ab_t / ab_prev) I), over the sampler's own stride, and
-        the sampler's multistep state is rewound. A mask with nothing known draws no extra noise (and
-        skips resampling), so it gives exactly the plain sample of the same generator.
-        """
-        if sampler is None:
-            from motionlab.core.samplers import DDPMSampler
-            sampler = DDPMSampler(self)
-        if resample < 1:
-            raise ValueError(f"resample must be at least 1, got {resample}")
-        with torch.inference_mode():
-            x = x_T.to(device) if x_T is not None else randn_like(torch.empty(shape, device=device), generator)
-            masked = mask is not None and bool(mask.any())
-            if masked:
-                if known is None:
-                    raise ValueError("a mask needs the known values")
-                mask = mask.to(x.device).bool().expand(shape)
-                known = known.to(x.device, torch.float32).expand(shape)
-                x = self._hold(x, known, mask, sampler.timesteps[0], generator)
-            for t in sampler.timesteps:
-                tt = torch.full((shape[0],), t, device=x.device, dtype=torch.long)
-                tries = resample if masked else 1
-                state = sampler.state() if tries > 1 else None
-                for u in range(tries):
-                    if u:
-                        sampler.restore(state)
-                    with autocast(x.device, precision):
-                        out = model(x, tt)
-                    step = sampler.step(out, t, x, generator)
-                    if masked:
-                        step = step._replace(prev_sample=self._hold(step.prev_sample, known, mask, step.t_prev,
-                                                                    generator))
-                    if u < tries - 1:
-                        x = self._renoise(step.prev_sample, step.t_prev, t, generator)
-                yield step
-                x = step.prev_sample
-
-    def _hold(self, x: torch.Tensor, known: torch.Tensor, mask: torch.Tensor, t: int,
-              generator: torch.Generator | None) -> torch.Tensor:
-        """x with the masked entries set to known noised to timestep t (t = -1: known itself)."""
-        if t < 0:
-            return torch.where(mask, known, x)
-        tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
-        return torch.where(mask, self.q_sample(known, tt, randn_like(x, generator)), x)
-
-    def _renoise(self, x_s: torch.Tensor, s: int, t: int, generator: torch.Generator | None) -> torch.Tensor:
+    def renoise(self, x_s: torch.Tensor, s: int, t: int, generator: torch.Generator | None) -> torch.Tensor:
         """A draw of q(x_t | x_s) for s < t: the forward process over one (possibly strided) step."""
         ab_s = self.schedule.alpha_bar(s)
         ratio = self.schedule.alpha_bar(t) / ab_s
         return f32(math.sqrt(ratio)) * x_s + f32(math.sqrt(max(1.0 - ratio, 0.0))) * randn_like(x_s, generator)
-
-    def sample(self, model: Callable, shape: tuple, generator: torch.Generator | None = None, **kw) -> torch.Tensor:
-        out = None
-        for out in self.sample_steps(model, shape, generator, **kw):
-            pass
-        return out.prev_sample

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from motionlab.data.clipset import NamedClip, expand, load_clip_set
 from motionlab.errors import ClipError
-from motionlab.evaluate import baseline_windows
+from motionlab.pipeline.evaluating import baseline_windows
 from motionlab.evaluation.metrics import METRICS
 
 

@@ -7,12 +7,12 @@ from typing import Callable, MutableMapping
 
 import numpy as np
 
-from motionlab import edit as ed
+from motionlab.pipeline import editing as ed
 from motionlab.formats.checkpoints import LoadedModel
 from motionlab.data.clip import Clip
 from motionlab.errors import MotionlabError
 from motionlab.evaluation.metrics import METRICS
-from motionlab.sample import SamplerChoice
+from motionlab.core.samplers import SamplerChoice
 from motionlab.lab.figures import Panel
 from motionlab.lab.keys import EDIT_RESULT
 

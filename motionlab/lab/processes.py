@@ -60,7 +60,8 @@ class TrainOptions:
         from motionlab.data.dataset import DataConfig
         from motionlab.core.diffusion import DiffusionConfig
         from motionlab.core.model import ModelConfig, parse_channel_mults
-        from motionlab.train import TrainConfig, as_words, check_together
+        from motionlab.pipeline.training import TrainConfig, check_together
+        from motionlab.train import as_words
         try:
             data = DataConfig(self.data or None, self.window, self.stride, self.limit, self.seed)
             ModelConfig(base_channels=self.base_channels, channel_mults=parse_channel_mults(self.channel_mults),

@@ -16,7 +16,8 @@ from motionlab.formats.checkpoints import LoadedModel
 from motionlab.data.clip import Clip, clip_from_channels
 from motionlab.errors import MotionlabError
 from motionlab.data.normalize import Normalizer
-from motionlab.sample import SPEC_SAMPLER, SamplerChoice, Trajectory, generate
+from motionlab.core.samplers import SPEC_SAMPLER, SamplerChoice
+from motionlab.pipeline.sampling import Trajectory, generate
 from motionlab.lab import config
 from motionlab.lab.jobs import ProgressFn, Report, step_reporter
 from motionlab.lab.keys import PIXEL_CACHE, SAMPLE_RESULT

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from motionlab.sample import SamplerChoice
+from motionlab.core.samplers import SamplerChoice
 from motionlab.lab import config
 
 STUDY = config.ROOT / "docs" / "SAMPLERS.json"

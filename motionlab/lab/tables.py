@@ -4,11 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from motionlab.evaluate import baseline_markdown, checkpoints_markdown, read_precomputed
+from motionlab.evaluation.markdown import baseline_markdown, checkpoints_markdown
+from motionlab.pipeline.evaluating import read_precomputed
 from motionlab.evaluation.metrics import METRICS, sample_metrics
 from motionlab.evaluation.novelty import COLUMNS as NOVELTY_COLUMNS, NoveltyError, novelty, training_clip_mismatch
 from motionlab.evaluation.spec_reference import SPEC_BASELINES, SPEC_CHECKPOINTS, SPEC_RUNS
-from motionlab.sample import SPEC_SAMPLER, SamplerChoice
+from motionlab.core.samplers import SPEC_SAMPLER, SamplerChoice
 from motionlab.lab.results import sample_entries
 
 CONFIG_COL = "training config (window / stride / limit / epochs)"

@@ -19,8 +19,8 @@ from motionlab.data.clipset import NamedClip, named
 from motionlab.data.demo import demo_clip
 from motionlab.core import autotune
 from motionlab.errors import MotionlabError
-from motionlab.sample import SamplerChoice
-from motionlab.core.samplers import SAMPLER_LABELS, SAMPLERS
+from motionlab.core.samplers import SamplerChoice
+from motionlab.core.samplers import REGISTRY
 from motionlab.lab import access, catalog, config, datasets, exports, figures, jobs, scrubber
 from motionlab.lab.keys import UPLOADED_CLIP, USE_UPLOAD, sampler_key, steps_key
 
@@ -231,8 +231,9 @@ def sampling_controls(prefix: str, default: SamplerChoice, timesteps: int,
     ui_default = default.steps or timesteps
     keep_valid(steps_key(prefix), options)
     c1, c2, c3 = st.columns([1.2, 1.5, 1])
-    name = c1.selectbox("Sampler", SAMPLERS, index=SAMPLERS.index(default.name), format_func=SAMPLER_LABELS.get,
-                        key=sampler_key(prefix))
+    names = list(REGISTRY)
+    name = c1.selectbox("Sampler", names, index=names.index(default.name), format_func=lambda n: REGISTRY[n].label,
+                        key=sampler_key(prefix), help="; ".join(f"{c.label}: {c.about}" for c in REGISTRY.values()))
     steps = c2.select_slider("Steps", options, value=ui_default if ui_default in options else options[-1],
                              key=steps_key(prefix))
     precisions = ["auto", "fp32", "bf16"]
@@ -247,7 +248,10 @@ def sampling_controls(prefix: str, default: SamplerChoice, timesteps: int,
         if advice.choice is not None:
             st.button(f"Use {advice.choice.label(timesteps)}", key=f"{prefix}.use_advice", on_click=use,
                       args=(advice.choice,), type="tertiary", icon=":material/tune:")
-    return SamplerChoice(name, None if steps >= timesteps else int(steps)), precision
+    chosen = dict(default.params) if name == default.name else {}
+    params = {q.name: c2.slider(q.name, q.low, q.high, chosen.get(q.name, q.default), help=q.help,
+                                key=f"{prefix}.{name}.{q.name}") for q in REGISTRY[name].params}
+    return SamplerChoice.of(name, None if steps >= timesteps else int(steps), **params), precision
 
 
 def warm_sampling(entry: catalog.CheckpointEntry, num_samples: int, precision: str) -> None:

@@ -189,8 +189,9 @@ def train_together(specs, make_trainer, *, log=print, plan=None, deadline: float
 def evaluate_run(path, weights: str, device: str, data: str | None, num_samples: int = 8, seed: int = 42) -> dict:
     """The spec's protocol on one run's final weights, plus novelty and the lab's ddpm-20 for reference."""
     from motionlab.formats.checkpoints import load_model
-    from motionlab.evaluate import novelty_columns
-    from motionlab.sample import SPEC_SAMPLER, SamplerChoice, sample_checkpoint
+    from motionlab.pipeline.evaluating import novelty_columns
+    from motionlab.core.samplers import SPEC_SAMPLER, SamplerChoice
+    from motionlab.pipeline.sampling import sample_checkpoint
     lm = load_model(path, device=device, weights=weights)
     row = {"weights": lm.weights, "epoch": lm.meta["epoch"], "baseline": lm.meta["baseline"]}
     for key, choice in (("metrics", SPEC_SAMPLER), ("ddpm20", SamplerChoice("ddpm", 20))):
@@ -227,7 +228,8 @@ def machine() -> dict:
 
 def _trainers(data, epochs, device, out, cuda_graph, monitor_every, recipe, argvs: dict, log):
     """RunSpec -> Trainer, built from the same flags `python -m motionlab.train` takes (kept in argvs)."""
-    from motionlab.train import Trainer, build_parser, configs_from_args
+    from motionlab.pipeline.training import Trainer
+    from motionlab.train import build_parser, configs_from_args
 
     def make(spec: RunSpec):
         argv = spec.argv(data, epochs, device, out, cuda_graph, monitor_every, recipe)

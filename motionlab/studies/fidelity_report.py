@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from motionlab.evaluate import fmt
+from motionlab.evaluation.markdown import fmt
 from motionlab.io import atomic_write_bytes
 from motionlab.evaluation.metrics import METRICS
 from motionlab.studies.report import save_chart
@@ -150,7 +150,7 @@ RELEASE = CHECKPOINTS / "best_fidelity" / "model.pt"
 
 def release_line(release: Path) -> list[str]:
     """The shipped fp16 weights under the spec's protocol on the CPU (their evaluation.json), when there."""
-    from motionlab.evaluate import read_precomputed
+    from motionlab.pipeline.evaluating import read_precomputed
     ev = read_precomputed(release)
     if ev is None:
         return []

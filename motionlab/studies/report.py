@@ -13,8 +13,10 @@ import json
 import sys
 from pathlib import Path
 
-from motionlab.evaluate import baseline_markdown, evaluate_checkpoint, fmt, write_precomputed
-from motionlab.sample import SPEC_SAMPLER, add_sampling_args, sampling_from_args
+from motionlab.evaluation.markdown import baseline_markdown, fmt
+from motionlab.pipeline.evaluating import evaluate_checkpoint, write_precomputed
+from motionlab.core.samplers import SPEC_SAMPLER
+from motionlab.cli import add_sampling_args, sampling_from_args
 from motionlab.io import atomic_write_bytes
 from motionlab.evaluation.metrics import METRICS
 from motionlab.evaluation.novelty import COLUMNS as NOVELTY_COLUMNS

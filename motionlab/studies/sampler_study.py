@@ -18,11 +18,12 @@ from pathlib import Path
 
 
 from motionlab.formats.checkpoints import load_model
-from motionlab.evaluate import machine_info
+from motionlab.pipeline.evaluating import machine_info
 from motionlab.io import atomic_write_bytes
 from motionlab.evaluation.metrics import METRICS, sample_metrics
 from motionlab.studies.report import save_chart
-from motionlab.sample import SPEC_SAMPLER, SamplerChoice, sample_checkpoint
+from motionlab.core.samplers import SPEC_SAMPLER, SamplerChoice
+from motionlab.pipeline.sampling import sample_checkpoint
 from motionlab.core.samplers import SAMPLERS
 
 STEPS = (10, 20, 50, 100)
