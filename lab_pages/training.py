@@ -4,7 +4,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from motionlab.core.diffusion import MAX_TIMESTEPS
 from motionlab.errors import MotionlabError
 from motionlab.lab import access, catalog, config, figures, keys, processes, ui
 
@@ -97,25 +96,8 @@ with st.form("training.form"):
     c1, c2 = st.columns([2, 3])
     name = c1.text_input("Run name (folder under runs/)", value=default_name, key=keys.TRAINING_NAME, max_chars=64)
     src = c2.selectbox("Data", list(sources), format_func=sources.get, key="training.data")
-    c1, c2, c3, c4 = st.columns(4)
-    window = c1.number_input("Window", 8, 4096, 64, step=8, key="training.window")
-    stride = c2.number_input("Stride", 1, 4096, 32, key="training.stride")
-    limit = c3.number_input("Limit (0 = all)", 0, 100_000, 32, key="training.limit")
-    epochs = c4.number_input("Epochs", 1, 100_000, 20, key="training.epochs")
-    c1, c2, c3, c4 = st.columns(4)
-    batch = c1.number_input("Batch size", 1, 1024, 16, key="training.batch_size")
-    lr = c2.number_input("Learning rate", 1e-6, 1.0, 2e-4, format="%.5f", key="training.lr")
-    timesteps = c3.number_input("Diffusion steps", 1, MAX_TIMESTEPS, 400, key="training.timesteps")
-    precision = c4.selectbox("Precision", ["fp32", "bf16"], key="training.precision")
-    c1, c2, c3, c4 = st.columns(4)
-    base = c1.number_input("Base channels", 8, 512, 32, step=8, key="training.base_channels")
-    mults = c2.text_input("Channel mults", "1,2", key="training.channel_mults")
-    tdim = c3.number_input("Time dim", 1, 1024, 64, key="training.time_dim")
-    monitor = c4.number_input("Sample metrics every N epochs (0 = off)", 0, 100_000, 5, key="training.monitor_every")
-    c1, c2, c3 = st.columns(3)
-    save_every = c1.number_input("Save every N epochs", 1, 100_000, 5, key="training.save_every")
-    patience = c2.number_input("Early-stop patience (0 = off)", 0, 100_000, 0, key="training.patience")
-    resume = c3.checkbox("Resume from last.pt if the folder has one", key="training.resume")
+    values = ui.settings_widgets(processes.FORM, "training")
+    resume = st.checkbox("Resume from last.pt if the folder has one", key="training.resume")
     submitted = st.form_submit_button("Start training", key="training.start", type="primary",
                                       icon=":material/rocket_launch:", disabled=bool(refusal),
                                       help=refusal or None)
@@ -123,11 +105,7 @@ with st.form("training.form"):
 if submitted:
     try:
         run_name = processes.validate_name(name)
-        opts = processes.TrainOptions(
-            window=int(window), stride=int(stride), limit=int(limit), epochs=int(epochs), batch_size=int(batch),
-            lr=float(lr), timesteps=int(timesteps), base_channels=int(base), channel_mults=mults.strip(),
-            time_dim=int(tdim), monitor_every=int(monitor), save_every=int(save_every), patience=int(patience),
-            precision=precision, resume=bool(resume))
+        opts = processes.TrainOptions(resume=bool(resume), **values)
         opts.validate()
         upload = ui.uploaded_clip() if src == "uploaded" else None
         opts.data = processes.data_option(src, refs, config.missing_spec() is None)

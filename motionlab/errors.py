@@ -18,4 +18,15 @@ class PoseFileError(MotionlabError):
 
 
 class ConfigError(MotionlabError):
-    """A config field is out of range; the message starts with the field's name (CLIs show it as a flag)."""
+    """A setting is out of range. `field` names it (the CLI shows it as a flag, a form by its label) and
+    `detail` says what is wrong; str() is 'field detail'."""
+
+    def __init__(self, field: str, detail: str = ""):
+        self.field, self.detail = (field, detail) if detail else ("", field)
+        super().__init__(f"{self.field} {self.detail}" if self.field else self.detail)
+
+
+def one_line(e: BaseException, limit: int = 300) -> str:
+    """The line a user reads for an exception: its message on one line, cut at `limit`."""
+    s = " ".join(str(e).split()) or type(e).__name__
+    return s if len(s) <= limit else s[:limit - 1] + "…"

@@ -17,9 +17,10 @@ from motionlab.core.diffusion import DiffusionConfig
 from motionlab.core.model import ModelConfig
 from motionlab.pipeline.training import TrainConfig, Trainer
 from motionlab.paths import REPO
+from motionlab import settings
 
 TINY_MODEL = dict(base_channels=16, channel_mults=(1, 2), time_dim=32)
-TINY_MODEL_FLAGS = ["--base-channels", "16", "--channel-mults", "1,2", "--time-dim", "32"]
+TINY_MODEL_FLAGS = settings.argv(**TINY_MODEL)  # --base-channels 16 --channel-mults 1,2 --time-dim 32
 TINY_TIMESTEPS = 10
 
 

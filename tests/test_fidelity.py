@@ -12,7 +12,7 @@ from motionlab.errors import MotionlabError
 from motionlab.studies.fidelity_report import write_report
 from motionlab.evaluation.metrics import METRICS
 from motionlab.testing import TINY_MODEL_FLAGS, tiny_trainer
-from motionlab.train import build_parser, configs_from_args
+from motionlab.pipeline.train_args import build_parser, configs_from_args
 
 REPO = Path(__file__).resolve().parent.parent
 BASE = dict(zip(METRICS, (200.0, 40.0, 7.0, 60.0, 5.0, 50.0)))

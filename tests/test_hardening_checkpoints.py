@@ -192,7 +192,7 @@ EDITS = {
     "diffusion_timesteps_1e9": (lambda ck: ck.update(diffusion_config={**ck["diffusion_config"], "timesteps": 10**9}),
                                 r"timesteps must be 1\.\."),
     "diffusion_bad_beta": (lambda ck: ck.update(diffusion_config={**ck["diffusion_config"], "beta_end": 2.0}),
-                           r"incompatible checkpoint: need 0 < beta_start"),
+                           r"incompatible checkpoint: beta_end must be > 0 and < 1"),
 }
 
 

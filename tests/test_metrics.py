@@ -117,16 +117,18 @@ def test_sample_metrics_are_the_six_or_none_for_a_diverged_sample():
 def test_every_measure_splits_into_rows_and_a_statistic_that_give_its_value():
     from motionlab.evaluation.catalog import ALL
     from motionlab.evaluation.measure import Reference
-    rng = np.random.default_rng(3)
-    clips = 250 + 40 * rng.normal(size=(40, 32, 40)).cumsum(1) / 5
-    ref = Reference(clips[:10], tuple(f"j{i}" for i in range(20)))
+    from motionlab.data.demo import demo_clip
+    clip = demo_clip(frames=200)
+    ch = clip.channels
+    clips = np.stack([ch[s:s + 48] for s in range(0, 150, 4)])
+    ref = Reference(clips[::3], tuple(clip.joints), fps=30.0, bpm=115.0)
     for m in ALL:
         if m.features is None:
             continue
         v = m.stat(m.features(clips, ref), ref)
         if m.resample == "pairs":
             v = v[np.triu_indices(len(v), 1)].mean()
-        assert v == pytest.approx(m(clips, ref), rel=1e-9), m.name
+        assert v == pytest.approx(m(clips, ref), rel=1e-9, nan_ok=True), m.name
 
 
 def test_the_judge_uses_every_clip_for_diversity_where_the_spec_took_the_first_32():

@@ -170,7 +170,7 @@ def test_schedules():
 
 
 def test_zero_snr_needs_v_prediction():
-    with pytest.raises(ValueError, match="prediction 'v'"):
+    with pytest.raises(ValueError, match="prediction must be 'v'"):
         DiffusionConfig(schedule="linear_zero_snr", prediction="eps")
 
 

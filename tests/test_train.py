@@ -121,7 +121,7 @@ def test_bad_train_configs(tmp_path, demo, kw, match):
 @pytest.mark.parametrize("flags,match", [
     (["--channel-mults", "1,x"], "--channel-mults must be comma-separated integers"),
     (["--base-channels", "12"], "--base-channels must be a positive multiple of 8"),
-    (["--beta-start", "0.5", "--beta-end", "0.1"], "beta_start"),
+    (["--beta-start", "0.5", "--beta-end", "0.1"], "--beta-start must be <= beta_end"),
     (["--data", "/nonexistent/clip.json"], "no such clip file"),
     (["--window", "500"], "shorter than the window of 500"),
 ])

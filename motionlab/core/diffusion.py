@@ -17,42 +17,38 @@ import torch.nn.functional as F
 
 from motionlab.core.schedules import SCHEDULES, NoiseSchedule, make_betas
 from motionlab.core.steps import f32, randn_like
+from motionlab.errors import ConfigError
+from motionlab.settings import check, register, setting
 
 PREDICTIONS = ("eps", "v")
 VARIANCES = ("beta", "posterior")
 MAX_TIMESTEPS = 100_000
 
 
+@register
 @dataclass
 class DiffusionConfig:
-    timesteps: int = 400
-    beta_start: float = 1e-4
-    beta_end: float = 0.02
+    timesteps: int = setting(400, "diffusion steps T", low=1, high=MAX_TIMESTEPS, lab=400,
+                             label="Diffusion steps", must=f"an integer 1..{MAX_TIMESTEPS}")
+    beta_start: float = setting(1e-4, "first beta of the schedule", low=0.0, high=1.0, low_open=True, high_open=True)
+    beta_end: float = setting(0.02, "last beta of the schedule", low=0.0, high=1.0, low_open=True, high_open=True)
     # the ancestral sampler's sigma_t^2: "beta" = beta_t (Ho et al. Alg. 2), "posterior" = beta~_t
-    variance: str = "beta"
-    schedule: str = "linear"
+    variance: str = setting("beta", "the ancestral sampler's variance: beta_t or the posterior's", choices=VARIANCES)
+    schedule: str = setting("linear", "noise schedule (linear_zero_snr needs --prediction v)", choices=SCHEDULES)
     # what the network predicts: the noise (the spec's) or v = sqrt(ab) eps - sqrt(1 - ab) x0
-    prediction: str = "eps"
+    prediction: str = setting("eps", "network target: eps or v", choices=PREDICTIONS)
 
     def __post_init__(self):
         self.validate()
 
     def validate(self) -> None:
         """The one place diffusion settings are checked (CLI, trainer, lab and checkpoint loading)."""
-        if isinstance(self.timesteps, bool) or not isinstance(self.timesteps, (int, np.integer)) \
-                or not 1 <= self.timesteps <= MAX_TIMESTEPS:
-            raise ValueError(f"timesteps must be an integer 1..{MAX_TIMESTEPS}, got {self.timesteps!r}")
-        if not 0 < self.beta_start <= self.beta_end < 1:
-            raise ValueError(f"need 0 < beta_start <= beta_end < 1, got {self.beta_start}, {self.beta_end}")
-        if self.variance not in VARIANCES:
-            raise ValueError(f"variance must be one of {', '.join(VARIANCES)}, got {self.variance!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if self.prediction not in PREDICTIONS:
-            raise ValueError(f"prediction must be one of {', '.join(PREDICTIONS)}, got {self.prediction!r}")
+        check(self)
+        if not self.beta_start <= self.beta_end:
+            raise ConfigError("beta_start", f"must be <= beta_end, got {self.beta_start} and {self.beta_end}")
         if self.schedule == "linear_zero_snr" and self.prediction == "eps":
             # at alpha_bar_T = 0, x0 = (x_T - eps) / 0: an eps network cannot say anything about x0
-            raise ValueError("the zero-terminal-SNR schedule needs prediction 'v' (eps gives no x0 at t = T)")
+            raise ConfigError("prediction", "must be 'v' on the zero-terminal-SNR schedule (eps gives no x0 at t = T)")
 
     def to_dict(self) -> dict:
         return asdict(self)

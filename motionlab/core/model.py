@@ -9,18 +9,31 @@ import torch.nn.functional as F
 from torch import nn
 
 from motionlab.errors import ConfigError
+from motionlab.settings import is_int, check, register, setting
 
 MIN_WINDOW = 8  # the shortest window the network trains and samples on
 
 
+def parse_channel_mults(text) -> tuple:
+    """'1,2,4' -> (1, 2, 4), as the CLI and the lab take them."""
+    try:
+        return tuple(int(v) for v in str(text).split(","))
+    except ValueError:
+        raise ConfigError("channel_mults", f"must be comma-separated integers, got {text!r}") from None
+
+
+@register
 @dataclass
 class ModelConfig:
-    in_channels: int = 40
-    base_channels: int = 128
-    channel_mults: tuple = (1, 2, 4)
-    time_dim: int = 256
-    dropout: float = 0.1
-    groups: int = 8
+    in_channels: int = setting(40, "2 x joints (set from the data)", low=1, cli=False, must="positive")
+    base_channels: int = setting(128, "width of the first level (a multiple of 8)", low=8, lab=32,
+                                 must="a positive multiple of 8")
+    channel_mults: tuple = setting((1, 2, 4), "width multiplier of each level", parse=parse_channel_mults,
+                                   show=lambda v: ",".join(map(str, v)), lab=(1, 2), label="Channel mults")
+    time_dim: int = setting(256, "timestep embedding size", low=1, lab=64, label="Time dim", must="positive")
+    dropout: float = setting(0.1, "dropout in the residual blocks", low=0.0, high=1.0, high_open=True,
+                             must="in [0, 1)")
+    groups: int = setting(8, "GroupNorm groups (divides base_channels)", low=1, cli=False)
 
     def __post_init__(self):
         self.validate()
@@ -28,21 +41,14 @@ class ModelConfig:
     def validate(self) -> None:
         """The one place network settings are checked (CLI, trainer, lab and checkpoint loading);
         the rest would fail deep inside torch, some only after an epoch of work."""
-        def positive(v):
-            return isinstance(v, int) and not isinstance(v, bool) and v >= 1
-        if not positive(self.in_channels):
-            raise ConfigError(f"in_channels must be positive, got {self.in_channels!r}")
-        if not positive(self.base_channels) or self.base_channels % 8:
-            raise ConfigError(f"base_channels must be a positive multiple of 8, got {self.base_channels!r}")
+        check(self)
+        if self.base_channels % 8:
+            raise ConfigError("base_channels", f"must be a positive multiple of 8, got {self.base_channels!r}")
         if not isinstance(self.channel_mults, (tuple, list)) or not self.channel_mults \
-                or not all(positive(m) for m in self.channel_mults):
-            raise ConfigError(f"channel_mults must be positive integers, got {self.channel_mults!r}")
-        if not positive(self.time_dim):
-            raise ConfigError(f"time_dim must be positive, got {self.time_dim!r}")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not positive(self.groups) or self.base_channels % self.groups:
-            raise ConfigError(f"groups must divide base_channels, got {self.groups!r}")
+                or not all(is_int(m) and m >= 1 for m in self.channel_mults):
+            raise ConfigError("channel_mults", f"must be positive integers, got {self.channel_mults!r}")
+        if self.base_channels % self.groups:
+            raise ConfigError("groups", f"must divide base_channels, got {self.groups!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -54,14 +60,6 @@ class ModelConfig:
         d = dict(d)
         d["channel_mults"] = tuple(d["channel_mults"])
         return cls(**d)
-
-
-def parse_channel_mults(text) -> tuple:
-    """'1,2,4' -> (1, 2, 4), as the CLI and the lab take them."""
-    try:
-        return tuple(int(v) for v in str(text).split(","))
-    except ValueError:
-        raise ConfigError(f"channel_mults must be comma-separated integers, got {text!r}") from None
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:

@@ -7,40 +7,35 @@ import numpy as np
 import torch
 
 from motionlab.data.clip import Clip
-from motionlab.errors import ClipError, ConfigError
+from motionlab.errors import ClipError
+from motionlab.settings import check, register, setting
 from motionlab.evaluation.metrics import all_metrics
 from motionlab.data.normalize import STD_FLOOR, Normalizer  # noqa: F401  (STD_FLOOR: re-exported)
 from motionlab.data.skeleton import mirror_permutation
 
 
+@register
 @dataclass
 class DataConfig:
-    data: str | list = "data/uptown_funk.json"  # a clip, folder or manifest; a list of them for several
-    window: int = 64
-    stride: int = 32
-    limit: int = 32
-    seed: int = 42
-    jitter: bool = False   # random window offsets each epoch instead of the fixed grid
-    mirror: bool = False   # horizontal flip with a left/right joint swap, p = 0.5 per window
+    data: str | list = setting("data/uptown_funk.json", "a clip, folder or manifest; a list of them for several",
+                               cli=False)
+    window: int = setting(64, "frames per training window", low=2, lab=64, must="at least 2 frames")
+    stride: int = setting(32, "frames between window starts", low=1, lab=32, must="positive")
+    limit: int = setting(32, "keep a seeded random subset of windows (0 = all)", low=0, lab=32,
+                         label="Limit (0 = all)", must="0 (all windows) or positive")
+    seed: int = setting(42, "seed of the window subset, the weights and the noise", lab=42)
+    jitter: bool = setting(False, "random window offsets each epoch")
+    mirror: bool = setting(False, "random horizontal mirroring with left/right swap")
 
     def __post_init__(self):
         self.validate()
 
     def validate(self) -> None:
         """The one place data settings are checked (CLI, trainer, lab); training adds model.MIN_WINDOW."""
-        if not _is_int(self.window) or self.window < 2:  # velocities need two frames
-            raise ConfigError(f"window must be at least 2 frames, got {self.window!r}")
-        if not _is_int(self.stride) or self.stride < 1:
-            raise ConfigError(f"stride must be positive, got {self.stride!r}")
-        if not _is_int(self.limit) or self.limit < 0:
-            raise ConfigError(f"limit must be 0 (all windows) or positive, got {self.limit!r}")
+        check(self)
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def window_starts(num_frames: int, window: int, stride: int) -> np.ndarray:

@@ -15,11 +15,13 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from motionlab.data.clip import Clip, save_clip
-from motionlab.errors import MotionlabError
+from motionlab import settings
+from motionlab.errors import ConfigError, MotionlabError
+from motionlab.pipeline.training import CONFIGS, build_configs
 from motionlab.io import atomic_write_bytes
 from motionlab.lab.access import low_disk
 from motionlab.lab.config import ROOT
@@ -33,46 +35,33 @@ _children: dict[int, subprocess.Popen] = {}  # started by this server process: p
 _lock = threading.Lock()
 
 
-@dataclass
+FORM = settings.form_fields(*CONFIGS)  # what the Training page offers, with the lab's (small-model) defaults
+
+
 class TrainOptions:
-    """The subset of motionlab.train's flags the page offers."""
-    data: str | list = ""     # clip path (file, folder, manifest) or a list of them, or "demo"; "" = default
-    window: int = 64
-    stride: int = 32
-    limit: int = 32
-    epochs: int = 20
-    batch_size: int = 16
-    lr: float = 2e-4
-    timesteps: int = 400
-    base_channels: int = 32
-    channel_mults: str = "1,2"
-    time_dim: int = 64
-    monitor_every: int = 5
-    monitor_samples: int = 4
-    save_every: int = 5
-    patience: int = 0
-    precision: str = "fp32"
-    seed: int = 42
-    resume: bool = False
+    """What the Training page asks motionlab.train for: declared settings by name (the form's defaults
+    for the rest), the data (a path, a list of them, "demo"; "" = the default clip) and resume."""
+
+    def __init__(self, data: str | list = "", resume: bool = False, **values):
+        unknown = sorted(set(values) - set(settings.SETTINGS))
+        if unknown:
+            raise MotionlabError(f"not a training setting: {', '.join(unknown)}")
+        self.data, self.resume = data, resume
+        self.values = {**{f.name: f.default for f in FORM}, **values}
+
+    def typed(self) -> dict:
+        """The values as the configs take them (channel_mults '1,2' -> (1, 2)), in the form's words on error."""
+        try:
+            return {k: settings.parse(k, v) for k, v in self.values.items()}
+        except ConfigError as e:
+            raise MotionlabError(settings.in_words(e)) from None
 
     def validate(self) -> None:
-        """The library's own checks (motionlab.train's configs), in the form's words."""
-        from motionlab.data.dataset import DataConfig
-        from motionlab.core.diffusion import DiffusionConfig
-        from motionlab.core.model import ModelConfig, parse_channel_mults
-        from motionlab.pipeline.training import TrainConfig, check_together
-        from motionlab.train import as_words
+        """The library's own checks (motionlab.pipeline.training.build_configs), in the form's words."""
         try:
-            data = DataConfig(self.data or None, self.window, self.stride, self.limit, self.seed)
-            ModelConfig(base_channels=self.base_channels, channel_mults=parse_channel_mults(self.channel_mults),
-                        time_dim=self.time_dim)
-            diff = DiffusionConfig(timesteps=self.timesteps)
-            train = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
-                                precision=self.precision, seed=self.seed, save_every=self.save_every,
-                                monitor_every=self.monitor_every, monitor_samples=self.monitor_samples)
-            check_together(data, diff, train)
-        except ValueError as e:  # ConfigError, or DiffusionConfig's own
-            raise MotionlabError(as_words(str(e))) from None
+            build_configs({**self.typed(), "data": self.data or None})
+        except ConfigError as e:
+            raise MotionlabError(settings.in_words(e)) from None
 
 
 def validate_name(name: str) -> str:
@@ -87,15 +76,8 @@ def build_command(opts: TrainOptions, out_dir: Path, python: str | None = None) 
     cmd = [python or sys.executable, "-m", "motionlab.train"]
     if opts.data:
         cmd += ["--data", *([opts.data] if isinstance(opts.data, str) else opts.data)]
-    cmd += ["--window", opts.window, "--stride", opts.stride, "--limit", opts.limit, "--epochs", opts.epochs,
-            "--batch-size", opts.batch_size, "--lr", opts.lr, "--timesteps", opts.timesteps,
-            "--base-channels", opts.base_channels, "--channel-mults", opts.channel_mults,
-            "--time-dim", opts.time_dim, "--monitor-every", opts.monitor_every,
-            "--monitor-samples", opts.monitor_samples, "--save-every", opts.save_every,
-            "--patience", opts.patience, "--precision", opts.precision, "--seed", opts.seed,
-            "--tag", Path(out_dir).name, "--out", str(out_dir), "--no-progress"]
-    if opts.resume:
-        cmd.append("--resume")
+    cmd += settings.argv(**opts.typed())
+    cmd += ["--tag", Path(out_dir).name, "--out", str(out_dir), "--no-progress"] + (["--resume"] if opts.resume else [])
     return [str(c) for c in cmd]
 
 
@@ -185,7 +167,7 @@ def start_run(runs_dir, name: str, opts: TrainOptions, max_running: int = 2, pyt
     if (out / "last.pt").exists() and not opts.resume:
         raise MotionlabError(f"{out} already holds a run; pick another name or tick 'resume'")
     if clip is not None:
-        opts = replace(opts, data=str((out / UPLOADED_CLIP).resolve()))
+        opts = TrainOptions(str((out / UPLOADED_CLIP).resolve()), opts.resume, **opts.values)
     cmd = build_command(opts, out.resolve(), python)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -208,7 +190,7 @@ def start_run(runs_dir, name: str, opts: TrainOptions, max_running: int = 2, pyt
     with _lock:
         _children[proc.pid] = proc
     rec = {"pid": proc.pid, "pgid": proc.pid, "proc_start": _proc_start(proc.pid), "started": time.time(),
-           "command": cmd, "options": asdict(opts), "log": LOG_FILE, "state": "running"}
+           "command": cmd, "options": {"data": opts.data, "resume": opts.resume, **opts.typed()}, "log": LOG_FILE, "state": "running"}
     _write_record(out, rec)
     return rec
 

@@ -390,3 +390,26 @@ def job_panel(name: str, preview_caption: str = "live preview: predicted x̂0, m
         st.info(f"{job.label}: cancelled.")
         return None
     return job
+
+
+def settings_widgets(fields, prefix: str, per_row: int = 4) -> dict:
+    """One widget per declared setting (motionlab.settings.form_fields), in rows; {name: value}."""
+    out = {}
+    for i in range(0, len(fields), per_row):
+        for col, f in zip(st.columns(per_row), fields[i:i + per_row]):
+            s, key = f.setting, f"{prefix}.{f.name}"
+            if f.kind == "choice":
+                opts = list(s.options())
+                out[f.name] = col.selectbox(f.label, opts, index=opts.index(f.default), key=key, help=s.help)
+            elif f.kind == "bool":
+                out[f.name] = col.checkbox(f.label, value=f.default, key=key, help=s.help)
+            elif f.kind == "int":
+                out[f.name] = int(col.number_input(f.label, value=int(f.default), key=key, help=s.help, step=1,
+                                                   min_value=None if s.low is None else int(s.low),
+                                                   max_value=None if s.high is None else int(s.high)))
+            elif f.kind == "float":
+                out[f.name] = float(col.number_input(f.label, value=float(f.default), key=key, help=s.help,
+                                                     format="%.5g"))
+            else:
+                out[f.name] = col.text_input(f.label, value=str(f.default), key=key, help=s.help).strip()
+    return out

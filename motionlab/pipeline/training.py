@@ -22,66 +22,51 @@ from motionlab.errors import ConfigError, MotionlabError
 from motionlab.evaluation.metrics import sample_metrics
 from motionlab.formats.checkpoints import read_checkpoint, save_checkpoint
 from motionlab.formats.integrity import SUFFIX, recorded
+from motionlab.settings import check, declared, parse, register, setting
 from motionlab.io import atomic_write_bytes, check_writable_dir, remove_stale_temps
 from motionlab.pipeline.sampling import generate
 
 
+@register
 @dataclass
 class TrainConfig:
-    epochs: int = 1
-    batch_size: int = 16
-    lr: float = 2e-4
-    grad_clip: float = 1.0
-    patience: int = 0          # epochs without improvement before stopping; 0 = off
-    min_delta: float = 0.0
-    seed: int = 42
-    vel_weight: float = 0.0
-    precision: str = "fp32"
-    device: str = "cpu"
-    save_every: int = 10       # epochs between last.pt / best.pt writes (and always at the end)
-    monitor_every: int = 0     # epochs between sample-metric checks; 0 = off
-    monitor_samples: int = 4
-    monitor_sampler: str = "ddpm"  # the monitor's sampler and steps (0 = the full chain)
-    monitor_steps: int = 0
-    cuda_graph: bool = False   # capture the whole step in a CUDA graph (GPU only; speed, not bitwise resume)
-    compile: bool = False      # torch.compile the training forward: fewer, fused kernels for this small net
-    ema_decay: float = 0.0     # keep an EMA of the weights with this decay per step; 0 = off
-    tag: str = ""
+    epochs: int = setting(1, "epochs to train", low=1, lab=20, must="positive")
+    batch_size: int = setting(16, "windows per step", low=1, lab=16, must="positive")
+    lr: float = setting(2e-4, "Adam learning rate", low=0.0, low_open=True, lab=2e-4, label="Learning rate",
+                        must="positive and finite")
+    grad_clip: float = setting(1.0, "gradient norm clip", low=0.0, low_open=True, cli=False, must="positive and finite")
+    patience: int = setting(0, "epochs without improvement before stopping; 0 = off", low=0, lab=0,
+                            label="Early-stop patience (0 = off)")
+    min_delta: float = setting(0.0, "improvement that resets patience")
+    seed: int = setting(42, "seed of the window subset, the weights and the noise")
+    vel_weight: float = setting(0.0, "weight of the velocity loss on x0-hat (0 = off)")
+    precision: str = setting("fp32", "training precision", choices=("fp32", "bf16"), lab="fp32")
+    device: str = setting("cpu", "cpu, cuda, cuda:0, ...")
+    save_every: int = setting(10, "epochs between last.pt / best.pt writes (and always at the end)", low=1, lab=5,
+                              label="Save every N epochs", must="positive")
+    monitor_every: int = setting(0, "epochs between sample metrics; 0 = off", low=0, lab=5,
+                                 label="Sample metrics every N epochs (0 = off)")
+    monitor_samples: int = setting(4, "samples per monitor check", low=1, high=64)
+    monitor_sampler: str = setting("ddpm", "the monitor's sampler", choices=lambda: SAMPLERS)
+    monitor_steps: int = setting(0, "the monitor's sampling steps; 0 = the full chain", low=0,
+                                 must="0 (the full chain) or positive")
+    cuda_graph: bool = setting(False, "capture each training step as a CUDA graph (GPU only; speed, not bitwise resume)")
+    compile: bool = setting(False, "torch.compile the training forward pass")
+    ema_decay: float = setting(0.0, "keep an exponential moving average of the weights (e.g. 0.999 per step), "
+                                    "stored in best.pt/last.pt and used for sampling; 0 = off",
+                               low=0.0, high=1.0, high_open=True, must="in [0, 1) (0 = off)")
+    tag: str = setting("", "a name for tables and panels (default: the --out folder's name)")
 
     def __post_init__(self):
         self.validate()
 
     def validate(self) -> None:
         """The one place training settings are checked (CLI, Trainer, lab); see also check_together."""
-        def whole(v, low):
-            return isinstance(v, int) and not isinstance(v, bool) and v >= low
-        if not whole(self.epochs, 1):
-            raise ConfigError(f"epochs must be positive, got {self.epochs!r}")
-        if not whole(self.batch_size, 1):
-            raise ConfigError(f"batch_size must be positive, got {self.batch_size!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"lr must be positive and finite, got {self.lr}")
-        if not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
-            raise ConfigError(f"grad_clip must be positive and finite, got {self.grad_clip}")
-        if not (math.isfinite(self.min_delta) and math.isfinite(self.vel_weight)):
-            raise ConfigError(f"min_delta and vel_weight must be finite numbers, got {self.min_delta} and {self.vel_weight}")
-        if self.precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision must be fp32 or bf16, got {self.precision!r}")
-        if not whole(self.save_every, 1):
-            raise ConfigError(f"save_every must be positive, got {self.save_every!r}")
-        if not whole(self.monitor_every, 0) or (self.monitor_every and not 1 <= self.monitor_samples <= 64):
-            raise ConfigError(f"monitor_every must be >= 0 and monitor_samples 1..64, "
-                              f"got {self.monitor_every} and {self.monitor_samples}")
-        if self.monitor_sampler not in SAMPLERS:
-            raise ConfigError(f"monitor_sampler must be one of {', '.join(SAMPLERS)}, got {self.monitor_sampler!r}")
-        if not whole(self.monitor_steps, 0):
-            raise ConfigError(f"monitor_steps must be 0 (the full chain) or positive, got {self.monitor_steps!r}")
-        if not (isinstance(self.ema_decay, (int, float)) and 0.0 <= self.ema_decay < 1.0):
-            raise ConfigError(f"ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
+        check(self)
         try:
             torch.device(self.device)
         except (RuntimeError, ValueError, TypeError):
-            raise ConfigError(f"device {self.device!r} is not cpu, cuda, cuda:0 or the like") from None
+            raise ConfigError("device", f"{self.device!r} is not cpu, cuda, cuda:0 or the like") from None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -90,9 +75,23 @@ class TrainConfig:
 def check_together(data: DataConfig, diff: DiffusionConfig, cfg: TrainConfig) -> None:
     """The rules that span configs (each config checks its own fields when it is built)."""
     if data.window < MIN_WINDOW:
-        raise ConfigError(f"window must be at least {MIN_WINDOW} frames, got {data.window}")
+        raise ConfigError("window", f"must be at least {MIN_WINDOW} frames, got {data.window}")
     if cfg.monitor_steps > diff.timesteps:
-        raise ConfigError(f"monitor_steps must be 0 (the full chain) .. {diff.timesteps}, got {cfg.monitor_steps}")
+        raise ConfigError("monitor_steps", f"must be 0 (the full chain) .. {diff.timesteps}, got {cfg.monitor_steps}")
+
+
+CONFIGS = (DataConfig, ModelConfig, DiffusionConfig, TrainConfig)
+
+
+def build_configs(values: dict) -> tuple[DataConfig, ModelConfig, DiffusionConfig, TrainConfig]:
+    """The four configs from flat setting values by name (the CLI's flags, the lab's form); a name two
+    configs share (seed) sets both, missing ones keep their defaults. Raises ConfigError naming the field."""
+    built = []
+    for cls in CONFIGS:
+        built.append(cls(**{f.name: parse(f.name, values[f.name]) for f, _ in declared(cls) if f.name in values}))
+    data, model, diff, train = built
+    check_together(data, diff, train)
+    return data, model, diff, train
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:

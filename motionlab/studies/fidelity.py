@@ -26,23 +26,32 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from motionlab import settings
+from motionlab.core.samplers import SPEC_SAMPLER, SamplerChoice
+from motionlab.data.clipset import resolve_clip
+from motionlab.formats.checkpoints import load_model
+from motionlab.pipeline.evaluating import novelty_columns
+from motionlab.pipeline.sampling import sample_checkpoint
+from motionlab.studies.fidelity_report import score, write_report
+from motionlab.pipeline.train_args import build_parser, configs_from_args
+from motionlab.pipeline.training import Trainer
 from motionlab.errors import MotionlabError
 from motionlab.io import atomic_write_json
-from motionlab.evaluation.metrics import METRICS, sample_metrics
+from motionlab.evaluation.metrics import sample_metrics
 
 # the spec's 256/5/1024 recipe (checkpoints/long_1000/CARD.md) less seed, epochs and device
-RECIPE = ("--window", "256", "--stride", "5", "--limit", "1024", "--batch-size", "16", "--lr", "2e-4",
-          "--timesteps", "400", "--beta-start", "1e-4", "--beta-end", "0.02", "--patience", "0")
+# the spec's 256/5/1024 recipe, spelled out so a change of a library default cannot move the study
+RECIPE = tuple(settings.argv(window=256, stride=5, limit=1024, batch_size=16, lr=2e-4, timesteps=400,
+                             beta_start=1e-4, beta_end=0.02, patience=0))
 EMA_READOUT = 0.999  # 8000 steps at 1000 epochs: the initial weights' share is 0.999**8000 = 3e-4
 CHANGES = {  # name: (train flags, what it is)
-    "jitter": (("--jitter",), "window jitter (random offsets each epoch)"),
-    "cosine": (("--schedule", "cosine"), "cosine noise schedule (Nichol & Dhariwal 2021)"),
-    "zsnr_v": (("--schedule", "linear_zero_snr", "--prediction", "v"),
+    "jitter": (tuple(settings.argv(jitter=True)), "window jitter (random offsets each epoch)"),
+    "cosine": (tuple(settings.argv(schedule="cosine")), "cosine noise schedule (Nichol & Dhariwal 2021)"),
+    "zsnr_v": (tuple(settings.argv(schedule="linear_zero_snr", prediction="v")),
                "linear schedule rescaled to zero terminal SNR, v-prediction (Lin et al. 2024)"),
-    "vel": (("--vel-weight", "1.0"), "velocity-weighted loss (weight 1.0)"),
+    "vel": (tuple(settings.argv(vel_weight=1.0)), "velocity-weighted loss (weight 1.0)"),
 }
 EXCLUSIVE = (("cosine", "zsnr_v"),)  # both set the schedule: a combination takes the better one
 SEED, SEED2 = 42, 43
@@ -66,12 +75,6 @@ class RunSpec:
                 "--ema-decay", str(EMA_READOUT), "--device", device, *(["--cuda-graph"] if cuda_graph else []),
                 "--monitor-every", str(monitor_every), "--monitor-sampler", "ddpm", "--monitor-steps", "20",
                 "--save-every", str(max(epochs, 1)), "--tag", self.name, "--out", str(out / self.name), "--no-progress"]
-
-
-def score(metrics: dict, baseline: dict) -> tuple[float, float]:
-    """(mean, worst) over the six metrics of |value / baseline - 1|: 0 is the data itself."""
-    d = [abs(metrics[k] / baseline[k] - 1.0) for k in METRICS]
-    return float(np.mean(d)), float(max(d))
 
 
 def phase1_runs() -> list[RunSpec]:
@@ -188,10 +191,6 @@ def train_together(specs, make_trainer, *, log=print, plan=None, deadline: float
 
 def evaluate_run(path, weights: str, device: str, data: str | None, num_samples: int = 8, seed: int = 42) -> dict:
     """The spec's protocol on one run's final weights, plus novelty and the lab's ddpm-20 for reference."""
-    from motionlab.formats.checkpoints import load_model
-    from motionlab.pipeline.evaluating import novelty_columns
-    from motionlab.core.samplers import SPEC_SAMPLER, SamplerChoice
-    from motionlab.pipeline.sampling import sample_checkpoint
     lm = load_model(path, device=device, weights=weights)
     row = {"weights": lm.weights, "epoch": lm.meta["epoch"], "baseline": lm.meta["baseline"]}
     for key, choice in (("metrics", SPEC_SAMPLER), ("ddpm20", SamplerChoice("ddpm", 20))):
@@ -228,9 +227,6 @@ def machine() -> dict:
 
 def _trainers(data, epochs, device, out, cuda_graph, monitor_every, recipe, argvs: dict, log):
     """RunSpec -> Trainer, built from the same flags `python -m motionlab.train` takes (kept in argvs)."""
-    from motionlab.pipeline.training import Trainer
-    from motionlab.train import build_parser, configs_from_args
-
     def make(spec: RunSpec):
         argv = spec.argv(data, epochs, device, out, cuda_graph, monitor_every, recipe)
         argvs[spec.name] = argv
@@ -358,7 +354,6 @@ def main(argv=None) -> int:
     g.add_argument("--confirm", default="docs/FIDELITY_1000.json", help="`confirm`'s JSON, shown when it exists")
     a = p.parse_args(argv)
     if a.cmd == "confirm":
-        from motionlab.data.clipset import resolve_clip
         resolve_clip(a.data, quiet=True)
         try:
             seeds = [int(v) for v in a.seeds.split(",")]
@@ -368,17 +363,16 @@ def main(argv=None) -> int:
         doc = confirm(a.data, Path(a.out), a.device, specs, a.epochs, a.budget_seconds,
                       not a.no_cuda_graph and a.device.startswith("cuda"), a.monitor_every,
                       log=lambda s: print(s, flush=True))
-        atomic_write_json(doc, a.json)
+        atomic_write_json(a.json, doc)
         print(a.json)
         return 0
     if a.cmd == "run":
-        from motionlab.data.clipset import resolve_clip
         resolve_clip(a.data, quiet=True)  # a missing or malformed clip fails here, in one line
         log = lambda s: print(s, flush=True)  # noqa: E731
         graph, t0 = not a.no_cuda_graph and a.device.startswith("cuda"), time.time()
         try:
             study(a.data, Path(a.out), a.device, a.epochs, a.budget_seconds, graph, a.monitor_every,
-                  log=log, on_phase=lambda d: atomic_write_json(d, a.json))
+                  log=log, on_phase=lambda d: atomic_write_json(a.json, d))
         except MotionlabError as e:
             if not graph or time.time() - t0 > 120:
                 raise
@@ -386,10 +380,9 @@ def main(argv=None) -> int:
             log(f"with CUDA graphs: {e}; again without them")
             budget = a.budget_seconds and a.budget_seconds - (time.time() - t0)
             study(a.data, Path(a.out) / "eager", a.device, a.epochs, budget, False, a.monitor_every,
-                  log=log, on_phase=lambda d: atomic_write_json(d, a.json))
+                  log=log, on_phase=lambda d: atomic_write_json(a.json, d))
         print(a.json)
         return 0
-    from motionlab.studies.fidelity_report import write_report
     extra = Path(a.confirm)
     print(write_report(json.loads(Path(a.json).read_text()), Path(a.out), Path(a.notes), a.json,
                        json.loads(extra.read_text()) if extra.is_file() else None, a.confirm))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from motionlab.evaluation.markdown import fmt
 from motionlab.io import atomic_write_bytes
 from motionlab.evaluation.metrics import METRICS
@@ -129,9 +131,14 @@ def monitor_chart(doc: dict, path: Path) -> bool:
     return True
 
 
+def score(metrics: dict, baseline: dict) -> tuple[float, float]:
+    """(mean, worst) over the six metrics of |value / baseline - 1|: 0 is the data itself."""
+    d = [abs(metrics[k] / baseline[k] - 1.0) for k in METRICS]
+    return float(np.mean(d)), float(max(d))
+
+
 def spec_scale() -> str:
     """The spec's own 256-frame runs on the same score, for scale (motionlab.evaluation.spec_reference)."""
-    from motionlab.studies.fidelity import score
     parts = []
     for tag in ("earlystop_500", "long_1000", "long_10000"):
         _, m, b = spec_run(tag)
