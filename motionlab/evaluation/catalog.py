@@ -4,9 +4,11 @@ Adding a measure: write it in its module's MEASURES (or a new module listed here
 """
 from __future__ import annotations
 
-from motionlab.evaluation import metrics
+from motionlab.evaluation import foot, kinetic, manifold, metrics, rhythm, smoothness
 from motionlab.evaluation.measure import Measure
 
-ALL: tuple[Measure, ...] = (*metrics.MEASURES,)
+# the spec's six, then the field's measures adapted to 2D (docs/MEASURES.md)
+ALL: tuple[Measure, ...] = (*metrics.MEASURES, *kinetic.MEASURES, *manifold.MEASURES, *foot.MEASURES,
+                            *smoothness.MEASURES, *rhythm.MEASURES)
 BY_NAME = {m.name: m for m in ALL}
 SPEC = tuple(m.name for m in ALL if m.spec)
