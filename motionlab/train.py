@@ -19,6 +19,7 @@ from motionlab.errors import MotionlabError
 from motionlab.pipeline.distributed import (_LOST_RANK, _on_sigterm, _Terminated, abandon_group, init_distributed,
                                             leave_group)
 from motionlab.pipeline.train_args import build_parser, configs_from_args
+from motionlab.pipeline import runlock
 from motionlab.pipeline.training import Trainer
 
 
@@ -49,10 +50,14 @@ def main(argv=None) -> int:
 
 
 def _train(a, data, model, diff, train, rank: int, world: int) -> int:
+    if rank == 0:  # the folder is ours from the first look at it to the last write
+        runlock.acquire(a.out)
     log = (lambda s: print(s, file=sys.stderr)) if rank == 0 else (lambda s: None)
     tr = Trainer(data, model, diff, train, a.out, log=log)
     if a.resume and tr.resume():
         log(f"resumed from {a.out}/last.pt at epoch {tr.epoch}")
+    else:
+        tr.start_fresh()
     if world > 1:
         import torch.distributed as dist
         seen = [None] * world

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from motionlab.formats.checkpoints import release_copy, weights_of
+from motionlab.formats.checkpoints import release_copy
 from motionlab.formats.integrity import recorded, sidecar
 
 p = argparse.ArgumentParser()
@@ -27,14 +27,14 @@ dst = Path("checkpoints") / a.tag
 dst.mkdir(parents=True, exist_ok=True)
 ck = release_copy(a.src, dst / "model.pt", ema_only=a.ema_only)  # also writes model.pt.sha256
 shutil.copyfile(a.metrics, dst / "metrics.jsonl")
-t, d = ck["train_config"], ck["data_config"]
+t, d = ck.train_config, ck.data_config
 data = ", ".join(Path(x).name for x in ([d["data"]] if isinstance(d["data"], str) else d["data"]))
-if len(ck.get("clips") or []) > 1:  # a folder or manifest names several clips
-    data += f" ({len(ck['clips'])} clips, {sum(c['frames'] for c in ck['clips'])} frames)"
+if len(ck.clips or []) > 1:  # a folder or manifest names several clips
+    data += f" ({len(ck.clips)} clips, {sum(c['frames'] for c in ck.clips)} frames)"
 sha = recorded(dst / "model.pt")[0]
 ema = t.get("ema_decay") or 0
-if weights_of(ck) == "ema":
-    weights = f"EMA of the weights (decay {ema:g}), " + ("raw weights kept beside it" if "ema_state" in ck else "raw weights not kept")
+if ck.weights == "ema":
+    weights = f"EMA of the weights (decay {ema:g}), " + ("raw weights kept beside it" if ck.ema_state is not None else "raw weights not kept")
 else:
     weights = f"raw (the run's EMA, decay {ema:g}, not kept)" if ema else "raw (trained without --ema-decay)"
 card = f"""# {a.tag}
@@ -44,7 +44,7 @@ card = f"""# {a.tag}
 | command | `{a.command}` |
 | seed | {t['seed']} |
 | data | {data}, window {d['window']} / stride {d['stride']} / limit {d['limit']} |
-| epochs asked / weights shipped | {t['epochs']} / epoch {ck['epoch']} (best mean epoch loss {ck['best_loss']:.5f} at epoch {ck['best_epoch']}) |
+| epochs asked / weights shipped | {t['epochs']} / epoch {ck.epoch} (best mean epoch loss {ck.best_loss:.5f} at epoch {ck.best_epoch}) |
 | wall time | {a.wall_seconds:.0f} s |
 | machine | {a.machine} |
 | release made on | CPU capability {torch.backends.cpu.get_cpu_capability()}, torch {torch.__version__} |

@@ -28,7 +28,7 @@ def test_load_model_is_ready_to_sample(tiny_checkpoint):
     assert not lm.model.training
     assert not any(p.requires_grad for p in lm.model.parameters())
     assert lm.window == 16 and len(lm.joints) == 20 and lm.diffusion.num_timesteps == 10
-    assert "model_state" not in lm.meta
+    assert not lm.checkpoint.model_state
     px = sample_checkpoint(lm, num_samples=2, seed=0).pixels
     assert px.shape == (2, 16, 40) and np.isfinite(px).all()
     # unnormalize: (N, C, W) normalized -> (N, W, C) pixels

@@ -86,7 +86,7 @@ def test_load_model_picks_the_ema_and_says_so(ema_run, tiny_checkpoint):
     out, _, _ = ema_run
     ck = read_checkpoint(out / "best.pt")
     lm = load_model(out / "best.pt")
-    assert lm.weights == "ema" and "ema_state" not in lm.meta
+    assert lm.weights == "ema" and lm.checkpoint.ema_state is None
     for k, v in lm.model.state_dict().items():
         assert torch.equal(v, ck["ema_state"][k].float())
     raw = load_model(out / "best.pt", weights="raw")

@@ -177,6 +177,6 @@ def test_an_ema_only_copy_can_be_released_again(tmp_path, demo):
     tiny_trainer(tmp_path / "r", demo, epochs=1, ema_decay=0.9).run(progress=False)
     first = release_copy(tmp_path / "r/last.pt", tmp_path / "a.pt", ema_only=True)
     again = release_copy(tmp_path / "a.pt", tmp_path / "b.pt", ema_only=True)
-    assert again["weights_from"] == "ema" and "ema_state" not in again
-    assert all(torch.equal(first["model_state"][k], again["model_state"][k]) for k in first["model_state"])
+    assert again.weights_from == "ema" and again.ema_state is None
+    assert all(torch.equal(first.model_state[k], again.model_state[k]) for k in first.model_state)
     assert load_model(tmp_path / "b.pt").weights == "ema"

@@ -108,7 +108,7 @@ def test_real_windows_shifted_on_screen_score_zero_and_the_demo_dancer_about_one
 def test_training_clip_check(tiny_checkpoint, demo):
     from motionlab.formats.checkpoints import load_model
     lm = load_model(tiny_checkpoint)
-    d = lm.meta["data_config"]
+    d = lm.checkpoint.data_config
     assert nv.training_clip_mismatch(demo, d, lm.joints, lm.mean) == ""
     assert "normalization" in nv.training_clip_mismatch(demo_clip(), d, lm.joints, lm.mean)
 

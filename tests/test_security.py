@@ -275,11 +275,15 @@ def test_a_flipped_bit_in_a_shipped_weight_is_refused(tmp_path):
     shutil.copy(src, bad)
     shutil.copy(integrity.sidecar(src), integrity.sidecar(bad))
     _flip_weight_byte(bad)
-    # torch alone loads it: the flipped value is finite and the zip CRC is not checked
+    # torch alone loads it: the flipped value is finite and torch does not check the zip CRC
     bare = tmp_path / "bare.pt"
     shutil.copy(bad, bare)
-    a, b = read_checkpoint(src)["model_state"], read_checkpoint(bare)["model_state"]
+    a = read_checkpoint(src)["model_state"]
+    b = torch.load(bare, map_location="cpu", weights_only=True)["model_state"]
     assert sum(int((a[k] != b[k]).sum()) for k in a) == 1
+    # without its sha256 record, the zip's own CRC-32 of the entry catches it
+    with pytest.raises(CheckpointError, match=r"bare\.pt: fails the zip's own checks \(Bad CRC-32 for file '[^']+'\)"):
+        read_checkpoint(bare)
     for load in (read_checkpoint, load_model):
         with pytest.raises(CheckpointError) as e:
             load(bad)

@@ -1,4 +1,11 @@
-"""Checkpoint files: weights, every config, normalization and baseline, loaded safely."""
+"""Checkpoint files: weights, every config, normalization and baseline, loaded safely.
+
+`Checkpoint` owns the format: training builds one and saves it, loading reads and validates one,
+releases copy one, and `summary()` is what listings (the lab's catalog) show. Keys a newer version
+adds and this one does not know are kept in `extra`, so copies pass them on; the stored baseline is a
+dict of whatever measures existed at training time, read with `.get` (a measure added later is absent,
+not an error).
+"""
 from __future__ import annotations
 
 import io
@@ -7,15 +14,15 @@ import pickle
 import re
 import warnings
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from motionlab.core.diffusion import MAX_TIMESTEPS, DiffusionConfig, GaussianDiffusion
-from motionlab.errors import CheckpointError
-from motionlab.formats.integrity import verify, write_verified
+from motionlab.errors import CheckpointError, one_line
+from motionlab.formats.integrity import check_archive, check_crcs, verify, write_verified
 from motionlab.core.model import ModelConfig, PositionalUNet1D
 from motionlab.data.normalize import Normalizer
 
@@ -58,7 +65,10 @@ def read_checkpoint(path) -> dict:
             head = f.read(4)
         if head[:2] != b"PK" and head[:1] != b"\x80":  # a torch zip archive, or a legacy pickle (PROTO opcode)
             raise CheckpointError(f"{p}: not a readable checkpoint (not a torch file)")
-        verify(p)
+        if head[:2] == b"PK":
+            check_archive(p)
+        if not verify(p) and head[:2] == b"PK":
+            check_crcs(p)
         ck = torch.load(p, map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
@@ -87,12 +97,6 @@ def read_checkpoint(path) -> dict:
     return ck
 
 
-def _one_line(e: BaseException, limit: int = 200) -> str:
-    s = " ".join(str(e).split())
-    s = s or type(e).__name__
-    return s if len(s) <= limit else s[:limit - 3] + "..."
-
-
 def _check_architecture(p, ck: dict) -> None:
     """The configs build, and the weights fit the network they describe (built on the meta device: no memory)."""
     t = ck["diffusion_config"].get("timesteps")  # before building: a crafted one must not exhaust memory
@@ -103,11 +107,11 @@ def _check_architecture(p, ck: dict) -> None:
         with torch.device("meta"):
             ref = PositionalUNet1D(ModelConfig.from_dict(ck["model_config"])).state_dict()
     except Exception as e:
-        raise CheckpointError(f"{p}: incompatible checkpoint: {_one_line(e)}") from None
-    for field in ("model_state", "ema_state"):
-        if field not in ck:  # ema_state is optional (runs without --ema-decay)
+        raise CheckpointError(f"{p}: incompatible checkpoint: {one_line(e, 200)}") from None
+    for key in ("model_state", "ema_state"):
+        if key not in ck:  # ema_state is optional (runs without --ema-decay)
             continue
-        weights, what_w = ck[field], "weights" if field == "model_state" else "EMA weights"
+        weights, what_w = ck[key], "weights" if key == "model_state" else "EMA weights"
         missing, extra = sorted(ref.keys() - weights.keys()), sorted(weights.keys() - ref.keys())
         if missing or extra:
             what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
@@ -147,10 +151,10 @@ def _check_fields(p, ck: dict) -> None:
             bad(k, "a non-negative integer")
     if ck["window"] < 8:
         bad("window", f"at least 8 frames, got {ck['window']}")
-    for field in states:
-        for k, v in ck[field].items():
+    for key in states:
+        for k, v in ck[key].items():
             if v.is_floating_point() and not bool(torch.isfinite(v).all()):
-                what = "weight" if field == "model_state" else "EMA weight"
+                what = "weight" if key == "model_state" else "EMA weight"
                 raise CheckpointError(f"{p}: malformed checkpoint: {what} {k} contains NaN or inf")
     if "ema_steps" in ck and (not isinstance(ck["ema_steps"], int) or isinstance(ck["ema_steps"], bool)
                               or ck["ema_steps"] < 0):
@@ -165,6 +169,121 @@ def _check_fields(p, ck: dict) -> None:
 
 
 @dataclass
+class Checkpoint:
+    """A checkpoint file's contents, field by field (the payload's keys). Required fields first."""
+    model_state: dict
+    model_config: dict
+    diffusion_config: dict
+    data_config: dict
+    train_config: dict
+    norm_mean: list
+    norm_std: list
+    joints: list
+    window: int
+    epoch: int
+    step: int
+    best_loss: float
+    baseline: dict                      # measure -> value over the training windows, as of training time
+    best_epoch: int | None = None
+    bad_epochs: int | None = None
+    num_params: int | None = None
+    clips: list | None = None           # [{name, frames, sha256}] of the training clips
+    ema_state: dict | None = None
+    ema_steps: int | None = None
+    optimizer_state: dict | None = None
+    weights_from: str | None = None     # "ema": a release whose model_state holds the EMA weights
+    extra: dict = field(default_factory=dict)  # keys this version does not know, passed on by copies
+
+    def to_payload(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {"format": FORMAT, "version": VERSION, **{k: v for k, v in d.items() if v is not None}, **self.extra}
+
+    @classmethod
+    def from_payload(cls, d: dict) -> "Checkpoint":
+        """From a payload read_checkpoint validated."""
+        known = {f.name for f in fields(cls)} - {"extra"}
+        return cls(**{k: d[k] for k in known if k in d},
+                   extra={k: v for k, v in d.items() if k not in known and k not in ("format", "version")})
+
+    @classmethod
+    def read(cls, path) -> "Checkpoint":
+        return cls.from_payload(read_checkpoint(path))
+
+    def save(self, path) -> None:
+        save_checkpoint(path, self.to_payload())
+
+    @property
+    def weights(self) -> str:
+        """'ema' when sampling uses EMA weights (ema_state, or an EMA-only release), else 'raw'."""
+        return "ema" if self.ema_state is not None or self.weights_from == "ema" else "raw"
+
+    @property
+    def tag(self) -> str:
+        return str(self.train_config.get("tag") or "")
+
+    def without_tensors(self) -> "Checkpoint":
+        """The same record, weights and optimizer state left out (what a loaded model keeps as metadata)."""
+        from dataclasses import replace
+        return replace(self, model_state={}, ema_state=None, optimizer_state=None)
+
+    def summary(self, path, verified: bool = False) -> "CheckpointSummary":
+        p = Path(path)
+        st = p.stat()
+        d, t = self.data_config, self.train_config
+        return CheckpointSummary(
+            str(p), True, "", tag=self.tag or p.parent.name, epoch=int(self.epoch), epochs=int(t.get("epochs", 0)),
+            step=int(self.step), best_loss=float(self.best_loss), window=int(self.window),
+            stride=int(d.get("stride", 0)), limit=int(d.get("limit", 0)),
+            timesteps=int(self.diffusion_config.get("timesteps", 0)), joints=len(self.joints),
+            num_params=int(self.num_params or sum(v.numel() for v in self.model_state.values())),
+            size_mb=round(st.st_size / 2**20, 2), mtime_ns=st.st_mtime_ns, verified=verified,
+            baseline=dict(self.baseline), model_config=dict(self.model_config), data_config=dict(d),
+            weights=self.weights, ema_decay=float(t.get("ema_decay") or 0.0))
+
+
+@dataclass(frozen=True)
+class CheckpointSummary:
+    """Facts about a checkpoint file for listings; ok False with a one-line error for a bad file."""
+    path: str
+    ok: bool
+    error: str = ""
+    tag: str = ""
+    epoch: int = 0
+    epochs: int = 0           # planned epochs of its training config
+    step: int = 0
+    best_loss: float = float("nan")
+    window: int = 0
+    stride: int = 0
+    limit: int = 0
+    timesteps: int = 0
+    joints: int = 0
+    num_params: int = 0
+    size_mb: float = 0.0
+    mtime_ns: int = 0
+    verified: bool = False    # matched its sha256 record (a file without one had its zip CRCs checked)
+    baseline: dict = field(default_factory=dict, hash=False, compare=False)
+    model_config: dict = field(default_factory=dict, hash=False, compare=False)
+    data_config: dict = field(default_factory=dict, hash=False, compare=False)
+    weights: str = "raw"      # the weights sampling uses: "ema" or "raw"
+    ema_decay: float = 0.0
+
+    def __getitem__(self, key: str):  # the mapping the listings used before this class
+        return getattr(self, key)
+
+    @property
+    def config(self) -> str:
+        """The spec's 'window / stride / limit / epochs' column."""
+        return f"{self.window} / {self.stride} / {self.limit} / {self.epochs}"
+
+    @property
+    def weights_label(self) -> str:
+        """Which weights sampling uses, for captions."""
+        if self.weights == "ema":
+            return f"EMA weights (decay {self.ema_decay:g})" if self.ema_decay else "EMA weights"
+        return "raw weights (no EMA in this checkpoint)"
+
+
+@dataclass
 class LoadedModel:
     """A checkpoint ready to sample: eval-mode model, diffusion and normalization."""
     path: str
@@ -174,7 +293,7 @@ class LoadedModel:
     std: np.ndarray
     joints: tuple
     window: int
-    meta: dict  # the checkpoint dict without tensors
+    checkpoint: Checkpoint  # its record, without tensors
     weights: str = "raw"  # "ema": the exponential moving average of the training weights; "raw": the weights
 
     @property
@@ -186,42 +305,34 @@ class LoadedModel:
         return self.normalizer.unnormalize(x)
 
 
-def weights_of(ck: dict) -> str:
-    """'ema' when a checkpoint's sampling weights are an EMA (ema_state, or an EMA-only release), else 'raw'."""
-    return "ema" if "ema_state" in ck or ck.get("weights_from") == "ema" else "raw"
-
-
 def load_model(path, device="cpu", weights: str = "auto") -> LoadedModel:
     """A checkpoint ready to sample. weights='auto' takes the EMA weights when the checkpoint has
     them, else the raw ones; 'raw' forces the raw ones ('ema' refuses a checkpoint without EMA).
     The returned LoadedModel.weights says which were loaded."""
     if weights not in ("auto", "ema", "raw"):
         raise ValueError(f"weights must be auto, ema or raw, got {weights!r}")
-    ck = read_checkpoint(path)
-    use = weights_of(ck) if weights == "auto" else weights
-    if use == "ema" and weights_of(ck) != "ema":
+    ck = Checkpoint.read(path)
+    use = ck.weights if weights == "auto" else weights
+    if use == "ema" and ck.weights != "ema":
         raise CheckpointError(f"{path}: has no EMA weights (trained without --ema-decay)")
-    if use == "raw" and "ema_state" not in ck and ck.get("weights_from") == "ema":
+    if use == "raw" and ck.ema_state is None and ck.weights_from == "ema":
         raise CheckpointError(f"{path}: is an EMA-only release; its raw weights were not kept")
     try:
-        mcfg = ModelConfig.from_dict(ck["model_config"])
-        model = PositionalUNet1D(mcfg)
-        src = ck["ema_state"] if use == "ema" and "ema_state" in ck else ck["model_state"]
-        state = {k: v.float() for k, v in src.items()}
-        model.load_state_dict(state)
-        diffusion = GaussianDiffusion(DiffusionConfig.from_dict(ck["diffusion_config"]))
+        model = PositionalUNet1D(ModelConfig.from_dict(ck.model_config))
+        src = ck.ema_state if use == "ema" and ck.ema_state is not None else ck.model_state
+        model.load_state_dict({k: v.float() for k, v in src.items()})
+        diffusion = GaussianDiffusion(DiffusionConfig.from_dict(ck.diffusion_config))
     except CheckpointError:
         raise
     except Exception as e:
-        raise CheckpointError(f"{path}: incompatible checkpoint: {_one_line(e)}") from None
+        raise CheckpointError(f"{path}: incompatible checkpoint: {one_line(e, 200)}") from None
     model.to(device).eval().requires_grad_(False)
     diffusion.to(device)  # its coefficient tables too, or every step on a GPU copies them from the host
-    meta = {k: v for k, v in ck.items() if k not in ("model_state", "optimizer_state", "ema_state")}
-    return LoadedModel(str(path), model, diffusion, np.asarray(ck["norm_mean"], np.float32),
-                       np.asarray(ck["norm_std"], np.float32), tuple(ck["joints"]), int(ck["window"]), meta, use)
+    return LoadedModel(str(path), model, diffusion, np.asarray(ck.norm_mean, np.float32),
+                       np.asarray(ck.norm_std, np.float32), tuple(ck.joints), int(ck.window), ck.without_tensors(), use)
 
 
-def release_copy(src, dst, ema_only: bool = False, raw_only: bool = False) -> dict:
+def release_copy(src, dst, ema_only: bool = False, raw_only: bool = False) -> Checkpoint:
     """Write a weights-only fp16 copy (no optimizer state) for checkpoints/, with its sha256 record;
     returns what it wrote.
 
@@ -231,44 +342,33 @@ def release_copy(src, dst, ema_only: bool = False, raw_only: bool = False) -> di
     """
     if ema_only and raw_only:
         raise ValueError("ema_only and raw_only exclude each other")
-    ck = read_checkpoint(src)
-    ck.pop("optimizer_state", None)
+    ck = Checkpoint.read(src)
+    ck.optimizer_state = None
     if raw_only:
-        ck.pop("ema_state", None)
-        ck.pop("ema_steps", None)
-    if ema_only and not (ck.get("weights_from") == "ema" and "ema_state" not in ck):
-        if "ema_state" not in ck:
+        ck.ema_state = ck.ema_steps = None
+    if ema_only and not (ck.weights_from == "ema" and ck.ema_state is None):
+        if ck.ema_state is None:
             raise CheckpointError(f"{src}: has no EMA weights to release (trained without --ema-decay)")
-        ck["model_state"], ck["weights_from"] = ck.pop("ema_state"), "ema"
-    for k in ("model_state", "ema_state"):
-        if k in ck:
-            ck[k] = {n: v.half() if v.is_floating_point() else v for n, v in ck[k].items()}
-    save_checkpoint(dst, ck)
+        ck.model_state, ck.ema_state, ck.weights_from = ck.ema_state, None, "ema"
+    half = lambda w: {n: v.half() if v.is_floating_point() else v for n, v in w.items()}  # noqa: E731
+    ck.model_state = half(ck.model_state)
+    ck.ema_state = None if ck.ema_state is None else half(ck.ema_state)
+    ck.save(dst)
     return ck
 
 
-def summarize(path) -> dict:
+def summarize(path) -> CheckpointSummary:
     """Facts about a checkpoint for listings, or its error; never raises for a bad file."""
     p = Path(path)
     try:
-        stat = p.stat()
-        ck = read_checkpoint(p)
-        verified = verify(p)  # cached: read_checkpoint just hashed it
-        d, t = ck["data_config"], ck["train_config"]
-        return {"path": str(p), "ok": True, "tag": str(t.get("tag") or p.parent.name), "epoch": int(ck["epoch"]),
-                "epochs": int(t.get("epochs", 0)), "step": int(ck["step"]), "best_loss": float(ck["best_loss"]),
-                "window": int(ck["window"]), "stride": int(d.get("stride", 0)), "limit": int(d.get("limit", 0)),
-                "timesteps": int(ck["diffusion_config"].get("timesteps", 0)), "joints": len(ck["joints"]),
-                "num_params": int(ck.get("num_params") or sum(v.numel() for v in ck["model_state"].values())),
-                "size_mb": round(stat.st_size / 2**20, 2), "mtime_ns": stat.st_mtime_ns, "verified": verified,
-                "baseline": dict(ck["baseline"]), "model_config": dict(ck["model_config"]),
-                "data_config": dict(d), "weights": weights_of(ck), "ema_decay": float(t.get("ema_decay") or 0.0)}
+        ck = Checkpoint.read(p)
+        return ck.summary(p, verified=verify(p))  # cached: read_checkpoint just hashed it
     except CheckpointError as e:
-        return {"path": str(p), "ok": False, "error": str(e)}
+        return CheckpointSummary(str(p), False, str(e))
     except OSError as e:  # removed or unreadable while listing
-        return {"path": str(p), "ok": False, "error": f"{p}: {e.strerror or e}"}
+        return CheckpointSummary(str(p), False, f"{p}: {e.strerror or e}")
     except Exception as e:  # validated, but a field has an odd type
-        return {"path": str(p), "ok": False, "error": f"{p}: unreadable summary ({type(e).__name__})"}
+        return CheckpointSummary(str(p), False, f"{p}: unreadable summary ({type(e).__name__})")
 
 
 def checkpoint_files(folder) -> list[Path]:

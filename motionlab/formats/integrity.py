@@ -2,7 +2,12 @@
 
 torch does not check the zip CRCs of a checkpoint, so a flipped bit in a weight tensor would load
 silently. Release folders ship a record for model.pt; training writes one for best.pt and last.pt.
-A file with a record is refused when its bytes do not match; a file without one loads unverified.
+A file with a record is refused when its bytes do not match; a file without one has every zip entry's
+CRC-32 checked instead (check_crcs), which catches the same flipped byte.
+
+Before any of that, check_archive reads only the zip directory: torch.save writes stored (uncompressed)
+entries, so a compressed entry is foreign, and a directory that claims more bytes than the file holds
+would make torch allocate them (a 390 KB file of deflated entries expanded to 384 MB before).
 
 Digests are cached per (path, mtime, size): the lab lists checkpoints on every page run.
 """
@@ -11,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import zipfile
 from pathlib import Path
 
-from motionlab.errors import CheckpointError
+from motionlab.errors import CheckpointError, one_line
 from motionlab.io import atomic_write_bytes
 
 SUFFIX = ".sha256"
@@ -122,3 +128,51 @@ def write_record(path) -> str:
     digest = file_sha256(p)
     atomic_write_bytes(sidecar(p), _record(p.name, [digest]))
     return digest
+
+
+MAX_ENTRIES = 10_000   # a torch checkpoint of our network has about a hundred
+
+
+def check_archive(path) -> None:
+    """Refuse a zip whose directory asks for more than the file holds; reads the directory only."""
+    p = Path(path)
+    size = p.stat().st_size
+    try:
+        with zipfile.ZipFile(p) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise CheckpointError(f"{p}: not a readable checkpoint (truncated or corrupt zip: {type(e).__name__})") from None
+    if len(infos) > MAX_ENTRIES:
+        raise CheckpointError(f"{p}: refused: {len(infos)} zip entries (a checkpoint has about a hundred)")
+    packed = [i for i in infos if i.compress_type != zipfile.ZIP_STORED]
+    if packed:
+        raise CheckpointError(f"{p}: refused: compressed zip entry {packed[0].filename!r} (torch.save writes none; "
+                              "such entries can expand far beyond the file's size)")
+    total = sum(i.file_size for i in infos)
+    if total > size:
+        raise CheckpointError(f"{p}: refused: its entries claim {total / 2**20:.0f} MB in a {size / 2**20:.1f} MB file")
+
+
+_crc_cache: dict[tuple, bool] = {}
+
+
+def check_crcs(path) -> None:
+    """Every zip entry against its CRC-32 (a file without a sha256 record); cached per (path, mtime, size)."""
+    p = Path(path)
+    key = _key(p, p.stat())
+    with _lock:
+        if key in _crc_cache:
+            return
+    try:
+        with zipfile.ZipFile(p) as z:
+            for info in z.infolist():
+                with z.open(info) as f:  # zipfile checks the CRC-32 when an entry is read to its end
+                    while f.read(1 << 20):
+                        pass
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise CheckpointError(f"{p}: fails the zip's own checks ({one_line(e, 120)}): the file is corrupt or was "
+                              "changed (it has no sha256 record to say more)") from None
+    with _lock:
+        if len(_crc_cache) >= _CACHE_MAX:
+            _crc_cache.clear()
+        _crc_cache[key] = True

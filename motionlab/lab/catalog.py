@@ -6,43 +6,17 @@ a file rewritten by a running training is summarized again.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from motionlab.formats.checkpoints import checkpoint_files, summarize
-
+from motionlab.formats.checkpoints import CheckpointSummary, checkpoint_files, summarize
 
 
 @dataclass(frozen=True)
-class CheckpointEntry:
-    path: str
-    name: str                 # folder-relative display name, e.g. "checkpoints/long_1000/model.pt"
-    kind: str                 # "shipped" or "run"
-    ok: bool
-    error: str = ""
-    tag: str = ""
-    epoch: int = 0
-    epochs: int = 0           # planned epochs of its training config
-    best_loss: float = float("nan")
-    window: int = 0
-    stride: int = 0
-    limit: int = 0
-    timesteps: int = 0
-    joints: int = 0
-    num_params: int = 0
-    size_mb: float = 0.0
-    mtime_ns: int = 0
-    verified: bool = False    # matched its sha256 record (a file without one loads unverified)
-    baseline: dict = field(default_factory=dict, hash=False, compare=False)
-    model_config: dict = field(default_factory=dict, hash=False, compare=False)
-    data_config: dict = field(default_factory=dict, hash=False, compare=False)
-    weights: str = "raw"      # the weights sampling uses: "ema" or "raw" (checkpoints.weights_of)
-    ema_decay: float = 0.0
-
-    @property
-    def config(self) -> str:
-        """The spec's 'window / stride / limit / epochs' column."""
-        return f"{self.window} / {self.stride} / {self.limit} / {self.epochs}"
+class CheckpointEntry(CheckpointSummary):
+    """A checkpoint as the pickers list it: its summary (motionlab.formats.checkpoints) plus where it sits."""
+    name: str = ""            # folder-relative display name, e.g. "checkpoints/long_1000/model.pt"
+    kind: str = "run"         # "shipped" or "run"
 
     @property
     def short(self) -> str:
@@ -51,13 +25,6 @@ class CheckpointEntry:
         if self.kind == "shipped" and stem == "model":  # checkpoints/best_fidelity holds run jitter+zsnr_v+vel_s42
             return Path(self.path).parent.name
         return self.tag if stem in ("model", self.tag) else f"{self.tag}:{stem}"
-
-    @property
-    def weights_label(self) -> str:
-        """Which weights sampling uses, for captions."""
-        if self.weights == "ema":
-            return f"EMA weights (decay {self.ema_decay:g})" if self.ema_decay else "EMA weights"
-        return "raw weights (no EMA in this checkpoint)"
 
     @property
     def label(self) -> str:
@@ -94,9 +61,6 @@ _lock = threading.Lock()
 _CACHE_MAX = 256
 
 
-_FIELDS = {f for f in CheckpointEntry.__dataclass_fields__} - {"path", "name", "kind", "ok", "error"}
-
-
 def describe(path, name: str | None = None, kind: str = "run") -> CheckpointEntry:
     """Summary of one checkpoint file; a bad file gives ok=False and a one-line error."""
     p = Path(path)
@@ -104,15 +68,14 @@ def describe(path, name: str | None = None, kind: str = "run") -> CheckpointEntr
     try:
         st = p.stat()
     except OSError as e:
-        return CheckpointEntry(str(p), name, kind, False, f"{p}: {e.strerror or 'cannot be read'}")
+        return CheckpointEntry(str(p), False, f"{p}: {e.strerror or 'cannot be read'}", name=name, kind=kind)
     key = (str(p), st.st_mtime_ns, st.st_size, name, kind)
     with _lock:
         hit = _cache.get(key)
     if hit is not None:
         return hit
     s = summarize(p)
-    e = CheckpointEntry(str(p), name, kind, s["ok"], s.get("error", ""), mtime_ns=st.st_mtime_ns,
-                        **{k: v for k, v in s.items() if k in _FIELDS and k != "mtime_ns"})
+    e = CheckpointEntry(**{f.name: getattr(s, f.name) for f in fields(s)}, name=name, kind=kind)
     with _lock:
         if len(_cache) >= _CACHE_MAX:
             _cache.clear()

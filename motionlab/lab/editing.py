@@ -78,7 +78,7 @@ def run_edit(lm: LoadedModel, task: str, source: Clip, params: dict, reference: 
     if not np.isfinite(e.xy).all():
         raise MotionlabError("the edit contains NaN or inf")
     return EditRun(e, ed.seam_report(e, reference), ed.part_metrics(e, reference, lm.window), name or lm.path,
-                   tag or str(lm.meta["train_config"].get("tag") or "model"), source_name, dict(params))
+                   tag or lm.checkpoint.tag or "model", source_name, dict(params))
 
 
 def panels(run: EditRun, max_samples: int = 4) -> list[Panel]:

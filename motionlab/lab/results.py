@@ -138,7 +138,7 @@ def run_sampling(lm: LoadedModel, num_samples: int, seed: int = 42, precision: s
                    threads=threads, keep_trajectory=keep_trajectory, on_step=step, budget=budget)
     px = lm.unnormalize(run.x).astype(np.float32)
     T = lm.diffusion.num_timesteps
-    return SampleResult(lm.path, name or lm.path, tag or str(lm.meta["train_config"].get("tag") or ""), int(seed),
+    return SampleResult(lm.path, name or lm.path, tag or lm.checkpoint.tag, int(seed),
                         run.precision, T, tuple(lm.joints), lm.mean, lm.std, px, run.trajectory,
                         round(time.perf_counter() - t0, 3), mtime_ns, run.sampler,
                         settings_key(sampler, precision, T), run.tuning, weights=lm.weights)

@@ -79,15 +79,15 @@ def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: s
     px = run.pixels
     if not np.isfinite(px).all():
         raise MotionlabError(f"{path}: samples contain NaN or inf")
-    d, t = lm.meta["data_config"], lm.meta["train_config"]
+    d, t = lm.checkpoint.data_config, lm.checkpoint.train_config
     return {"tag": t.get("tag") or "", "checkpoint": str(path),
-            "config": f"{d['window']} / {d['stride']} / {d['limit']} / {lm.meta['train_config']['epochs']}",
+            "config": f"{d['window']} / {d['stride']} / {d['limit']} / {t['epochs']}",
             "window_stride_limit": (d["window"], d["stride"], d["limit"]),
-            "epoch": lm.meta["epoch"], "metrics": sample_metrics(px),
-            "baseline": lm.meta["baseline"], "num_samples": num_samples, "seed": seed,
+            "epoch": lm.checkpoint.epoch, "metrics": sample_metrics(px),
+            "baseline": lm.checkpoint.baseline, "num_samples": num_samples, "seed": seed,
             "sampler": run.sampler, "precision": run.precision, "threads": run.threads,
             "seconds": round(run.seconds, 2), "machine": machine_info(),
-            "clips": lm.meta.get("clips") or [], "weights": lm.weights,
+            "clips": lm.checkpoint.clips or [], "weights": lm.weights,
             **({"novelty": novelty_columns(lm, px, data)} if with_novelty else {})}
 
 
@@ -143,7 +143,7 @@ def training_clip(lm, data: str | None = None):
     tried; when neither is the training clip (novelty.training_clip_mismatch) clip is None and
     reason says why.
     """
-    d = lm.meta["data_config"]
+    d = lm.checkpoint.data_config
     if data is not None:
         clip, name = resolve_clip(data, quiet=True)
         why = training_clip_mismatch(clip, d, lm.joints, lm.mean)

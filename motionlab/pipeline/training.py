@@ -18,12 +18,13 @@ from motionlab.core.samplers import SAMPLERS, SamplerChoice
 from motionlab.core.steps import autocast, randn_like
 from motionlab.data.clipset import resolve_clips
 from motionlab.data.dataset import DataConfig, MotionSequenceDataset
-from motionlab.errors import ConfigError, MotionlabError
+from motionlab.errors import ConfigError, MotionlabError, one_line
 from motionlab.evaluation.metrics import sample_metrics
-from motionlab.formats.checkpoints import read_checkpoint, save_checkpoint
+from motionlab.formats.checkpoints import Checkpoint
 from motionlab.formats.integrity import SUFFIX, recorded
 from motionlab.settings import check, declared, parse, register, setting
 from motionlab.io import atomic_write_bytes, check_writable_dir, remove_stale_temps
+from motionlab.pipeline import runlock
 from motionlab.pipeline.sampling import generate
 
 
@@ -151,79 +152,91 @@ class Trainer:
         self._graph = None
 
     # -- checkpoints -------------------------------------------------------
-    def _payload(self, state, epoch, ema=None) -> dict:
+    def _checkpoint(self, state, epoch, ema=None) -> Checkpoint:
         """ema: (EMA state_dict, steps averaged) or None."""
-        ema = {} if ema is None else {
-            "ema_state": {k: v.detach().to("cpu", copy=True) for k, v in ema[0].items()}, "ema_steps": ema[1]}
-        return {
-            "format": "motionlab-checkpoint", "version": 1,
-            "model_state": {k: v.detach().to("cpu", copy=True) for k, v in state.items()},
-            "model_config": self.model_cfg.to_dict(), "diffusion_config": self.diff_cfg.to_dict(),
-            "data_config": self.data_cfg.to_dict(), "train_config": self.cfg.to_dict(),
-            "norm_mean": self.ds.mean.tolist(), "norm_std": self.ds.std.tolist(),
-            "joints": list(self.ds.joints), "window": self.data_cfg.window,
-            "epoch": epoch, "step": self.step, "best_loss": float(self.best_loss),
-            "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs, "baseline": self.baseline,
-            "num_params": count_parameters(self.model), "clips": self.clip_records, **ema,
-        }
+        cpu = lambda w: {k: v.detach().to("cpu", copy=True) for k, v in w.items()}  # noqa: E731
+        return Checkpoint(
+            model_state=cpu(state), model_config=self.model_cfg.to_dict(), diffusion_config=self.diff_cfg.to_dict(),
+            data_config=self.data_cfg.to_dict(), train_config=self.cfg.to_dict(), norm_mean=self.ds.mean.tolist(),
+            norm_std=self.ds.std.tolist(), joints=list(self.ds.joints), window=self.data_cfg.window, epoch=epoch,
+            step=self.step, best_loss=float(self.best_loss), baseline=self.baseline, best_epoch=self.best_epoch,
+            bad_epochs=self.bad_epochs, num_params=count_parameters(self.model), clips=self.clip_records,
+            ema_state=None if ema is None else cpu(ema[0]), ema_steps=None if ema is None else ema[1])
 
     def save(self) -> None:
         if self.rank:  # rank 0 alone writes
             return
         if self._best_dirty:
-            save_checkpoint(self.out / "best.pt", self._payload(self._best_state, self.best_epoch, self._best_ema))
+            self._checkpoint(self._best_state, self.best_epoch, self._best_ema).save(self.out / "best.pt")
             self._best_dirty = False
-        last = self._payload(self.model.state_dict(), self.epoch, self._ema_now(clone=False))
-        last["optimizer_state"] = self.opt.state_dict()
-        save_checkpoint(self.out / "last.pt", last)
+        last = self._checkpoint(self.model.state_dict(), self.epoch, self._ema_now(clone=False))
+        last.optimizer_state = self.opt.state_dict()
+        last.save(self.out / "last.pt")
+
+    def start_fresh(self) -> None:
+        """A new run in this folder: an earlier run's log that never reached a last.pt is not ours to extend."""
+        mpath = self.out / "metrics.jsonl"
+        if self.rank == 0 and mpath.exists():
+            atomic_write_bytes(mpath, b"")
 
     def resume(self) -> bool:
         p = self.out / "last.pt"
         if not p.exists():
             return False
-        ck = read_checkpoint(p)  # checks it against last.pt.sha256 when there is one
+        ck = Checkpoint.read(p)  # checks it against last.pt.sha256 when there is one
         if recorded(p) is None:
             self.log(f"note: {p} has no sha256 record ({p.name}{SUFFIX}), so it is resumed unverified")
-        if ck["window"] != self.data_cfg.window or list(ck["joints"]) != list(self.ds.joints):
+        if ck.window != self.data_cfg.window or list(ck.joints) != list(self.ds.joints):
             raise MotionlabError(f"{p}: was trained with another window or joint set; use a fresh --out")
-        if "optimizer_state" not in ck:
+        if ck.optimizer_state is None:
             raise MotionlabError(f"{p}: has no optimizer state, so it cannot be resumed")
-        diff = diffusion_mismatch(ck["diffusion_config"], self.diff_cfg.to_dict())
+        diff = diffusion_mismatch(ck.diffusion_config, self.diff_cfg.to_dict())
         if diff:
             raise MotionlabError(f"{p}: diffusion settings differ ({diff}); resume with the run's own "
                                  "options or use a fresh --out")
         try:  # another --base-channels / --channel-mults / --time-dim than the run being resumed
-            self.model.load_state_dict({k: v.float() for k, v in ck["model_state"].items()})
-            opt_state = ck["optimizer_state"]
+            self.model.load_state_dict({k: v.float() for k, v in ck.model_state.items()})
+            opt_state = ck.optimizer_state
             for g in opt_state["param_groups"]:  # a CUDA-graph run may go on without a graph, or the reverse
                 g["capturable"] = self.opt.param_groups[0]["capturable"]
             self.opt.load_state_dict(opt_state)  # also casts saved moments to the weights' dtype and device
         except Exception as e:
-            msg = " ".join(str(e).split())[:160]
             raise MotionlabError(f"{p}: does not fit this model config; resume with the run's own options "
-                                 f"or use a fresh --out ({msg})") from None
-        if "clips" in ck and _clip_ids(ck["clips"]) != _clip_ids(self.clip_records):
+                                 f"or use a fresh --out ({one_line(e, 160)})") from None
+        if ck.clips is not None and _clip_ids(ck.clips) != _clip_ids(self.clip_records):
             raise MotionlabError(f"{p}: was trained on other clips; resume with the run's own --data "
                                  "or use a fresh --out")
         self._resume_ema(p, ck)
-        self.epoch, self.step = ck["epoch"], ck["step"]
-        self.best_loss, self.best_epoch = ck["best_loss"], ck.get("best_epoch", 0)
-        self.bad_epochs = ck.get("bad_epochs", 0)
+        self.epoch, self.step = ck.epoch, ck.step
+        self.best_loss, self.best_epoch = ck.best_loss, ck.best_epoch or 0
+        self.bad_epochs = ck.bad_epochs or 0
+        self._adopt_newer_best(ck)
         mpath = self.out / "metrics.jsonl"
         if self.rank == 0 and mpath.exists():  # drop lines written after last.pt
             keep = [ln for ln in mpath.read_text().splitlines() if ln.strip() and _line_epoch(ln) <= self.epoch]
             atomic_write_bytes(mpath, ("\n".join(keep) + "\n" if keep else "").encode())
         return True
 
+    def _adopt_newer_best(self, last: Checkpoint) -> None:
+        """A kill between writing best.pt and last.pt leaves a best.pt better than last.pt knows: keep its
+        loss as the one to beat, or a later, worse epoch would overwrite it."""
+        try:
+            best = Checkpoint.read(self.out / "best.pt")
+        except MotionlabError:
+            return  # none, or unreadable: last.pt's record stands
+        same_run = all(getattr(best, k) == getattr(last, k) for k in ("data_config", "model_config", "diffusion_config"))
+        if same_run and best.best_loss < self.best_loss:
+            self.best_loss, self.best_epoch = best.best_loss, best.epoch
+
     def _resume_ema(self, p, ck) -> None:
         """Continue the EMA of last.pt; a run resumed with another --ema-decay would not be the same run."""
-        had = float(ck["train_config"].get("ema_decay") or 0.0)
-        if had != self.cfg.ema_decay or ("ema_state" in ck) != (self.ema is not None):
+        had = float(ck.train_config.get("ema_decay") or 0.0)
+        if had != self.cfg.ema_decay or (ck.ema_state is not None) != (self.ema is not None):
             raise MotionlabError(f"{p}: was trained with --ema-decay {had:g}, not {self.cfg.ema_decay:g}; "
                                  "resume with the run's own options or use a fresh --out")
         if self.ema is not None:
-            self.ema.module.load_state_dict({k: v.float() for k, v in ck["ema_state"].items()})
-            self.ema.n_averaged.fill_(int(ck.get("ema_steps", 0)))
+            self.ema.module.load_state_dict({k: v.float() for k, v in ck.ema_state.items()})
+            self.ema.n_averaged.fill_(int(ck.ema_steps or 0))
 
     def _ema_now(self, clone: bool = True):
         """(EMA state_dict, steps averaged), or None without an EMA."""
@@ -355,6 +368,12 @@ class Trainer:
             self._graph = GraphStep(self.net, self.opt, self.diffusion, self.cfg, shape, self.device)
 
     def run(self, progress: bool = True) -> dict:
+        if self.rank:  # rank 0 holds the folder for all ranks
+            return self._run(progress)
+        with runlock.held(self.out):
+            return self._run(progress)
+
+    def _run(self, progress: bool) -> dict:
         cfg = self.cfg
         from tqdm import tqdm
         n = len(self.ds)

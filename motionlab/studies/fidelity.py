@@ -192,7 +192,7 @@ def train_together(specs, make_trainer, *, log=print, plan=None, deadline: float
 def evaluate_run(path, weights: str, device: str, data: str | None, num_samples: int = 8, seed: int = 42) -> dict:
     """The spec's protocol on one run's final weights, plus novelty and the lab's ddpm-20 for reference."""
     lm = load_model(path, device=device, weights=weights)
-    row = {"weights": lm.weights, "epoch": lm.meta["epoch"], "baseline": lm.meta["baseline"]}
+    row = {"weights": lm.weights, "epoch": lm.checkpoint.epoch, "baseline": lm.checkpoint.baseline}
     for key, choice in (("metrics", SPEC_SAMPLER), ("ddpm20", SamplerChoice("ddpm", 20))):
         run = sample_checkpoint(lm, num_samples, seed, sampler=choice, precision="fp32", device=device)
         row[key] = sample_metrics(run.pixels)

@@ -60,10 +60,10 @@ def study(path: str, num_samples: int, threads: int, steps=STEPS, log=print) -> 
     rows.append(ref)
     for c in rows:
         c["vs_ddpm"] = {k: c["metrics"][k] / ref["metrics"][k] for k in METRICS}
-        c["vs_data"] = {k: c["metrics"][k] / lm.meta["baseline"][k] for k in METRICS}
+        c["vs_data"] = {k: c["metrics"][k] / lm.checkpoint.baseline[k] for k in METRICS}
         c["speedup"] = ref["seconds"] / c["seconds"]
         c["close"] = all(abs(c["vs_ddpm"][k] - 1) <= max(CLOSE, spread[k]) for k in METRICS)
-    tag = lm.meta["train_config"].get("tag") or Path(path).parent.name
+    tag = lm.checkpoint.tag or Path(path).parent.name
     return {"tag": tag, "checkpoint": path, "timesteps": T, "rows": rows, "spread": spread, "spec_seeds": spec}
 
 
