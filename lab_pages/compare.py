@@ -1,7 +1,6 @@
 """Compare: samples from several checkpoints (same seed) and real windows, played in sync."""
 import streamlit as st
 
-from motionlab.errors import MotionlabError
 from motionlab.core.samplers import DEFAULT_SAMPLER
 from motionlab.lab import figures, jobs, keys, panels, results, ui
 
@@ -30,19 +29,16 @@ real_start = c5.slider(f"First real window starts at frame (windows of {window} 
 entry_keys = {e.path: results.entry_key(e, seed, n, sampler, precision) for e in chosen}
 missing = [e for e in chosen if results.cached_result(st.session_state, entry_keys[e.path]) is None]
 label = f"Sample {len(missing)} checkpoint(s)" if missing else "All sampled"
-if st.button(label, key="compare.run", type="primary", disabled=not missing or ui.job_running("compare"),
-             icon=":material/play_arrow:"):
-    try:
-        models = [(e, ui.model_for(e)) for e in missing]
 
-        def work(report, models=models, n=int(n), seed=int(seed), precision=precision, sampler=sampler):
-            return results.sample_entries(report, models, n, seed, precision, sampler)
 
-        jobs.start_job(st.session_state, "compare", work, label=f"Sampling {len(models)} checkpoint(s)",
-                          meta={"joints": models[0][1].joints})
-        st.rerun()
-    except MotionlabError as err:
-        ui.error(err)
+def compare_job() -> jobs.JobSpec:
+    models = [(e, ui.model_for(e)) for e in missing]
+    return jobs.JobSpec(lambda report: results.sample_entries(report, models, int(n), int(seed), precision, sampler),
+                        f"Sampling {len(models)} checkpoint(s)",
+                        sum(int(n) * sampler.steps_for(e.timesteps) for e in missing), {"joints": models[0][1].joints})
+
+
+ui.job_button("compare", label, compare_job, disabled=not missing, type="primary", icon=":material/play_arrow:")
 
 done = ui.job_panel("compare")
 if done is not None:

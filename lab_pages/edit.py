@@ -2,7 +2,6 @@
 import streamlit as st
 
 from motionlab.pipeline import editing as ed
-from motionlab.errors import MotionlabError
 from motionlab.formats.export import CLIP_FPS
 from motionlab.lab import editing, figures, jobs, keys, results, ui
 from motionlab.pipeline.editing import EDIT_SAMPLER
@@ -68,23 +67,20 @@ blend = c8.slider("Seam blend (frames)", 0, max(1, w // 4), min(ed.DEFAULT_BLEND
                        "generated frames; the given frames are untouched. 0: plain replacement.")
 sampler, precision = ui.sampling_controls("edit", EDIT_SAMPLER, entry.timesteps, precision_default="fp32")
 
-if st.button("Edit", key="edit.run", type="primary", icon=":material/auto_fix_high:",
-             disabled=ui.job_running("edit")):
-    try:
-        lm = ui.model_for(entry)
-        reference, _, _ = ui.active_clip(show_hint=False)
 
-        def work(report, lm=lm, task=task, params=params, source=source, n=int(n), seed=int(seed), sampler=sampler,
-                 precision=precision, resample=int(resample), blend=int(blend), entry=entry, reference=reference,
-                 src=source_name):
-            return editing.run_edit(lm, task, source, params, reference, n, seed, sampler, precision, resample,
-                                    blend=blend, report=report, name=entry.name, tag=entry.tag,
-                                    source_name=clip_name if src == "clip" else src)
 
-        jobs.start_job(st.session_state, "edit", work, label=f"{editing.TASK_LABELS[task]} with {entry.tag}")
-        st.rerun()
-    except MotionlabError as e:
-        ui.error(e)
+def edit_job() -> jobs.JobSpec:
+    lm = ui.model_for(entry)
+    reference, _, _ = ui.active_clip(show_hint=False)
+    passes = editing.windows_needed(task, params, lm.window) * int(n) * sampler.steps_for(entry.timesteps) * int(resample)
+    return jobs.JobSpec(
+        lambda report: editing.run_edit(lm, task, source, params, reference, int(n), int(seed), sampler, precision,
+                                        int(resample), blend=int(blend), report=report, name=entry.name,
+                                        tag=entry.tag, source_name=clip_name if source_name == "clip" else source_name),
+        f"{editing.TASK_LABELS[task]} with {entry.tag}", passes)
+
+
+ui.job_button("edit", "Edit", edit_job, type="primary", icon=":material/auto_fix_high:")
 
 done = ui.job_panel("edit")
 if done is not None:

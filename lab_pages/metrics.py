@@ -1,7 +1,6 @@
 """Metrics: the spec's six descriptors per checkpoint, as ratios to its dataset baseline."""
 import streamlit as st
 
-from motionlab.errors import MotionlabError
 from motionlab.core.samplers import SPEC_SAMPLER
 from motionlab.lab import figures, jobs, keys, results, tables, ui
 
@@ -33,25 +32,23 @@ if pre:
             recompute.add(entry_keys[e.path])
             rows_store.pop(entry_keys[e.path], None)
         st.rerun()
-if st.button(f"Evaluate {len(todo)} checkpoint(s)" if todo else "All evaluated", key="metrics.run",
-             type="primary", disabled=not todo or ui.job_running("metrics"), icon=":material/play_arrow:"):
-    try:
-        work_items = []
-        for e in todo:
-            r = results.cached_result(st.session_state, entry_keys[e.path])
-            work_items.append((e, entry_keys[e.path], r, None if r is not None else ui.model_for(e)))
 
-        clip, clip_name, _ = ui.active_clip(show_hint=False)
 
-        def work(report, items=work_items, n=int(n), seed=int(seed), precision=precision, sampler=sampler):
-            return tables.evaluate_entries(report, items, n, seed, precision, clip, clip_name, sampler)
+def metrics_job() -> jobs.JobSpec:
+    items = []
+    for e in todo:
+        r = results.cached_result(st.session_state, entry_keys[e.path])
+        items.append((e, entry_keys[e.path], r, None if r is not None else ui.model_for(e)))
+    clip, clip_name, _ = ui.active_clip(show_hint=False)
+    joints = next((lm.joints for *_, lm in items if lm is not None), None)
+    passes = sum(int(n) * sampler.steps_for(e.timesteps) for e, _, r, _ in items if r is None)
+    return jobs.JobSpec(lambda report: tables.evaluate_entries(report, items, int(n), int(seed), precision, clip,
+                                                               clip_name, sampler),
+                        f"Evaluating {len(items)} checkpoint(s)", passes, {"joints": joints})
 
-        joints = next((lm.joints for *_, lm in work_items if lm is not None), None)
-        jobs.start_job(st.session_state, "metrics", work, label=f"Evaluating {len(work_items)} checkpoint(s)",
-                          meta={"joints": joints})
-        st.rerun()
-    except MotionlabError as err:
-        ui.error(err)
+
+ui.job_button("metrics", f"Evaluate {len(todo)} checkpoint(s)" if todo else "All evaluated", metrics_job,
+              disabled=not todo, type="primary", icon=":material/play_arrow:")
 
 done = ui.job_panel("metrics")
 if done is not None:

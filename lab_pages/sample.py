@@ -2,7 +2,6 @@
 import numpy as np
 import streamlit as st
 
-from motionlab.errors import MotionlabError
 from motionlab.lab import config, figures, jobs, keys, results, sampler_advice, scrubber, ui
 from motionlab.core.samplers import DEFAULT_SAMPLER
 
@@ -28,22 +27,18 @@ st.caption(f"Sampler: {sampler.label(entry.timesteps)}"
 
 if not ui.job_running("sample"):
     ui.warm_sampling(entry, int(n), precision)
-if st.button("Sample", key="sample.run", type="primary", icon=":material/play_arrow:",
-             disabled=ui.job_running("sample")):
-    try:
-        lm = ui.model_for(entry)
-        budget = config.trajectory_budget_bytes()
 
-        def work(report, lm=lm, n=int(n), seed=int(seed), precision=precision, entry=entry, sampler=sampler):
-            return results.run_sampling(lm, n, seed, precision, budget=budget, sampler=sampler,
-                                        on_progress=jobs.step_reporter(report, "denoising"), name=entry.name,
-                                        tag=entry.tag, mtime_ns=entry.mtime_ns)
 
-        jobs.start_job(st.session_state, "sample", work, label=f"Sampling {entry.tag}",
-                          meta={"joints": lm.joints})
-        st.rerun()  # draw the button disabled while the job runs
-    except MotionlabError as e:
-        ui.error(e)
+def sample_job() -> jobs.JobSpec:
+    lm, budget = ui.model_for(entry), config.trajectory_budget_bytes()
+    return jobs.JobSpec(
+        lambda report: results.run_sampling(lm, int(n), int(seed), precision, budget=budget, sampler=sampler,
+                                            on_progress=jobs.step_reporter(report, "denoising"), name=entry.name,
+                                            tag=entry.tag, mtime_ns=entry.mtime_ns),
+        f"Sampling {entry.tag}", int(n) * sampler.steps_for(entry.timesteps), {"joints": lm.joints})
+
+
+ui.job_button("sample", "Sample", sample_job, type="primary", icon=":material/play_arrow:")
 
 done = ui.job_panel("sample")
 if done is not None:

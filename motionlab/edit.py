@@ -24,6 +24,9 @@ from motionlab.evaluation.metrics import METRICS
 from motionlab.pipeline.editing import (DEFAULT_BLEND, DEFAULT_OVERLAP, DEFAULT_RESAMPLE, EDIT_SAMPLER, MAX_EDIT_FRAMES,
                                         PARTS, TASKS, Edit, continuation, inbetween, long_dance, part_metrics,
                                         regenerate, seam_report)
+from motionlab.io import atomic_write_bytes
+from motionlab.formats.export import at_fps, check_fps, files_for, fps_tag, write_files
+from motionlab.formats.render import write_video
 
 
 # -- command line -------------------------------------------------------------------------------
@@ -102,8 +105,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _write_exports(out: Path, edit, exports: list[str], fps: float, src_fps: float) -> list[str]:
     """Each edited clip in each asked format; the frame rate is in every file name."""
-    from motionlab.formats.export import at_fps, files_for, fps_tag, write_files
-    from motionlab.formats.render import write_video
     written = []
     clips = edit.clips()
     names = [f"{edit.task}_{i:02d}" for i in range(len(clips))]
@@ -125,7 +126,6 @@ def _write_exports(out: Path, edit, exports: list[str], fps: float, src_fps: flo
 
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
-    from motionlab.formats.export import check_fps
     choice = sampling_from_args(a)
     src_fps = check_fps(a.source_fps, "--source-fps")
     fps = check_fps(a.fps if a.fps is not None else src_fps, "--fps")
@@ -161,7 +161,6 @@ def main(argv=None) -> int:
               "samples": edit.num_samples,
               "windows": edit.windows, "seconds": round(edit.seconds, 2), "fps": src_fps, "notes": edit.notes,
               "known_frames": int(edit.known.all(1).sum()), "seam": seams, "part_metrics": metrics}
-    from motionlab.io import atomic_write_bytes
     atomic_write_bytes(out / "edit_report.json", json.dumps(report, indent=1).encode())
     written.append(str(out / "edit_report.json"))
     for line in summary_lines(edit, seams, metrics):

@@ -27,6 +27,8 @@ class ConfigError(MotionlabError):
 
 
 def one_line(e: BaseException, limit: int = 300) -> str:
-    """The line a user reads for an exception: its message on one line, cut at `limit`."""
-    s = " ".join(str(e).split()) or type(e).__name__
+    """The line a user reads for an exception: the first line of its message (torch and friends put the
+    reason first and advice after), white space folded, cut at `limit`; the type's name when empty."""
+    first = next((ln for ln in str(e).splitlines() if ln.strip()), "")
+    s = " ".join(first.split()) or type(e).__name__
     return s if len(s) <= limit else s[:limit - 1] + "…"

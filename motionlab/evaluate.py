@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from motionlab.evaluation import baselines
 from motionlab.cli import add_sampling_args, run_main, sampling_from_args
 from motionlab.core.samplers import SPEC_SAMPLER
 from motionlab.data.clipset import resolve_clips
@@ -76,8 +77,8 @@ def main(argv=None) -> int:
 
 def _baseline_json(ds: MotionSequenceDataset) -> dict:
     """The pooled metrics; with several clips also per_clip (name, frames, sha256, windows, baseline)."""
-    m = ds.baseline()
-    return {**m, "per_clip": ds.clip_records()} if len(ds.clips) > 1 else m
+    m = baselines.baseline(ds)
+    return {**m, "per_clip": baselines.clip_records(ds)} if len(ds.clips) > 1 else m
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from motionlab.data.clip import clip_from_channels, save_clip
 from motionlab.errors import MotionlabError
 from motionlab.formats.checkpoints import load_model
 from motionlab.pipeline.sampling import sample_checkpoint
+from motionlab.formats.render import write_video
 
 
 def main(argv=None) -> int:
@@ -44,7 +45,6 @@ def main(argv=None) -> int:
     px = run.pixels
     if not np.isfinite(px).all():  # such files would not load back as clips
         raise MotionlabError(f"{a.checkpoint}: samples contain NaN or inf; nothing written")
-    from motionlab.formats.render import write_video
     exts = [e for e, on in (("gif", a.gif), ("mp4", a.mp4)) if on]
     written, clips = [], []
     for i, s in enumerate(px):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from motionlab.cli import run_main
 from motionlab.core.model import count_parameters
-from motionlab.errors import MotionlabError
+from motionlab.errors import MotionlabError, one_line
 from motionlab.pipeline.distributed import (_LOST_RANK, _on_sigterm, _Terminated, abandon_group, init_distributed,
                                             leave_group)
 from motionlab.pipeline.train_args import build_parser, configs_from_args
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
             raise
         # a collective failed, or torchrun is stopping us because a peer did
         why = "torchrun sent SIGTERM" if isinstance(e, _Terminated) else \
-            re.sub(r"^\[[^\]]*\]\s*", "", " ".join(str(e).split()))[:160]  # drop gloo's source location
+            re.sub(r"^\[[^\]]*\]\s*", "", one_line(e, 200))[:160]  # drop gloo's source location
         abandon_group("motionlab.train", f"rank {rank}: training stopped, another rank failed ({why}); "
                       f"{a.out}/last.pt holds the last saved epoch: continue with --resume")
     leave_group()

@@ -273,6 +273,7 @@ def _session(i: int, path: Path, seed: int, n: int, out: dict, barrier: threadin
 def test_concurrent_sessions_get_their_own_results(app_env, monkeypatch):
     from motionlab.lab import results
     tree = app_env
+    monkeypatch.setenv("MOTIONLAB_MAX_JOBS", str(N_SESSIONS))  # all at once: this is about keeping results apart
     seeds = [11, 22, 33, 44]
     ns = [2, 3, 2, 3]
     gate = threading.Barrier(N_SESSIONS)

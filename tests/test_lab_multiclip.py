@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab_support import ROOT, lab_env, lab_tree, open_page  # noqa: F401  (fixtures)
+from motionlab.evaluation import baselines
 from motionlab.data.clip import Clip, save_clip
 from motionlab.data.demo import demo_clip
 from motionlab.pipeline.evaluating import baseline_windows
@@ -37,7 +38,7 @@ def test_file_key_load_and_rows(three, tmp_path):
     assert [r["starts"] for r in summary["clips"]] == [ds.starts[ds.clip_ids == k].tolist() for k in range(3)]
     recs = datasets.baseline_records(summary, "ours (clips)", "32 / 16 / 3", names)
     assert [r["source"] for r in recs] == ["ours (clips)", "↳ fast", "↳ mid", "↳ slow"]
-    assert recs[0]["clips"] == 9 and recs[0]["pos_std"] == ds.baseline()["pos_std"]
+    assert recs[0]["clips"] == 9 and recs[0]["pos_std"] == baselines.baseline(ds)["pos_std"]
     assert [r["clips"] for r in recs[1:]] == [3, 3, 3]
     rows = datasets.clip_rows(summary, names)
     assert [(r["clip"], r["frames"], r["windows"]) for r in rows] == [("fast", 90, 3), ("mid", 130, 3), ("slow", 100, 3)]
@@ -89,7 +90,7 @@ def test_dataset_page_lists_clips_windows_and_per_clip_baselines(lab_env, three,
     clips = datasets.load(datasets.file_key([three]))
     ds = baseline_windows(clips, 64, 32, 32)
     for m in METRICS:
-        assert base[m][0] == pytest.approx(ds.baseline()[m])
+        assert base[m][0] == pytest.approx(baselines.baseline(ds)[m])
     cov = json.loads(next(c for c in at.get("plotly_chart") if c.key == "dataset.coverage").proto.spec)
     assert cov["layout"]["title"]["text"].endswith("(1 windows)")   # the first clip, fast
     at.selectbox(key="dataset.clip").set_value("mid").run()

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from conftest import REAL_CLIP, TINY_MODEL_FLAGS, needs_real_clip, tiny_model_config, tiny_trainer
+from motionlab.evaluation import baselines
 from motionlab import ClipError, MotionlabError
 from motionlab.formats.checkpoints import read_checkpoint
 from motionlab.cli import run_main
@@ -102,7 +103,7 @@ def _same(a: MotionSequenceDataset, b: ReferenceDataset, epochs=(0, 1, 5)):
         assert x.dtype == y.dtype and np.array_equal(x, y), k
     for e in epochs:
         assert torch.equal(a.epoch_windows(e), b.epoch_windows(e)), f"epoch {e}"
-    assert a.baseline() == all_metrics(b.windows_pixels())
+    assert baselines.baseline(a) == all_metrics(b.windows_pixels())
 
 
 @pytest.mark.parametrize("kw", SINGLE_CASES)
@@ -215,11 +216,11 @@ def test_normalization_pools_all_clips(tmp_path):
 
 def test_baseline_pooled_and_per_clip(tmp_path):
     clips, ds = _ds(tmp_path)
-    recs = ds.clip_records()
+    recs = baselines.clip_records(ds)
     assert [r["name"] for r in recs] == [c.name for c in clips]
     for k, r in enumerate(recs):
         assert r["baseline"] == all_metrics(ds.clip_windows(k)) and r["windows"] == ds.window_counts()[k]
-    pooled = ds.baseline()
+    pooled = baselines.baseline(ds)
     assert pooled["clips"] == len(ds)
     # order-free metrics equal those of all windows; diversity takes its first 32 windows from every clip
     flat = all_metrics(ds.windows_pixels())
@@ -298,7 +299,7 @@ def test_three_clips_train_sample_and_evaluate_end_to_end(tmp_path, capsys):
         for p in paths]
     # evaluation rebuilds the same windows from the recorded clips
     ds = checkpoint_windows(ck)
-    assert ds.baseline() == ck["baseline"] and ds.clip_records() == ck["clips"]
+    assert baselines.baseline(ds) == ck["baseline"] and baselines.clip_records(ds) == ck["clips"]
     np.testing.assert_allclose(ds.mean, ck["norm_mean"], rtol=0, atol=0)
     assert evaluate_main(["--dataset-only", "--checkpoints", str(run / "best.pt"), "--json"]) == 0
     rebuilt = json.loads(capsys.readouterr().out)[0]
@@ -355,4 +356,4 @@ def test_a_checkpoint_without_clip_records_rebuilds_from_its_data_config(tmp_pat
     ck = read_checkpoint(tmp_path / "run" / "last.pt")
     assert ck["clips"][0]["name"] == str(path)
     del ck["clips"]
-    assert checkpoint_windows(ck).baseline() == ck["baseline"]
+    assert baselines.baseline(checkpoint_windows(ck)) == ck["baseline"]

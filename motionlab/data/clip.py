@@ -16,6 +16,7 @@ import numpy as np
 
 from motionlab.errors import ClipError
 from motionlab.paths import DATA
+from motionlab.io import atomic_write_bytes
 
 MAX_FRAMES = 20_000       # longer clips are refused: the dataset would not fit a lab's memory
 MAX_JOINTS = 256
@@ -170,7 +171,6 @@ def clip_bytes(clip: Clip) -> bytes:
 
 
 def save_clip(clip: Clip, path: str | os.PathLike) -> None:
-    from motionlab.io import atomic_write_bytes
     atomic_write_bytes(path, clip_bytes(clip))
 
 

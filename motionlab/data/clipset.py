@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from motionlab.data.clip import Clip, clip_bytes, loads_clip, read_clip_bytes
+from motionlab.data.clip import Clip, clip_bytes, default_clip_path, loads_clip, read_clip_bytes
 from motionlab.errors import ClipError
+from motionlab.data.demo import demo_clip
 
 MANIFEST_SUFFIX = ".txt"
 MAX_CLIPS = 1000  # a folder of stray files must not load without end
@@ -136,8 +137,6 @@ def resolve_clips(spec, min_frames: int = 1, quiet: bool = False):
     """The clips of a --data spec: None (the real clip, else the demo with a note), 'demo', a path or
     a list of paths (files, folders, manifests). Returns ([NamedClip, ...], the spec to record: a
     string or a list)."""
-    from motionlab.data.clip import default_clip_path
-    from motionlab.data.demo import demo_clip
 
     if isinstance(spec, (list, tuple)) and len(spec) == 1:
         spec = spec[0]

@@ -9,9 +9,9 @@ import torch
 from motionlab.data.clip import Clip
 from motionlab.errors import ClipError
 from motionlab.settings import check, register, setting
-from motionlab.evaluation.metrics import all_metrics
 from motionlab.data.normalize import STD_FLOOR, Normalizer  # noqa: F401  (STD_FLOOR: re-exported)
 from motionlab.data.skeleton import mirror_permutation
+from motionlab.data.clipset import NamedClip, check_clips, named
 
 
 @register
@@ -99,16 +99,11 @@ class MotionSequenceDataset(torch.utils.data.Dataset):
     def window_counts(self) -> list[int]:
         return np.bincount(self.clip_ids, minlength=len(self.clips)).tolist()
 
-    def baseline(self) -> dict:
-        """The metrics of all windows pooled. Windows are taken round-robin over the clips, so that
-        diversity (over the first 32 windows) samples every clip; a single clip keeps its order."""
+    def baseline_order(self) -> np.ndarray:
+        """All windows (N, W, C) pixels, taken round-robin over the clips, so that a statistic of the
+        first few (the spec's diversity takes 32) samples every clip; a single clip keeps its order."""
         within = np.concatenate([np.arange(n) for n in self.window_counts()])
-        return all_metrics(self.raw[np.lexsort((self.clip_ids, within))])
-
-    def clip_records(self) -> list[dict]:
-        """Per clip: name, frames, sha256, windows and its own baseline (what a checkpoint keeps)."""
-        return [{**c.record(), "windows": int(n), "baseline": all_metrics(self.clip_windows(k))}
-                for k, (c, n) in enumerate(zip(self.clips, self.window_counts()))]
+        return self.raw[np.lexsort((self.clip_ids, within))]
 
     def epoch_windows(self, epoch: int) -> torch.Tensor:
         """All windows for one epoch as a normalized (N, C, W) tensor.
@@ -140,7 +135,6 @@ class MotionSequenceDataset(torch.utils.data.Dataset):
 
 def _named_clips(clips, cfg: DataConfig) -> list:
     """A Clip, or a list of Clip / NamedClip, as checked NamedClips (one joint set)."""
-    from motionlab.data.clipset import NamedClip, check_clips, named
     if isinstance(clips, (Clip, NamedClip)):
         clips = [clips]
     clips = list(clips)

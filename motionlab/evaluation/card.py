@@ -17,6 +17,9 @@ from pathlib import Path
 
 from motionlab.errors import MotionlabError
 from motionlab.io import atomic_write_json
+from motionlab.data.clip import loads_json
+from motionlab.evaluation.judge import results_doc
+from motionlab.formats.integrity import file_sha256
 
 FORMAT = "motionlab-evaluation-card"
 VERSION = 1
@@ -30,7 +33,6 @@ def _checkpoint_sha256(checkpoint) -> str:
     p = Path(checkpoint)
     if not p.is_file():
         raise MotionlabError(f"checkpoint {checkpoint}: not a file nor a sha256 hex digest")
-    from motionlab.formats.integrity import file_sha256
     return file_sha256(p)
 
 
@@ -38,7 +40,6 @@ def _metrics(results) -> tuple[int | None, dict]:
     """(n, {name: {value, interval, ...}}) of a results_doc or of judge_set's output."""
     if isinstance(results, dict) and isinstance(results.get("metrics"), dict):
         return results.get("n"), results["metrics"]
-    from motionlab.evaluation.judge import results_doc
     doc = results_doc(results)
     return doc["n"], doc["metrics"]
 
@@ -116,7 +117,6 @@ def _reject_constant(token: str):
 
 def read_card(path) -> dict:
     """A validated card; MotionlabError with one line naming the file and the problem otherwise."""
-    from motionlab.data.clip import loads_json
     p = Path(path)
     try:
         size = p.stat().st_size

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from motionlab.errors import MotionlabError
+from motionlab.errors import MotionlabError, one_line
+from motionlab.data.dataset import DataConfig, MotionSequenceDataset
 
 COLUMNS = ("novelty", "coverage")      # the columns that follow the spec's six metrics
 MAX_WINDOW_VALUES = 1 << 26            # K * W * C float64 values (512 MiB) held for one clip
@@ -219,7 +220,6 @@ def training_clip_mismatch(clip, data_config: dict, joints, norm_mean) -> str:
     The test: same joint names, and the clip's training windows under the checkpoint's data config
     (window, stride, limit, seed) reproduce its stored per-channel normalization mean.
     """
-    from motionlab.data.dataset import DataConfig, MotionSequenceDataset
 
     if tuple(clip.joints) != tuple(joints):
         return "its joints differ from the checkpoint's"
@@ -227,7 +227,7 @@ def training_clip_mismatch(clip, data_config: dict, joints, norm_mean) -> str:
         keys = ("window", "stride", "limit", "seed")
         ds = MotionSequenceDataset(clip, DataConfig(**{k: int(data_config[k]) for k in keys}))
     except (KeyError, TypeError, ValueError) as e:  # a short clip raises ClipError, a ValueError
-        return f"its windows cannot be rebuilt ({' '.join(str(e).split())[:120]})"
+        return f"its windows cannot be rebuilt ({one_line(e, 120)})"
     if not np.allclose(ds.mean, np.asarray(norm_mean, np.float64), rtol=1e-5, atol=1e-3):
         return "its training windows do not reproduce the checkpoint's normalization (another clip)"
     return ""

@@ -43,6 +43,8 @@ from PIL import Image, ImageDraw
 
 from motionlab.data.clip import Clip
 from motionlab.formats.render import square_bounds
+from motionlab.io import atomic_write_bytes
+from motionlab.errors import MotionlabError
 
 CLIP_FPS = 30.0  # our clip files carry no frame rate; every tool here plays them at 30 fps
 FORMATS = ("openpose", "pose_png", "csv", "npy")
@@ -75,7 +77,6 @@ LIMB_DIM = 0.6
 
 
 def check_fps(fps, what: str = "fps") -> float:
-    from motionlab.errors import MotionlabError
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or not 1 <= fps <= 240:
         raise MotionlabError(f"{what} must be a number 1..240, got {fps!r}")
     return float(fps)
@@ -257,7 +258,6 @@ def unique_names(names: list[str]) -> list[str]:
 def write_files(out_dir, files: dict[str, bytes]) -> list[str]:
     from pathlib import Path
 
-    from motionlab.io import atomic_write_bytes
     written = []
     for rel, data in files.items():
         p = Path(out_dir) / rel

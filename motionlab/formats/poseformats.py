@@ -21,6 +21,7 @@ import numpy as np
 
 from motionlab.data.clip import MAX_FRAMES, Clip, clip_bytes, loads_clip, loads_json
 from motionlab.errors import PoseFileError as _Err
+from motionlab.data.skeleton import JOINTS_20
 
 # -- layouts (keypoint order as the tools write them) -------------------------------------------
 
@@ -145,7 +146,6 @@ class ConvertReport:
 
     @property
     def dropped(self) -> tuple[str, ...]:
-        from motionlab.data.skeleton import JOINTS_20
         return tuple(j for j in JOINTS_20 if j not in self.joints)
 
     def lines(self) -> list[str]:

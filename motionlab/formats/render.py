@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 
 from motionlab.data.clip import Clip
 from motionlab.data.skeleton import bones_for, side
+from motionlab.io import atomic_write_bytes
 
 COLORS = {"left": (230, 97, 0), "right": (40, 110, 220), "center": (90, 90, 90)}
 BACKGROUND = (255, 255, 255)
@@ -105,6 +106,5 @@ def video_bytes(clips: list[Clip], fmt: str, fps: int = 30, size: int = 256, tit
 
 def write_video(path, clips: list[Clip], fps: int = 30, size: int = 256, titles=None) -> None:
     """GIF or MP4 by the path's suffix; several clips become one side-by-side grid."""
-    from motionlab.io import atomic_write_bytes
     fmt = Path(path).suffix.lower().lstrip(".")
     atomic_write_bytes(path, video_bytes(clips, fmt, fps, size, titles))

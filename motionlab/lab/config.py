@@ -5,11 +5,12 @@ import os
 from pathlib import Path
 
 from motionlab.data.clip import DEFAULT_CLIP, MAX_FILE_BYTES
+from motionlab.pipeline.sampling import MAX_SAMPLES as SAMPLER_MAX
 from motionlab.paths import REPO
 
 ROOT = REPO
 UPLOAD_LIMIT_MB = MAX_FILE_BYTES // 2**20  # clip uploads; loads_clip enforces the same limit
-MAX_SAMPLES = 16
+MAX_SAMPLES = SAMPLER_MAX  # the Sample page offers what one sampling call takes (the README says 1-64)
 DEFAULT_TRAJECTORY_MB = 64
 
 

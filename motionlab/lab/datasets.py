@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from motionlab.evaluation import baselines
 from motionlab.data.clipset import NamedClip, expand, load_clip_set
 from motionlab.errors import ClipError
 from motionlab.pipeline.evaluating import baseline_windows
@@ -40,10 +41,10 @@ def short_names(clips: list[NamedClip]) -> list[str]:
 def summarize(clips: list[NamedClip], window: int, stride: int, limit: int) -> dict:
     """Pooled baseline and, per clip, name, frames, sha256, windows, baseline and window starts."""
     ds = baseline_windows(clips, window, stride, limit)
-    recs = ds.clip_records()
+    recs = baselines.clip_records(ds)
     for k, r in enumerate(recs):
         r["starts"] = ds.starts[ds.clip_ids == k].tolist()
-    return {"pooled": ds.baseline(), "clips": recs}
+    return {"pooled": baselines.baseline(ds), "clips": recs}
 
 
 def baseline_records(summary: dict, label: str, config: str, names: list[str]) -> list[dict]:

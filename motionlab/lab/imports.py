@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, MutableMapping
 
-from motionlab.errors import MotionlabError, PoseFileError
+from motionlab.errors import MotionlabError, PoseFileError, one_line
 from motionlab.formats.poseformats import check_size, convert_files
 from motionlab.lab.keys import IMPORT_REPORT, UPLOADED_CLIP
 
@@ -52,7 +52,7 @@ def import_pose_files(state: MutableMapping, files: list[tuple[str, int, Callabl
                                      min_confidence=opts.min_confidence, max_gap=opts.max_gap,
                                      min_frames=MIN_FRAMES)
     except MotionlabError as e:
-        return str(e).strip().splitlines()[0]
+        return one_line(e)
     name = f"import:{files[0][0]}" + (f" (+{len(files) - 1} files)" if len(files) > 1 else "")
     state[UPLOADED_CLIP] = {"clip": clip, "name": name, "file_id": name, "bytes": total}
     state[IMPORT_REPORT] = {"name": name, "lines": report.lines()}

@@ -6,6 +6,8 @@ copy serves every session. Sampling results stay in st.session_state (see result
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import hashlib
 import os
 from pathlib import Path
@@ -18,7 +20,7 @@ from motionlab.data.clip import Clip
 from motionlab.data.clipset import NamedClip, named
 from motionlab.data.demo import demo_clip
 from motionlab.core import autotune
-from motionlab.errors import MotionlabError
+from motionlab.errors import MotionlabError, one_line
 from motionlab.core.samplers import SamplerChoice
 from motionlab.core.samplers import REGISTRY
 from motionlab.lab import access, catalog, config, datasets, exports, figures, jobs, scrubber
@@ -115,8 +117,7 @@ def checkpoints_multi(key: str, all_entries=None, label: str = "Checkpoints", de
 
 def error(e: BaseException) -> None:
     """One line, no traceback."""
-    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    st.error(msg)
+    st.error(one_line(e))
 
 
 # -- who may change things -------------------------------------------------------------------
@@ -360,11 +361,23 @@ def job_running(name: str) -> bool:
     return job is not None and job.running
 
 
+def job_button(name: str, text: str, make: Callable[[], jobs.JobSpec], disabled: bool = False, **button_kw) -> None:
+    """The page's button for its background job: pressed, make() describes the work (it may load a model
+    and raise MotionlabError), the lab's one door admits it (jobs.submit: cost ceiling, slots, queue),
+    and the page reruns to show progress. Errors are one line."""
+    if st.button(text, key=f"{name}.run", disabled=disabled or job_running(name), **button_kw):
+        try:
+            jobs.submit(st.session_state, name, make())
+            st.rerun()  # draw the button disabled while the job runs
+        except MotionlabError as e:
+            error(e)
+
+
 def job_panel(name: str, preview_caption: str = "live preview: predicted x̂0, middle frame"):
     """Progress of the session's `name` job; returns the finished job once (then forgets it).
 
-    While the job runs, a fragment polls it twice a second (progress bar, live preview, cancel
-    button) and reruns the page when it ends. Errors show as one st.error line.
+    While the job waits or runs, a fragment polls it (place in the queue, progress bar, live preview,
+    cancel button) and reruns the page when it ends. Errors show as one st.error line.
     """
     job = jobs.get_job(st.session_state, name)
     if job is None:
@@ -373,14 +386,19 @@ def job_panel(name: str, preview_caption: str = "live preview: predicted x̂0, m
         def poll():
             if not job.running:
                 st.rerun()
-            st.progress(job.fraction, text=f"{job.label}: {job.text}")
+            if job.queued:
+                place, waiting = jobs.DOOR.position(job)
+                st.progress(0.0, text=f"{job.label}: waiting for a free slot, {place} of {waiting} in the queue "
+                                      f"({jobs.slots()} job(s) run at once on this machine)")
+            else:
+                st.progress(job.fraction, text=f"{job.label}: {job.text}")
             joints = job.meta.get("joints")
             if job.preview is not None and joints:
                 st.image(preview_image(job.preview, joints), caption=preview_caption)
             if st.button("Cancel", key=f"{name}.cancel", icon=":material/cancel:"):
                 job.cancel()
                 st.caption("Cancelling after the current step…")
-        st.fragment(poll, run_every=0.5)()
+        st.fragment(poll, run_every=0.25)()
         return None
     jobs.pop_job(st.session_state, name)
     if job.error:

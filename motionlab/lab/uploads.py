@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Callable, MutableMapping
 
 from motionlab.data.clip import loads_clip
-from motionlab.errors import ClipError, MotionlabError
+from motionlab.errors import ClipError, MotionlabError, one_line
 from motionlab.lab.keys import UPLOAD_CHECK, UPLOADED_CLIP
 
 
@@ -24,6 +24,6 @@ def accept_upload(state: MutableMapping, name: str, file_id: str, size: int, rea
         state[UPLOADED_CLIP] = {"clip": clip, "name": f"upload:{name}", "file_id": file_id, "bytes": size}
         error = ""
     except MotionlabError as e:
-        error = str(e).strip().splitlines()[0]
+        error = one_line(e)
     state[UPLOAD_CHECK] = {"file_id": file_id, "error": error}
     return error

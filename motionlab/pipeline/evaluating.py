@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from motionlab.evaluation import baselines
 from motionlab.core.samplers import SPEC_SAMPLER, SamplerChoice
 from motionlab.data.clipset import resolve_clip, resolve_clips
 from motionlab.data.dataset import DataConfig, MotionSequenceDataset
@@ -27,7 +28,7 @@ def baseline_windows(clip, window: int, stride: int, limit: int, seed: int = 42)
 
 def dataset_baseline(clip, window: int, stride: int, limit: int, seed: int = 42) -> dict:
     """The pooled baseline (for one clip, the metrics of its windows)."""
-    return baseline_windows(clip, window, stride, limit, seed).baseline()
+    return baselines.baseline(baseline_windows(clip, window, stride, limit, seed))
 
 
 def checkpoint_windows(meta: dict, data=None) -> MotionSequenceDataset:
@@ -52,9 +53,9 @@ def checkpoint_windows(meta: dict, data=None) -> MotionSequenceDataset:
 
 def baseline_rows(ds: MotionSequenceDataset, name: str, cfg: str) -> list[tuple[str, str, dict]]:
     """The pooled row, then one per clip when there are several."""
-    rows = [(name, cfg, ds.baseline())]
+    rows = [(name, cfg, baselines.baseline(ds))]
     if len(ds.clips) > 1:
-        rows += [(f"↳ {r['name']}", cfg, r["baseline"]) for r in ds.clip_records()]
+        rows += [(f"↳ {r['name']}", cfg, r["baseline"]) for r in baselines.clip_records(ds)]
     return rows
 
 

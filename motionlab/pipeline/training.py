@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from motionlab.evaluation import baselines
 from motionlab.core.cuda_graphs import GraphStep, fast_cuda_backends
 from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
 from motionlab.core.model import MIN_WINDOW, ModelConfig, PositionalUNet1D, count_parameters
@@ -143,8 +144,8 @@ class Trainer:
         if cfg.ema_decay > 0:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
-        self.baseline = self.ds.baseline()
-        self.clip_records = self.ds.clip_records()
+        self.baseline = baselines.baseline(self.ds)
+        self.clip_records = baselines.clip_records(self.ds)
         self.epoch, self.step, self.best_loss, self.bad_epochs = 0, 0, math.inf, 0
         self.best_epoch = 0
         self._best_state, self._best_ema, self._best_dirty = None, None, False

@@ -37,7 +37,7 @@ from motionlab.pipeline.sampling import sample_checkpoint
 from motionlab.studies.fidelity_report import score, write_report
 from motionlab.pipeline.train_args import build_parser, configs_from_args
 from motionlab.pipeline.training import Trainer
-from motionlab.errors import MotionlabError
+from motionlab.errors import MotionlabError, one_line
 from motionlab.io import atomic_write_json
 from motionlab.evaluation.metrics import sample_metrics
 
@@ -175,7 +175,7 @@ def train_together(specs, make_trainer, *, log=print, plan=None, deadline: float
             t.save()
     bad = [(s.name, r.error) for s, r in zip(specs, runners) if r.error]
     if bad:
-        raise MotionlabError("; ".join(f"{n}: {type(e).__name__}: {' '.join(str(e).split())[:200]}" for n, e in bad))
+        raise MotionlabError("; ".join(f"{n}: {type(e).__name__}: {one_line(e, 200)}" for n, e in bad))
     wall = time.time() - t0
     out = {}
     for s, t in zip(specs, trainers):

@@ -11,6 +11,7 @@ from motionlab.evaluation.metrics import METRICS
 from motionlab.studies.report import save_chart
 from motionlab.evaluation.spec_reference import spec_run
 from motionlab.paths import CHECKPOINTS
+from motionlab.pipeline.evaluating import read_precomputed
 
 PHASE1 = "One change at a time"
 PHASE2 = "The combination"
@@ -157,7 +158,6 @@ RELEASE = CHECKPOINTS / "best_fidelity" / "model.pt"
 
 def release_line(release: Path) -> list[str]:
     """The shipped fp16 weights under the spec's protocol on the CPU (their evaluation.json), when there."""
-    from motionlab.pipeline.evaluating import read_precomputed
     ev = read_precomputed(release)
     if ev is None:
         return []

@@ -1,0 +1,81 @@
+"""The lab's one door for model work: a per-job ceiling, slots sized to the CPUs, one queue in order,
+and jobs of sessions that are gone cancelled (motionlab.lab.jobs)."""
+import threading
+import time
+
+import pytest
+
+from motionlab.errors import MotionlabError
+from motionlab.lab import jobs
+
+
+def _wait(cond, timeout=10.0):
+    end = time.time() + timeout
+    while not cond():
+        assert time.time() < end, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_job_over_the_ceiling_is_refused_before_it_starts(monkeypatch):
+    monkeypatch.setenv("MOTIONLAB_MAX_JOB_PASSES", "1000")
+    ran = []
+    with pytest.raises(MotionlabError, match=r"asks for 1,001 model passes; the lab runs at most 1,000 per job"):
+        jobs.submit({}, "x", jobs.JobSpec(lambda report: ran.append(1), "Big", 1001))
+    assert ran == []
+    assert jobs.submit({}, "x", jobs.JobSpec(lambda report: 7, "Fits", 1000)).wait(5)
+
+
+def test_jobs_beyond_the_slots_wait_in_order_and_know_their_place(monkeypatch):
+    monkeypatch.setenv("MOTIONLAB_MAX_JOBS", "1")
+    release, order = threading.Event(), []
+
+    def work(tag):
+        def fn(report):
+            order.append(tag)
+            if tag == "a":
+                release.wait(10)
+            return tag
+        return fn
+
+    states = [{} for _ in range(3)]
+    a, b, c = (jobs.submit(st, "sample", jobs.JobSpec(work(t), t, 10)) for st, t in zip(states, "abc"))
+    _wait(lambda: order == ["a"])
+    assert b.queued and c.queued and not a.queued
+    assert jobs.DOOR.position(b) == (1, 2) and jobs.DOOR.position(c) == (2, 2) and jobs.DOOR.position(a)[0] == 0
+    c.cancel()                                  # a waiting job leaves the queue at once
+    assert not c.running and c.cancelled and jobs.DOOR.position(b) == (1, 1)
+    release.set()
+    assert a.wait(10) and b.wait(10)
+    assert order == ["a", "b"] and (a.result, b.result) == ("a", "b")
+
+
+def test_a_session_that_is_gone_has_its_jobs_cancelled(monkeypatch):
+    monkeypatch.setenv("MOTIONLAB_MAX_JOBS", "1")
+    monkeypatch.setattr(jobs, "GONE_AFTER_S", 0.2)
+    alive = {"s1": True}
+    monkeypatch.setattr(jobs, "session_alive", lambda sid: alive.get(sid, False))
+    monkeypatch.setattr(jobs, "current_session", lambda: "s1")
+    steps = []
+
+    def forever(report):
+        while True:
+            report(0.5, "working")
+            steps.append(1)
+            time.sleep(0.02)
+
+    j = jobs.submit({}, "sample", jobs.JobSpec(forever, "tab", 10))
+    _wait(lambda: len(steps) > 3)
+    time.sleep(1.5)
+    assert j.running                            # its tab is open: it goes on
+    alive["s1"] = False                         # the tab closes
+    _wait(lambda: not j.running, timeout=10)
+    assert j.cancelled and not j.error
+
+
+def test_one_job_per_name_and_session():
+    state, gate = {}, threading.Event()
+    j = jobs.submit(state, "x", jobs.JobSpec(lambda report: gate.wait(5), "slow", 1))
+    with pytest.raises(MotionlabError, match="already running"):
+        jobs.submit(state, "x", jobs.JobSpec(lambda report: 1, "again", 1))
+    gate.set()
+    assert j.wait(5)
