@@ -40,12 +40,15 @@ def entry(argv=None) -> int:
     sys.exit(run_main(f"motionlab {argv[0]}", module.main, argv[1:]))
 
 
-def add_sampling_args(p: argparse.ArgumentParser, default: SamplerChoice, precision_default: str = "auto") -> None:
-    """--sampler/--steps, each sampler's own settings (--eta, ...), --precision/--threads: from the registry."""
-    p.add_argument("--sampler", choices=tuple(REGISTRY), default=default.name,
-                   help="; ".join(f"{n}: {c.about}" for n, c in REGISTRY.items()))
-    p.add_argument("--steps", type=int, default=default.steps or 0,
-                   help="sampling steps, 0 = the full chain (default: " + (f"{default.steps})" if default.steps else "0)"))
+def add_sampling_args(p: argparse.ArgumentParser, default: SamplerChoice | None, precision_default: str = "auto") -> None:
+    """--sampler/--steps, each sampler's own settings (--eta, ...), --precision/--threads: from the registry.
+    default None: each checkpoint's faithful setting (motionlab.pipeline.defaults) unless a flag picks one."""
+    p.add_argument("--sampler", choices=tuple(REGISTRY), default=None if default is None else default.name,
+                   help="; ".join(f"{n}: {c.about}" for n, c in REGISTRY.items())
+                   + ("" if default is not None else " (default: the checkpoint's faithful setting, its sampler.json)"))
+    p.add_argument("--steps", type=int, default=None if default is None else default.steps or 0,
+                   help="sampling steps, 0 = the full chain" + ("" if default is None else
+                        " (default: " + (f"{default.steps})" if default.steps else "0)")))
     seen = {}
     for cls in REGISTRY.values():
         for q in cls.params:
@@ -59,11 +62,16 @@ def add_sampling_args(p: argparse.ArgumentParser, default: SamplerChoice, precis
     p.add_argument("--threads", default="auto", help="torch threads: auto (measured) or a number")
 
 
-def sampling_from_args(a) -> SamplerChoice:
+def sampling_from_args(a) -> SamplerChoice | None:
+    """The sampler the flags pick; None when they pick none (the caller's default applies)."""
     try:
         autotune.parse_threads(a.threads)
     except ValueError as e:
         raise MotionlabError(str(e)) from None
     names = {q.name for cls in REGISTRY.values() for q in cls.params}
     given = {k: getattr(a, k) for k in names if getattr(a, k, None) is not None}
+    if a.sampler is None:
+        if a.steps is not None or given:
+            raise MotionlabError("--steps and a sampler's settings need --sampler")
+        return None
     return SamplerChoice.of(a.sampler, a.steps, **given)

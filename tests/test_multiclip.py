@@ -308,7 +308,7 @@ def test_three_clips_train_sample_and_evaluate_end_to_end(tmp_path, capsys):
                         "--out", str(tmp_path / "s")]) == 0
     assert load_clip(tmp_path / "s" / "sample_01.json").num_frames == 16
     capsys.readouterr()
-    assert evaluate_main(["--checkpoints", str(run / "best.pt"), "--num-samples", "2"]) == 0
+    assert evaluate_main(["--spec", "--checkpoints", str(run / "best.pt"), "--num-samples", "2"]) == 0
     table = capsys.readouterr().out
     assert "| ↳ dataset baseline | | 12 clips |" in table
     assert all(f"| ↳ baseline of {c['name']} | | 4 clips |" in table for c in ck["clips"])

@@ -127,9 +127,9 @@ def test_evaluate_adds_novelty_columns_after_the_six(tiny_checkpoint, demo, tmp_
     with pytest.raises(MotionlabError, match="is not the clip"):
         evaluate_checkpoint(tiny_checkpoint, num_samples=2, with_novelty=True, data="demo")
     # the CLI: columns after the six; without the training clip at hand, n/a and a note
-    assert evaluate_main(["--checkpoints", str(tiny_checkpoint), "--num-samples", "2", "--data", str(clip)]) == 0
+    assert evaluate_main(["--spec", "--checkpoints", str(tiny_checkpoint), "--num-samples", "2", "--data", str(clip)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("| novelty | coverage |") and out[2].endswith(f"| {n['novelty']:.2f} | {n['coverage']:.2f} |")
-    assert evaluate_main(["--checkpoints", str(tiny_checkpoint), "--num-samples", "2"]) == 0
+    assert evaluate_main(["--spec", "--checkpoints", str(tiny_checkpoint), "--num-samples", "2"]) == 0
     cap = capsys.readouterr()
     assert cap.out.splitlines()[2].endswith("| n/a | n/a |") and "no novelty for" in cap.err

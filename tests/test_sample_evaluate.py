@@ -135,7 +135,7 @@ def test_train_sample_evaluate_end_to_end(tmp_path):
     assert (out / "sample_00.gif").read_bytes()[:6] == b"GIF89a"
     assert (out / "sample_00.mp4").read_bytes()[4:8] == b"ftyp"
 
-    p = _run("motionlab.evaluate", "--checkpoints", str(run / "best.pt"), str(run / "last.pt"),
+    p = _run("motionlab.evaluate", "--spec", "--checkpoints", str(run / "best.pt"), str(run / "last.pt"),
              "--num-samples", "2", "--json")
     rows = json.loads(p.stdout)
     assert [r["config"] for r in rows] == ["64 / 32 / 32 / 1"] * 2
@@ -155,7 +155,7 @@ def test_train_sample_evaluate_end_to_end(tmp_path):
     (("motionlab.sample", "--checkpoint", "CK", "--out", "OUT", "--num-samples", "0"), "number of samples"),
     (("motionlab.sample", "--checkpoint", "CK", "--out", "OUT", "--fps", "0"), "--fps must be 1..120"),
     (("motionlab.sample", "--checkpoint", "CK", "--out", "FILE"), "cannot create output folder"),
-    (("motionlab.evaluate",), "give --checkpoints"),
+    (("motionlab.evaluate",), "give one of --checkpoints"),
     (("motionlab.evaluate", "--checkpoints", "CK", "/nonexistent/model.pt"), "no such checkpoint file"),
     (("motionlab.evaluate", "--dataset-only", "--data", "demo", "--window", "999"), "shorter than the window"),
 ])

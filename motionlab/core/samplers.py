@@ -62,6 +62,7 @@ class Sampler:
     about: ClassVar[str] = ""                 # one line for menus and captions
     params: ClassVar[tuple[Param, ...]] = ()
     stochastic: ClassVar[bool] = True         # draws fresh noise at each step
+    study_settings: ClassVar[tuple[dict, ...]] = ({},)  # the settings the sampler study tries (beside steps)
 
     def __init__(self, diffusion, steps: int | None = None, **params):
         self.diffusion = diffusion
@@ -215,6 +216,7 @@ class DDIMSampler(Sampler):
     about = "deterministic at eta 0 (the probability-flow ODE, first order)"
     params = (Param("eta", 0.0, 0.0, 1.0, "noise share: 0 deterministic, 1 like DDPM"),)
     stochastic = False
+    study_settings = ({}, {"eta": 1.0})  # eta 1 is Euler ancestral (tests/core)
 
     def step(self, model_output, t, x_t, generator=None):
         x0, eps = self._estimates(model_output, t, x_t)
@@ -353,6 +355,7 @@ class EDMSampler(Sampler):
               Param("s_tmax", 1000.0, 0.0, 1000.0, "churn only levels whose (VE) sigma is at most this"),
               Param("s_noise", 1.0, 0.9, 1.1, "churn noise scale (above 1 offsets the denoiser's smoothing)"))
     stochastic = False  # at the default s_churn 0; churn draws noise at each churned level
+    study_settings = ({}, {"s_churn": 5.0}, {"s_churn": 40.0})  # off, moderate, at the gamma cap
 
     @classmethod
     def check_together(cls, values: dict) -> None:

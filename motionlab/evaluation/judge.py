@@ -172,8 +172,10 @@ def markdown_table(doc: dict) -> str:
         band = "" if ratio is None else f"{ratio:.2f}" + ("" if r.get("within_10pct") else " ✗")
         kind = ("held out " if r.get("reference") == "held_out" else
                 "in-sample " if r.get("reads_reference") else "")   # how the range was judged (intervals)
+        finite = r["value"] is not None and math.isfinite(r["value"])
+        like = ("yes" if r["like_data"] else "**no**") if finite else "n/a"
         lines.append(f"| {name} | {_fmt(r['value'])} | {_span(r['interval'])} | {kind}{_span(r['real_range'])} "
-                     f"| {'yes' if r['like_data'] else '**no**'} | {band} |")
+                     f"| {like} | {band} |")
     return "\n".join(lines)
 
 

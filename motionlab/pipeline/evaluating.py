@@ -10,7 +10,8 @@ import torch
 
 from motionlab.evaluation import baselines
 from motionlab.core.samplers import SPEC_SAMPLER, SamplerChoice
-from motionlab.data.clipset import resolve_clip, resolve_clips
+from motionlab.data.clipset import named, resolve_clip, resolve_clips
+from motionlab.data.demo import demo_clip
 from motionlab.data.dataset import DataConfig, MotionSequenceDataset
 from motionlab.errors import ClipError, MotionlabError
 from motionlab.evaluation.metrics import METRICS, sample_metrics
@@ -38,7 +39,10 @@ def checkpoint_windows(meta: dict, data=None) -> MotionSequenceDataset:
     cfg = DataConfig(**{k: v for k, v in meta["data_config"].items() if k in fields})
     records = meta.get("clips")
     spec = data if data is not None else ([r["name"] for r in records] if records else cfg.data)
-    clips, _ = resolve_clips(spec, min_frames=cfg.window, quiet=True)
+    if spec in (["demo"], "demo") and records and len(records) == 1:  # the procedural dancer, at its length
+        clips = [named(demo_clip(frames=records[0]["frames"]), "demo")]
+    else:
+        clips, _ = resolve_clips(spec, min_frames=cfg.window, quiet=True)
     if records:
         if len(clips) != len(records):
             raise ClipError(f"{len(clips)} clips given; the checkpoint was trained on {len(records)}")
@@ -70,8 +74,9 @@ def machine_info() -> dict:
 
 def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: str = "fp32",
                         sampler: SamplerChoice = SPEC_SAMPLER, threads=None, with_novelty: bool = False,
-                        data: str | None = None) -> dict:
-    """One table row: the checkpoint's sample metrics and its stored dataset baseline.
+                        data: str | None = None, keep_pixels: bool = False) -> dict:
+    """One table row: the checkpoint's sample metrics and its stored dataset baseline (and the samples'
+    pixels when keep_pixels, for intervals).
 
     with_novelty adds row["novelty"] (novelty_columns: against `data`, else the training clip found).
     """
@@ -89,7 +94,8 @@ def evaluate_checkpoint(path, num_samples: int = 8, seed: int = 42, precision: s
             "sampler": run.sampler, "precision": run.precision, "threads": run.threads,
             "seconds": round(run.seconds, 2), "machine": machine_info(),
             "clips": lm.checkpoint.clips or [], "weights": lm.weights,
-            **({"novelty": novelty_columns(lm, px, data)} if with_novelty else {})}
+            **({"novelty": novelty_columns(lm, px, data)} if with_novelty else {}),
+            **({"pixels": px} if keep_pixels else {})}
 
 
 def precomputed_path(checkpoint) -> Path:

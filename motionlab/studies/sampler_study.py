@@ -1,13 +1,16 @@
-"""docs/SAMPLERS.md: every sampler at several step counts against the spec's ddpm-400, per checkpoint.
+"""The sampler study: every registered sampler at few network evaluations against the spec's ddpm-400
+at the same N, with intervals, and each checkpoint's faithful fast default (motionlab.pipeline.defaults).
 
-    python -m motionlab.sampler_study --checkpoints checkpoints/long_1000/model.pt \
-        checkpoints/long_10000/model.pt --out docs/SAMPLERS.md
+    python -m motionlab.sampler_study --checkpoints checkpoints/*/model.pt --write-defaults --out docs/SAMPLERS.md
 
-Each cell is the spec's protocol (8 samples, seed 42, fp32) with one sampler and step count. The
-six metrics are given as % of ddpm-400's and of the dataset baseline; ddpm-400 is also run with
-seeds 43 and 44, so its seed-to-seed spread tells a real difference from noise. Seconds are wall
-time of the sampling in this process (same threads and precision for every row), so compare them
-as ratios. Prose that cannot be computed lives in docs/SAMPLERS_NOTES.md and is included verbatim.
+For each checkpoint: ddpm-400 draws N samples (default 64, seed 42, fp32) and each of the six spec
+metrics gets its 95% bootstrap interval; every sampler of the registry, at each of its study settings and
+step counts whose network evaluations are at most BUDGET, draws N samples with the same seed. A setting
+passes when each of the six lies inside ddpm-400's interval; the default is the passing setting with the
+fewest evaluations (ties: the smaller worst distance), or, when none passes, the closest one with what it
+misses said. --write-defaults stores the choice and its evidence as sampler.json beside the checkpoint.
+Samples are cached (motionlab.pipeline.sample_sets), so a rerun recomputes only what is new. Prose that
+cannot be computed lives in docs/SAMPLERS_NOTES.md and is included verbatim.
 """
 from __future__ import annotations
 
@@ -16,66 +19,103 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 
-from motionlab.formats.checkpoints import load_model
+from motionlab.core.samplers import REGISTRY, SPEC_SAMPLER, SamplerChoice
+from motionlab.evaluation import catalog
+from motionlab.evaluation.intervals import bootstrap
+from motionlab.evaluation.measure import Reference
+from motionlab.formats.checkpoints import LoadedModel, load_model
+from motionlab.formats.integrity import file_sha256
+from motionlab.io import atomic_write_bytes, atomic_write_json
+from motionlab.pipeline.defaults import DEFAULTS_FILE, defaults_path
 from motionlab.pipeline.evaluating import machine_info
-from motionlab.io import atomic_write_bytes
-from motionlab.evaluation.metrics import METRICS, sample_metrics
+from motionlab.pipeline.sample_sets import sample_set
 from motionlab.studies.report import save_chart
-from motionlab.core.samplers import SPEC_SAMPLER, SamplerChoice
-from motionlab.pipeline.sampling import sample_checkpoint
-from motionlab.core.samplers import SAMPLERS
 
-STEPS = (10, 20, 50, 100)
-SPREAD_SEEDS = (42, 43, 44)
-# a fast sampler passes where every metric is within this of ddpm-400, or within ddpm-400's own spread
-CLOSE = 0.05
+BUDGET = 25                      # network evaluations: the issue's "25 steps or fewer", counted honestly
+STEPS = (5, 10, 15, 20, 25)
+N, SEED = 64, 42
+SPEC = catalog.SPEC
 
 
-def run_cell(lm, choice: SamplerChoice, seed: int, num_samples: int, threads: int) -> dict:
-    run = sample_checkpoint(lm, num_samples, seed, sampler=choice, precision="fp32", threads=threads)
-    m = sample_metrics(run.pixels) or {k: float("nan") for k in METRICS}
-    return {"sampler": run.sampler, "seed": seed, "metrics": m, "seconds": run.seconds,
-            "steps": choice.steps_for(lm.diffusion.num_timesteps)}
+def candidates(lm: LoadedModel, steps=STEPS, budget: int = BUDGET) -> list[tuple[SamplerChoice, int]]:
+    """(choice, network evaluations) for every sampler x study setting x steps within the budget."""
+    out, seen = [], set()
+    for name, cls in REGISTRY.items():
+        for settings in cls.study_settings:
+            for n in steps:
+                choice = SamplerChoice.of(name, n, **settings)
+                evals = choice.build(lm.diffusion).num_steps
+                if evals <= budget and choice not in seen:
+                    seen.add(choice)
+                    out.append((choice, evals))
+    return out
 
 
-def study(path: str, num_samples: int, threads: int, steps=STEPS, log=print) -> dict:
+def _spec_values(pixels, ref: Reference) -> dict:
+    return {k: catalog.BY_NAME[k](pixels, ref) for k in SPEC}
+
+
+def _judge_row(choice: SamplerChoice, evals: int, values: dict, interval: dict, T: int) -> dict:
+    miss = {}
+    for k in SPEC:
+        lo, hi, _ = interval[k]
+        v = values[k]
+        if not lo <= v <= hi:  # how far outside, as % of ddpm-400's value at the nearer end
+            edge = hi if v > hi else lo
+            miss[k] = 100 * (v - edge) / (edge or 1.0)
+    worst = max(abs(values[k] / interval[k][2] - 1) for k in SPEC)
+    return {"sampler": choice.label(T), "name": choice.name, "evaluations": evals, "values": values,
+            "inside": not miss, "misses": {k: round(v, 1) for k, v in miss.items()}, "worst_pct": 100 * worst}
+
+
+def study(path: str, n: int = N, seed: int = SEED, threads=None, steps=STEPS, log=print) -> dict:
     lm = load_model(path)
     T = lm.diffusion.num_timesteps
-    spec = [run_cell(lm, SPEC_SAMPLER, s, num_samples, threads) for s in SPREAD_SEEDS]
-    for c in spec:
-        log(f"{path} {c['sampler']} seed {c['seed']}: {c['seconds']:.1f} s")
-    ref = spec[0]
-    # seed-to-seed spread of ddpm-400, per metric, as a fraction of its seed-42 value
-    spread = {k: (max(c["metrics"][k] for c in spec) - min(c["metrics"][k] for c in spec)) / ref["metrics"][k]
-              for k in METRICS}
+    ref = Reference(np.zeros((1, lm.window, 2 * len(lm.joints))), lm.joints)  # the six read only the samples
+    spec = sample_set(lm, n, seed, SPEC_SAMPLER, threads=threads, log=log)
+    interval = {}
+    for k in SPEC:
+        est = bootstrap(catalog.BY_NAME[k], spec.pixels, ref)
+        interval[k] = (*est.interval, est.value)
     rows = []
-    for name in SAMPLERS:
-        for n in steps:
-            if n >= T:
-                continue
-            c = run_cell(lm, SamplerChoice(name, n), ref["seed"], num_samples, threads)
-            log(f"{path} {c['sampler']}: {c['seconds']:.1f} s")
-            rows.append(c)
-    rows.append(ref)
-    for c in rows:
-        c["vs_ddpm"] = {k: c["metrics"][k] / ref["metrics"][k] for k in METRICS}
-        c["vs_data"] = {k: c["metrics"][k] / lm.checkpoint.baseline[k] for k in METRICS}
-        c["speedup"] = ref["seconds"] / c["seconds"]
-        c["close"] = all(abs(c["vs_ddpm"][k] - 1) <= max(CLOSE, spread[k]) for k in METRICS)
-    tag = lm.checkpoint.tag or Path(path).parent.name
-    return {"tag": tag, "checkpoint": path, "timesteps": T, "rows": rows, "spread": spread, "spec_seeds": spec}
+    for choice, evals in candidates(lm, steps):
+        s = sample_set(lm, n, seed, choice, threads=threads, log=log)
+        finite = np.isfinite(s.pixels).all()
+        values = _spec_values(s.pixels, ref) if finite else {k: float("nan") for k in SPEC}
+        rows.append(_judge_row(choice, evals, values, interval, T))
+    passing = [r for r in rows if r["inside"]]
+    pick = min(passing or rows, key=lambda r: (r["evaluations"], r["worst_pct"]) if passing
+               else (r["worst_pct"], r["evaluations"]))
+    choice = {"sampler": pick["sampler"], "evaluations": pick["evaluations"], "speedup_evaluations": T / pick["evaluations"],
+              "misses": [f"{k} {v:+.1f}% beyond ddpm-400's interval" for k, v in pick["misses"].items()]}
+    return {"tag": lm.checkpoint.tag or Path(path).parent.name, "checkpoint": str(path),
+            "checkpoint_sha256": file_sha256(path), "timesteps": T, "n": n, "seed": seed, "budget": BUDGET,
+            "reference": {"sampler": SPEC_SAMPLER.label(T), "values": {k: interval[k][2] for k in SPEC},
+                          "intervals": {k: list(interval[k][:2]) for k in SPEC}},
+            "rows": rows, "choice": choice}
+
+
+def write_defaults(s: dict, command: str) -> Path:
+    """sampler.json beside the checkpoint: the choice, its evidence and what made it."""
+    path = defaults_path(s["checkpoint"])
+    atomic_write_json(path, {**s, "command": command, "machine": machine_info()})
+    return path
 
 
 def table(s: dict) -> str:
-    head = "| sampler | steps | seconds | speed-up | " + " | ".join(METRICS) + " | within 5% or spread |"
-    lines = [head, "|" + " --- |" * (head.count("|") - 1)]
-    for c in s["rows"]:
-        cells = [f"{100 * c['vs_ddpm'][k]:.0f}% / {100 * c['vs_data'][k]:.0f}%" for k in METRICS]
-        lines.append(f"| {c['sampler'].rsplit('-', 1)[0]} | {c['steps']} | {c['seconds']:.1f} | "
-                     f"{c['speedup']:.1f}x | " + " | ".join(cells) + f" | {'yes' if c['close'] else 'no'} |")
-    spread = " | ".join(f"{100 * s['spread'][k]:.1f}%" for k in METRICS)
-    lines.append(f"| ddpm seeds {'/'.join(map(str, SPREAD_SEEDS))}: spread | 400 | | | {spread} | |")
+    ref = s["reference"]
+    head = "| sampler | evaluations | " + " | ".join(SPEC) + " | all six inside |"
+    lines = [head, "|" + " --- |" * (head.count("|") - 1),
+             f"| **{ref['sampler']}** (reference) | {s['timesteps']} | " +
+             " | ".join(f"{ref['values'][k]:.4g} [{ref['intervals'][k][0]:.4g}, {ref['intervals'][k][1]:.4g}]"
+                        for k in SPEC) + " | |"]
+    for r in sorted(s["rows"], key=lambda r: (r["evaluations"], r["sampler"])):
+        cells = [f"{100 * r['values'][k] / ref['values'][k]:.0f}%{'' if k not in r['misses'] else ' ✗'}" for k in SPEC]
+        mark = "**yes**" if r["inside"] else "no"
+        name = f"**{r['sampler']}**" if r["sampler"] == s["choice"]["sampler"] else r["sampler"]
+        lines.append(f"| {name} | {r['evaluations']} | " + " | ".join(cells) + f" | {mark} |")
     return "\n".join(lines)
 
 
@@ -84,34 +124,39 @@ def chart(studies: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(studies), figsize=(6 * len(studies), 3.8), squeeze=False)
+    colors = dict(zip(REGISTRY, plt.get_cmap("tab10").colors))  # every registered sampler gets one
+    fig, axes = plt.subplots(1, len(studies), figsize=(5.5 * len(studies), 3.8), squeeze=False)
     for ax, s in zip(axes[0], studies):
-        for name, color in zip(SAMPLERS, ("#2a6fdb", "#e66100", "#1a9850")):
-            rows = [c for c in s["rows"] if c["sampler"].startswith(name + "-") and c["steps"] < s["timesteps"]]
-            worst = [max(abs(c["vs_ddpm"][k] - 1) for k in METRICS) * 100 for c in rows]
-            ax.plot([c["seconds"] for c in rows], worst, "o-", color=color, label=name)
-            for c, w in zip(rows, worst):
-                ax.annotate(str(c["steps"]), (c["seconds"], w), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.axhline(100 * CLOSE, color="k", lw=0.8, ls="--")
-        ax.set_xscale("log")
-        ax.set_xlabel(f"seconds (ddpm-400: {s['rows'][-1]['seconds']:.0f} s)", fontsize=8)
-        ax.set_ylabel("worst metric's distance from ddpm-400 (%)", fontsize=8)
-        ax.set_title(s["tag"], fontsize=9)
-        ax.legend(fontsize=8)
+        for name in REGISTRY:
+            rows = sorted((r for r in s["rows"] if r["name"] == name), key=lambda r: r["evaluations"])
+            if rows:
+                ax.plot([r["evaluations"] for r in rows], [r["worst_pct"] for r in rows], "o", color=colors[name],
+                        label=REGISTRY[name].label, alpha=0.8, ms=4)
+        half = max(100 * (hi - lo) / 2 / s["reference"]["values"][k] for k, (lo, hi) in s["reference"]["intervals"].items())
+        ax.axhline(half, color="k", lw=0.8, ls="--")
+        ax.set_xlabel(f"network evaluations (ddpm-400: {s['timesteps']})", fontsize=8)
+        ax.set_ylabel("worst spec metric's distance from ddpm-400 (%)", fontsize=8)
+        ax.set_title(f"{s['tag']}: pick {s['choice']['sampler']}", fontsize=9)
+        ax.legend(fontsize=6)
     save_chart(fig, path)
 
 
-def build(studies: list[dict], command: str, chart_name: str, notes: str, machine: dict, num_samples: int) -> str:
-    out = ["# Samplers: speed against fidelity", "",
-           f"Generated by `{command}` (CPU capability {machine['cpu_capability']}, torch {machine['torch']}, "
-           f"{machine['threads']} thread(s), fp32).", "",
-           f"Each row samples {num_samples} clips with seed 42. A metric cell is its value as % of ddpm-400's (same seed) "
-           "/ as % of the dataset baseline. `within 5% or spread` says whether every metric is within 5% of "
-           "ddpm-400's, or within ddpm-400's own spread over seeds 42, 43 and 44 where that is wider (last row). "
-           "Seconds are this process's wall time for the sampling alone; compare them as ratios.", ""]
+def build(studies: list[dict], command: str, chart_name: str, notes: str, machine: dict) -> str:
+    n = studies[0]["n"] if studies else N
+    out = ["# Samplers: few network evaluations that keep the motion", "",
+           f"Generated by `{command}` (CPU capability {machine['cpu_capability']}, torch {machine['torch']}, fp32).", "",
+           f"Each row samples {n} clips with seed {SEED}. The reference row gives ddpm-400's six spec metrics with their "
+           f"95% bootstrap intervals at N = {n}; a sampler's cell is its value as % of ddpm-400's, ✗ where it lies outside "
+           f"that interval. Settings with more than {BUDGET} network evaluations are not tried (edm costs 2 x steps - 1). "
+           f"The pick (bold) is the passing setting with the fewest evaluations, stored as `{DEFAULTS_FILE}` beside the "
+           "checkpoint; the lab, the CLIs and the monitor sample with it unless told otherwise.", ""]
     for s in studies:
-        out += [f"## {s['tag']} (`{s['checkpoint']}`)", "", table(s), ""]
-    out += [f"![worst metric distance against seconds]({chart_name})", ""]
+        c = s["choice"]
+        verdict = "all six inside" if not c["misses"] else "none passed; closest: " + "; ".join(c["misses"])
+        out += [f"## {s['tag']} (`{s['checkpoint']}`)", "",
+                f"Pick: **{c['sampler']}**, {c['evaluations']} evaluations ({c['speedup_evaluations']:.0f}x fewer than "
+                f"ddpm-400), {verdict}.", "", table(s), ""]
+    out += [f"![worst metric distance against network evaluations]({chart_name})", ""]
     if notes:
         out += [notes.strip(), ""]
     return "\n".join(out)
@@ -120,39 +165,31 @@ def build(studies: list[dict], command: str, chart_name: str, notes: str, machin
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m motionlab.sampler_study", description=__doc__.splitlines()[0])
     p.add_argument("--checkpoints", nargs="+", required=True)
-    p.add_argument("--num-samples", type=int, default=8)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--steps", default=",".join(map(str, STEPS)))
+    p.add_argument("--num-samples", type=int, default=N)
+    p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", default="docs/SAMPLERS.md")
     p.add_argument("--notes", default="docs/SAMPLERS_NOTES.md")
+    p.add_argument("--write-defaults", action="store_true", help=f"store each checkpoint's pick as {DEFAULTS_FILE} beside it")
     p.add_argument("--from-json", action="store_true",
                    help="rebuild the page from OUT's .json (the measured rows) and the current notes, sampling nothing")
     a = p.parse_args(argv)
-    steps = tuple(int(v) for v in a.steps.split(","))
     out = Path(a.out)
+    chart_path = out.with_name(out.stem.lower() + "_chart.png")
+    notes = Path(a.notes).read_text() if Path(a.notes).is_file() else ""
     if a.from_json:
         saved = json.loads(out.with_suffix(".json").read_text())
         studies, machine, cmd = saved["studies"], saved["machine"], saved["command"]
-        chart_path = out.with_name(out.stem.lower() + "_chart.png")
-        chart(studies, chart_path)
-        notes = Path(a.notes).read_text() if Path(a.notes).is_file() else ""
-        atomic_write_bytes(out, build(studies, cmd, chart_path.name, notes, machine, saved["num_samples"]).encode())
-        print(str(out))
-        return 0
-    studies = [study(c, a.num_samples, a.threads, steps, log=lambda m: print(m, file=sys.stderr))
-               for c in a.checkpoints]
-    chart_path = out.with_name(out.stem.lower() + "_chart.png")
+    else:
+        cmd = "python -m motionlab.sampler_study --checkpoints " + " ".join(a.checkpoints) + \
+              (" --write-defaults" if a.write_defaults else "") + f" --out {a.out}" + \
+              (f" --num-samples {a.num_samples}" if a.num_samples != N else "")
+        studies = [study(c, a.num_samples, threads=a.threads, log=lambda m: print(m, file=sys.stderr))
+                   for c in a.checkpoints]
+        machine = machine_info()
+        for s in studies if a.write_defaults else []:
+            print(str(write_defaults(s, cmd)), file=sys.stderr)
+        atomic_write_json(out.with_suffix(".json"), {"command": cmd, "machine": machine, "studies": studies})
     chart(studies, chart_path)
-    notes = Path(a.notes).read_text() if Path(a.notes).is_file() else ""
-    cmd = "python -m motionlab.sampler_study --checkpoints " + " ".join(a.checkpoints) + f" --out {a.out}" + \
-          (f" --threads {a.threads}" if a.threads != 1 else "") + \
-          (f" --steps {a.steps}" if steps != STEPS else "") + \
-          (f" --num-samples {a.num_samples}" if a.num_samples != 8 else "")
-    machine = machine_info()
-    atomic_write_bytes(out, build(studies, cmd, chart_path.name, notes, machine, a.num_samples).encode())
-    atomic_write_bytes(out.with_suffix(".json"), json.dumps({"command": cmd, "machine": machine,
-                                                             "num_samples": a.num_samples, "studies": studies},
-                                                            indent=1).encode())
+    atomic_write_bytes(out, build(studies, cmd, chart_path.name, notes, machine).encode())
     print(str(out))
     return 0
-
