@@ -21,10 +21,10 @@ from motionlab.errors import MotionlabError
 from motionlab.formats.checkpoints import LoadedModel, load_model
 from motionlab.core.samplers import SamplerChoice
 from motionlab.evaluation.metrics import METRICS
-from motionlab.pipeline.editing import (DEFAULT_BLEND, DEFAULT_OVERLAP, DEFAULT_RESAMPLE, EDIT_SAMPLER, MAX_EDIT_FRAMES,
-                                        PARTS, TASKS, Edit, continuation, inbetween, long_dance, part_metrics,
-                                        regenerate, seam_report)
+from motionlab.pipeline.editing import (DEFAULT_BLEND, DEFAULT_OVERLAP, DEFAULT_RESAMPLE, MAX_EDIT_FRAMES,
+                                        PARTS, TASKS, Edit, part_metrics, run, seam_report)
 from motionlab.io import atomic_write_bytes
+from motionlab.pipeline.defaults import faithful_default
 from motionlab.formats.export import at_fps, check_fps, files_for, fps_tag, write_files
 from motionlab.formats.render import write_video
 
@@ -38,16 +38,13 @@ def _source(spec: str | None, data: str | None) -> tuple[Clip, str]:
 
 
 def run_task(a, lm: LoadedModel, source: Clip, choice: SamplerChoice) -> Edit:
-    kw = dict(num_samples=a.num_samples, seed=a.seed, sampler=choice, resample=a.resample, blend=a.blend,
-              precision=a.precision, threads=a.threads)
-    if a.task == "inbetween":
-        return inbetween(lm, source, a.from_frame, a.to_frame, a.context, **kw)
-    if a.task == "continue":
-        return continuation(lm, source, a.at, a.context, a.length, overlap=a.overlap, **kw)
-    if a.task == "long":
-        frames = a.length or round(a.seconds * a.source_fps)
-        return long_dance(lm, frames, a.overlap, source=source, at=a.at, context=a.context, **kw)
-    return regenerate(lm, source, a.part, a.at, **kw)
+    params = {"inbetween": {"start": a.from_frame, "end": a.to_frame, "context": a.context},
+              "continue": {"at": a.at, "context": a.context, "length": a.length, "overlap": a.overlap},
+              "long": {"frames": a.length or round(a.seconds * a.source_fps), "overlap": a.overlap, "at": a.at,
+                       "context": a.context},
+              "regen": {"part": a.part, "at": a.at}}[a.task]
+    return run(lm, a.task, source, params, num_samples=a.num_samples, seed=a.seed, sampler=choice,
+               resample=a.resample, blend=a.blend, precision=a.precision, threads=a.threads)
 
 
 def summary_lines(edit: Edit, seams: dict, metrics: dict) -> list[str]:
@@ -79,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--num-samples", type=int, default=1)
     p.add_argument("--seed", type=int, default=42)
-    add_sampling_args(p, EDIT_SAMPLER, precision_default="fp32")
+    add_sampling_args(p, None, precision_default="fp32")
     p.add_argument("--resample", type=int, default=DEFAULT_RESAMPLE,
                    help=f"RePaint resampling: tries per step (default {DEFAULT_RESAMPLE}; 1: none)")
     p.add_argument("--blend", type=int, default=DEFAULT_BLEND,
@@ -126,7 +123,7 @@ def _write_exports(out: Path, edit, exports: list[str], fps: float, src_fps: flo
 
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
-    choice = sampling_from_args(a)
+    choice = sampling_from_args(a) or faithful_default(a.checkpoint).choice
     src_fps = check_fps(a.source_fps, "--source-fps")
     fps = check_fps(a.fps if a.fps is not None else src_fps, "--fps")
     exports = [e for e in a.export.split(",") if e]

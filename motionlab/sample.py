@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from motionlab.cli import add_sampling_args, run_main, sampling_from_args
-from motionlab.core.samplers import DEFAULT_SAMPLER
+from motionlab.pipeline.defaults import faithful_default
 from motionlab.data.clip import clip_from_channels, save_clip
 from motionlab.errors import MotionlabError
 from motionlab.formats.checkpoints import load_model
@@ -26,13 +26,13 @@ def main(argv=None) -> int:
     p.add_argument("--num-samples", type=int, default=8)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", required=True)
-    add_sampling_args(p, DEFAULT_SAMPLER)
+    add_sampling_args(p, None)
     p.add_argument("--gif", action="store_true")
     p.add_argument("--mp4", action="store_true")
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--grid", action="store_true", help="also one side-by-side video of all samples (samples.gif/.mp4)")
     a = p.parse_args(argv)
-    choice = sampling_from_args(a)
+    choice = sampling_from_args(a) or faithful_default(a.checkpoint).choice
     if not 1 <= a.fps <= 120:
         raise MotionlabError(f"--fps must be 1..120, got {a.fps}")
     lm = load_model(a.checkpoint)

@@ -8,6 +8,7 @@ from typing import Callable, MutableMapping
 import numpy as np
 
 from motionlab.pipeline import editing as ed
+from motionlab.pipeline.defaults import faithful_default
 from motionlab.formats.checkpoints import LoadedModel
 from motionlab.data.clip import Clip
 from motionlab.errors import MotionlabError
@@ -50,10 +51,8 @@ def run_edit(lm: LoadedModel, task: str, source: Clip, params: dict, reference: 
              blend: int = 0, report: Callable | None = None, name: str = "", tag: str = "",
              source_name: str = "clip", threads=None) -> EditRun:
     """One edit with its seam report and generated-part metrics; report(fraction, text) after each step."""
-    if task not in ed.TASKS:
-        raise MotionlabError(f"task must be one of {', '.join(ed.TASKS)}, got {task!r}")
-    sampler = sampler or ed.EDIT_SAMPLER
-    per_window = sampler.steps_for(lm.diffusion.num_timesteps)
+    sampler = sampler or faithful_default(lm.path).choice
+    per_window = sampler.build(lm.diffusion).num_steps
     total = windows_needed(task, params, lm.window) * per_window
     done = [0]
 
@@ -63,18 +62,8 @@ def run_edit(lm: LoadedModel, task: str, source: Clip, params: dict, reference: 
             w = (done[0] - 1) // per_window + 1
             report(min(done[0] / total, 1.0), f"window {w}: step {per_window - (done[0] - 1) % per_window - 1} "
                                               f"of {per_window} left")
-    kw = dict(num_samples=num_samples, seed=seed, sampler=sampler, resample=resample, blend=blend,
-              precision=precision, threads=threads, on_step=on_step)
-    if task == "inbetween":
-        e = ed.inbetween(lm, source, params["start"], params["end"], params["context"], **kw)
-    elif task == "continue":
-        e = ed.continuation(lm, source, params["at"], params["context"], params.get("length"),
-                            overlap=params.get("overlap", ed.DEFAULT_OVERLAP), **kw)
-    elif task == "long":
-        e = ed.long_dance(lm, params["frames"], params["overlap"], source=source, at=params.get("at", 0),
-                          context=params.get("context", 0), **kw)
-    else:
-        e = ed.regenerate(lm, source, params["part"], params.get("at", 0), **kw)
+    e = ed.run(lm, task, source, params, num_samples=num_samples, seed=seed, sampler=sampler, resample=resample,
+               blend=blend, precision=precision, threads=threads, on_step=on_step)
     if not np.isfinite(e.xy).all():
         raise MotionlabError("the edit contains NaN or inf")
     return EditRun(e, ed.seam_report(e, reference), ed.part_metrics(e, reference, lm.window), name or lm.path,

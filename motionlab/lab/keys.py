@@ -30,6 +30,9 @@ DATASET_FRAMES = "dataset.frames"
 EDIT_LONG_CONTEXT = "edit.long_context"
 TRAINING_RUN = "training.run"
 TRAINING_NAME = "training.name"
+METRICS_SEED = "metrics.seed"
+METRICS_NUM_SAMPLES = "metrics.num_samples"
+METRICS_VERDICTS = "lab.metrics.verdicts"            # (label A, label B, judging.compare_pixels result)
 
 
 def sampler_key(prefix: str) -> str:
@@ -39,3 +42,22 @@ def sampler_key(prefix: str) -> str:
 
 def steps_key(prefix: str) -> str:
     return f"{prefix}.steps"
+
+
+def precision_key(prefix: str) -> str:
+    return f"{prefix}.precision"
+
+
+def per_checkpoint_key(prefix: str) -> str:
+    """sampling_controls' toggle: each checkpoint samples with its own faithful setting."""
+    return f"{prefix}.per_checkpoint"
+
+
+def default_for_key(prefix: str) -> str:
+    """The faithful setting sampling_controls last reset its widgets to (lab-owned)."""
+    return f"lab.{prefix}.default_for"
+
+
+def param_key(prefix: str, sampler: str, param: str) -> str:
+    """A sampler's own setting (eta, s_churn, ...) under sampling_controls."""
+    return f"{prefix}.{sampler}.{param}"

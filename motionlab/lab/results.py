@@ -17,6 +17,7 @@ from motionlab.data.clip import Clip, clip_from_channels
 from motionlab.errors import MotionlabError
 from motionlab.data.normalize import Normalizer
 from motionlab.core.samplers import SPEC_SAMPLER, SamplerChoice
+from motionlab.pipeline.defaults import faithful_default
 from motionlab.pipeline.sampling import Trajectory, generate
 from motionlab.lab import config
 from motionlab.lab.jobs import ProgressFn, Report, step_reporter
@@ -144,9 +145,15 @@ def run_sampling(lm: LoadedModel, num_samples: int, seed: int = 42, precision: s
                         settings_key(sampler, precision, T), run.tuning, weights=lm.weights)
 
 
+def choice_for(entry, sampler: SamplerChoice | None) -> SamplerChoice:
+    """The page's sampler, or (None) the entry's own faithful setting (motionlab.pipeline.defaults)."""
+    return sampler if sampler is not None else faithful_default(entry.path).choice
+
+
 def sample_entries(report: "Report", models: list, num_samples: int, seed: int, precision: str,
-                   sampler: SamplerChoice = SPEC_SAMPLER) -> list[tuple]:
-    """Sample each (catalog entry, LoadedModel) in turn, without trajectories, as one job's progress.
+                   sampler: SamplerChoice | None = SPEC_SAMPLER) -> list[tuple]:
+    """Sample each (catalog entry, LoadedModel) in turn, without trajectories, as one job's progress;
+    sampler None: each entry with its own faithful setting.
 
     Returns (pixel_key, SampleResult) pairs, ready for remember_result.
     """
@@ -154,7 +161,7 @@ def sample_entries(report: "Report", models: list, num_samples: int, seed: int, 
     for k, (e, lm) in enumerate(models):
         r = run_sampling(lm, num_samples, seed, precision, keep_trajectory=False,
                          on_progress=step_reporter(report, e.short, k, len(models)),
-                         name=e.name, tag=e.tag, mtime_ns=e.mtime_ns, sampler=sampler)
+                         name=e.name, tag=e.tag, mtime_ns=e.mtime_ns, sampler=choice_for(e, sampler))
         out.append((r.key, r))
     return out
 
@@ -168,10 +175,10 @@ def get_result(state: MutableMapping) -> SampleResult | None:
     return r if isinstance(r, SampleResult) else None
 
 
-def entry_key(entry, seed: int, num_samples: int, sampler: SamplerChoice, precision: str) -> tuple:
-    """The pixel_key a catalog entry's samples get under these settings."""
+def entry_key(entry, seed: int, num_samples: int, sampler: SamplerChoice | None, precision: str) -> tuple:
+    """The pixel_key a catalog entry's samples get under these settings (sampler None: its own default)."""
     return pixel_key(entry.path, entry.mtime_ns, seed, num_samples,
-                     settings_key(sampler, precision, entry.timesteps))
+                     settings_key(choice_for(entry, sampler), precision, entry.timesteps))
 
 
 def pixel_key(path: str, mtime_ns: int, seed: int, num_samples: int, settings: str) -> tuple:

@@ -375,3 +375,20 @@ def part_metrics(edit: Edit, reference: Clip, window: int) -> dict:
         out["clip"] = base
         out["ratio"] = {m: (gen[m] / base[m] if base[m] else float("nan")) for m in METRICS}
     return out
+
+
+def run(lm: LoadedModel, task: str, source: Clip, params: dict, **kw) -> Edit:
+    """One edit task by name, the one dispatch the CLI and the lab share. params per task:
+    inbetween {start, end, context}; continue {at, context, length, overlap}; long {frames, overlap,
+    at, context}; regen {part, at}. kw: num_samples, seed, sampler, resample, blend, precision, threads, on_step."""
+    if task not in TASKS:
+        raise MotionlabError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    if task == "inbetween":
+        return inbetween(lm, source, params["start"], params["end"], params.get("context", 8), **kw)
+    if task == "continue":
+        return continuation(lm, source, params["at"], params["context"], params.get("length"),
+                            overlap=params.get("overlap", DEFAULT_OVERLAP), **kw)
+    if task == "long":
+        return long_dance(lm, params["frames"], params.get("overlap", DEFAULT_OVERLAP), source=source,
+                          at=params.get("at", 0), context=params.get("context", 0), **kw)
+    return regenerate(lm, source, params["part"], params.get("at", 0), **kw)
