@@ -30,7 +30,7 @@ def test_report_is_deterministic_and_complete(tiny_checkpoint, tmp_path):
     for i in range(2):  # same process, same machine: byte-identical by construction
         out = tmp_path / f"r{i}" / "RESULTS.md"
         assert report.main(["--checkpoints", str(tiny_checkpoint), "--num-samples", "3", "--seed", "7",
-                            "--out", str(out), "--notes", str(notes)]) == 0
+                            "--out", str(out), "--notes", str(notes), "--judge-n", "16"]) == 0
         outs.append(out.read_text())
         assert (out.parent / "results_chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     a = outs[0].replace(str(tmp_path / "r0"), "X")
@@ -40,6 +40,11 @@ def test_report_is_deterministic_and_complete(tiny_checkpoint, tmp_path):
     assert "| split | window/stride/limit |" in text and "hand-written prose" in text
     assert "Not evaluated here" not in text  # missing spec runs are listed only beside spec runs
     assert "| tiny |" in text and "ddpm-10" in text and "1 thread" in text and "CPU capability" in text
+    assert "95% bootstrap intervals of the spec-protocol rows (N = 3, so wide)" in text
+    assert "## The spec's sampler at N = 16, judged" in text and "## Which earlier claims hold" in text
+    assert "## Each checkpoint's faithful fast sampler at N = 16" in text
+    claims = next(ln for ln in text.splitlines() if ln.startswith("| tiny | ") and "(N = 16)" in ln)
+    assert any(v in claims for v in ("holds", "within noise", "fails"))
 
 
 def test_report_writes_release_evaluations(tiny_checkpoint, tmp_path):
@@ -50,13 +55,16 @@ def test_report_writes_release_evaluations(tiny_checkpoint, tmp_path):
     (ck.parent / "CARD.md").write_text("# rel\n\ntraining facts\n")
     for _ in range(2):
         assert report.main(["--checkpoints", str(ck), "--num-samples", "2", "--out", str(tmp_path / "R.md"),
-                            "--sampler", "ddim", "--steps", "5", "--write-evaluations"]) == 0
+                            "--sampler", "ddim", "--steps", "5", "--write-evaluations", "--judge-n", "16"]) == 0
     card = (ck.parent / "CARD.md").read_text()
     assert card.startswith("# rel\n\ntraining facts\n") and card.count("**Evaluation**") == 1
     assert "CPU capability" in card and "ddim-5" in card
     doc = read_precomputed(ck)
     assert doc["sampler"] == "ddim-5" and doc["num_samples"] == 2 and doc["seed"] == 42
     assert doc["machine"]["cpu_capability"] and "--write-evaluations" in doc["command"]
+    assert doc["judged"]["n"] == 16 and doc["judged"]["sampler"] == "ddpm-10"  # the fallback: no sampler.json
+    assert set(doc["judged"]["metrics"]) >= set(METRICS) and all(
+        doc["judged"]["metrics"][k]["interval"][0] <= doc["judged"]["metrics"][k]["value"] for k in METRICS)
     again = evaluate_checkpoint(ck, 2, 42, "fp32", SamplerChoice("ddim", 5), threads=1)["metrics"]
     assert all(again[k] == pytest.approx(doc["metrics"][k], rel=RTOL) for k in METRICS)
 
@@ -65,7 +73,8 @@ def test_novelty_columns_follow_the_six_only_when_asked(tiny_checkpoint, tmp_pat
     from motionlab.data.clip import save_clip
     clip = tmp_path / "demo96.json"
     save_clip(demo, clip)
-    args = ["--checkpoints", str(tiny_checkpoint), "--num-samples", "3", "--seed", "7", "--notes", str(tmp_path / "none")]
+    args = ["--checkpoints", str(tiny_checkpoint), "--num-samples", "3", "--seed", "7", "--notes", str(tmp_path / "none"),
+            "--judge-n", "0"]
     assert report.main([*args, "--out", str(tmp_path / "plain" / "RESULTS.md")]) == 0
     assert report.main([*args, "--out", str(tmp_path / "nov" / "RESULTS.md"), "--novelty", "--data", str(clip)]) == 0
     plain = (tmp_path / "plain" / "RESULTS.md").read_text().splitlines()

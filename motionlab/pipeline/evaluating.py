@@ -102,12 +102,16 @@ def precomputed_path(checkpoint) -> Path:
     return Path(checkpoint).with_name(PRECOMPUTED)
 
 
-def write_precomputed(row: dict, command: str) -> Path:
-    """Store a release's evaluation beside its model.pt, full precision, with what made it."""
-    keep = ("tag", "epoch", "config", "window_stride_limit", "metrics", "novelty", "baseline", "num_samples",
-            "seed", "sampler", "precision", "threads", "seconds", "machine", "weights")
+def write_precomputed(row: dict, command: str, judged: dict | None = None) -> Path:
+    """Store a release's evaluation beside its model.pt, full precision, with what made it: the spec-protocol
+    row, and (judged) the faithful sampler's judged set the Metrics page shows at once."""
+    keep = ("tag", "epoch", "config", "window_stride_limit", "metrics", "intervals", "novelty", "baseline",
+            "num_samples", "seed", "sampler", "precision", "threads", "seconds", "machine", "weights")
     path = precomputed_path(row["checkpoint"])
     doc = {**{k: row[k] for k in keep if k in row}, "command": command}
+    if judged is not None:
+        doc["judged"] = {k: judged[k] for k in ("sampler", "n", "seed", "precision", "window", "fps", "bpm", "real",
+                                                "machine", "metrics")}
     atomic_write_json(path, doc)
     note_in_card(row["checkpoint"], doc)
     return path
