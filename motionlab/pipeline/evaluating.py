@@ -183,3 +183,18 @@ def novelty_columns(lm, pixels, data: str | None = None) -> dict:
         return {**novelty(pixels, clip.channels).to_dict(), "clip": name}
     except NoveltyError as e:
         return {"error": str(e)}
+
+
+def judged_rank(checkpoint) -> tuple | None:
+    """How close a release's precomputed judged set (evaluation.json, its faithful sampler) is to the data,
+    larger is closer: (measures like the data, minus the mean distance to the real median over the spec's
+    six). Every measure weighs the same, so where they disagree (closer on the six, farther on foot
+    contact) the count decides; None without a judged set."""
+    doc = read_precomputed(checkpoint) or {}
+    ms = (doc.get("judged") or {}).get("metrics")
+    if not isinstance(ms, dict):
+        return None
+    like = sum(bool(m.get("like_data")) for m in ms.values() if isinstance(m, dict))
+    dist = [abs(ms[k]["value"] / ms[k]["real_median"] - 1) for k in METRICS
+            if k in ms and ms[k].get("real_median") and ms[k].get("value") is not None]
+    return like, -(sum(dist) / len(dist)) if dist else 0.0
