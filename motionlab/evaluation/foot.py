@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from motionlab.evaluation.measure import Measure
+from motionlab.evaluation.measure import Measure, mean_of_rows
 from motionlab.evaluation.smoothness import as_clips, frame_rate, joints_xy
 
 # GMD: 0.05 m height, 0.5 m/s speed at 20 fps, 5-frame mean; 0.05 m / 0.86 m = 0.058 L and 0.5 m/s =
@@ -135,16 +135,12 @@ def pfc(clips, ref) -> float:
     return float(pfc_rows(clips, ref).mean() * PFC_SCALE)
 
 
-def _mean(rows, ref) -> float:
-    return float(np.mean(rows))
-
-
 def _pfc_stat(rows, ref) -> float:
     return float(np.mean(rows) * PFC_SCALE)
 
 
 MEASURES = (
-    Measure("skating", "foot skating", "", skating, "clips", skating_rows, _mean,
+    Measure("skating", "foot skating", "", skating, "clips", skating_rows, mean_of_rows,
             doc="share of frames a foot in contact slides faster than 0.6 leg/s (GMD, 2D)"),
     Measure("pfc", "physical foot contact", "", pfc, "clips", pfc_rows, _pfc_stat,
             doc="feet speeds x upward root acceleration, x 10^4 (EDGE PFC, 2D; lower is better)"),

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from motionlab.evaluation.measure import Measure
+from motionlab.evaluation.measure import Measure, mean_of_rows
 from motionlab.evaluation.smoothness import as_clips, joints_xy, same_layout
 
 K = 3
@@ -175,12 +175,8 @@ def recall(clips, ref) -> float:
     return _recall_stat(recall_rows(clips, ref), ref)
 
 
-def _mean(rows, ref) -> float:
-    return float(np.mean(rows))
-
-
 MEASURES = (
-    Measure("precision", "precision (k-NN)", "", precision, "clips", precision_rows, _mean,
+    Measure("precision", "precision (k-NN)", "", precision, "clips", precision_rows, mean_of_rows,
             doc="share of samples inside the real windows' 3-NN balls (Kynkäänniemi et al. 2019)"),
     Measure("recall", "recall (k-NN)", "", recall, "clips", recall_rows, _recall_stat,
             doc="share of real windows inside the samples' 3-NN balls (Kynkäänniemi et al. 2019)"),

@@ -65,3 +65,8 @@ class Measure:
 
     def __call__(self, clips, ref: Reference) -> float:
         return float(self.fn(np.asarray(clips, np.float64), ref))
+
+
+def mean_of_rows(rows, ref=None) -> float:
+    """The statistic of per-clip measures: the mean of the clips' values."""
+    return float(np.mean(rows))

@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from motionlab.evaluation.measure import Measure
+from motionlab.evaluation.measure import Measure, mean_of_rows
 from motionlab.evaluation.smoothness import as_clips, frame_rate, joints_xy
 
 BPM_RANGE = (40.0, 240.0)
@@ -227,16 +227,12 @@ def beat_null(clips, ref, direction: str = "motion", draws: int = 20, seed: int 
                           for _ in range(max(1, draws))]))
 
 
-def _mean(rows, ref) -> float:
-    return float(np.mean(rows))
-
-
 MEASURES = (
     Measure("tempo", "tempo", "BPM", tempo, "clips", tempogram_rows, _tempo_stat,
             doc="peak of the joint speeds' autocorrelation, 40-240 BPM at ref.fps"),
-    Measure("beat_align", "beat alignment (motion→music)", "", beat_align, "clips", beat_align_rows, _mean,
+    Measure("beat_align", "beat alignment (motion→music)", "", beat_align, "clips", beat_align_rows, mean_of_rows,
             doc="motion beats to the nearest beat of the ref.bpm grid, best phase per clip (mint); nan without bpm"),
     Measure("beat_align_music", "beat alignment (music→motion)", "", beat_align_music, "clips",
-            beat_align_music_rows, _mean,
+            beat_align_music_rows, mean_of_rows,
             doc="grid beats to the nearest motion beat, best phase per clip (Bailando); nan without bpm"),
 )

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from motionlab.evaluation.measure import Measure
+from motionlab.evaluation.measure import Measure, mean_of_rows
 
 
 def as_clips(clips, min_frames: int = 2, what: str = "clips") -> np.ndarray:
@@ -85,13 +85,9 @@ def accel(clips, ref) -> float:
     return float(accel_rows(clips, ref).mean())
 
 
-def _mean(rows, ref) -> float:
-    return float(np.mean(rows))
-
-
 MEASURES = (
-    Measure("jerk", "jerk", "px/s³", jerk, "clips", jerk_rows, _mean,
+    Measure("jerk", "jerk", "px/s³", jerk, "clips", jerk_rows, mean_of_rows,
             doc="mean |third frame difference| per joint x fps³ (GENEA calc_jerk.py, 2D)"),
-    Measure("accel", "acceleration", "px/s²", accel, "clips", accel_rows, _mean,
+    Measure("accel", "acceleration", "px/s²", accel, "clips", accel_rows, mean_of_rows,
             doc="mean |second frame difference| per joint x fps² (GENEA calc_jerk.py, 2D)"),
 )

@@ -7,6 +7,7 @@ from typing import Callable, MutableMapping
 
 import numpy as np
 
+from motionlab.lab.results import kept
 from motionlab.pipeline import editing as ed
 from motionlab.pipeline.defaults import faithful_default
 from motionlab.formats.checkpoints import LoadedModel
@@ -119,5 +120,4 @@ def store(state: MutableMapping, run: EditRun) -> None:
 
 
 def get(state: MutableMapping) -> EditRun | None:
-    r = state.get(EDIT_RESULT)
-    return r if isinstance(r, EditRun) else None
+    return kept(state, EDIT_RESULT, EditRun)

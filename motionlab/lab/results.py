@@ -170,9 +170,14 @@ def store_result(state: MutableMapping, result: SampleResult) -> None:
     state[SAMPLE_RESULT] = result
 
 
+def kept(state: MutableMapping, key: str, cls: type):
+    """A lab-owned object in the session, or None when absent or of another class (a stale session)."""
+    v = state.get(key)
+    return v if isinstance(v, cls) else None
+
+
 def get_result(state: MutableMapping) -> SampleResult | None:
-    r = state.get(SAMPLE_RESULT)
-    return r if isinstance(r, SampleResult) else None
+    return kept(state, SAMPLE_RESULT, SampleResult)
 
 
 def entry_key(entry, seed: int, num_samples: int, sampler: SamplerChoice | None, precision: str) -> tuple:

@@ -67,11 +67,11 @@ class Edit:
 
     @property
     def num_samples(self) -> int:
-        return int(self.xy.shape[0])
+        return len(self.xy)  # xy: (samples, frames, joints, 2)
 
     @property
     def num_frames(self) -> int:
-        return int(self.xy.shape[1])
+        return self.xy.shape[1]
 
     def clips(self) -> list[Clip]:
         return [Clip(self.joints, np.ascontiguousarray(x, np.float32)) for x in self.xy]
