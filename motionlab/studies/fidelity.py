@@ -35,7 +35,7 @@ from motionlab.formats.checkpoints import load_model
 from motionlab.pipeline.evaluating import novelty_columns
 from motionlab.pipeline.sampling import sample_checkpoint
 from motionlab.studies.fidelity_report import score, write_report
-from motionlab.pipeline.train_args import build_parser, configs_from_args
+from motionlab.pipeline import train_args
 from motionlab.pipeline.training import Trainer
 from motionlab.errors import MotionlabError, one_line
 from motionlab.io import atomic_write_json
@@ -230,7 +230,7 @@ def _trainers(data, epochs, device, out, cuda_graph, monitor_every, recipe, argv
     def make(spec: RunSpec):
         argv = spec.argv(data, epochs, device, out, cuda_graph, monitor_every, recipe)
         argvs[spec.name] = argv
-        d, m, df, t = configs_from_args(build_parser().parse_args(argv))
+        d, m, df, t = train_args.configs_from_args(train_args.build_parser().parse_args(argv))
         return Trainer(d, m, df, t, Path(argv[argv.index("--out") + 1]), log=log)
     return make
 
@@ -323,68 +323,68 @@ def parse_recipe(text: str) -> tuple:
     return tuple(c for c in CHANGES if c in parts)
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m motionlab.fidelity", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="train and evaluate every arm, write the JSON")
-    r.add_argument("--data", default="data/uptown_funk.json")
-    r.add_argument("--out", default="runs/fidelity", help="folder for the runs")
-    r.add_argument("--json", default="docs/FIDELITY.json")
-    r.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    r.add_argument("--epochs", type=int, default=1000, help="the common epoch budget, or its ceiling with --budget-seconds")
-    r.add_argument("--budget-seconds", type=float, default=0,
-                   help="lower the common budget (multiples of 50) so both phases end in this time; 0 = off")
-    r.add_argument("--no-cuda-graph", action="store_true")
-    r.add_argument("--monitor-every", type=int, default=100)
-    c = sub.add_parser("confirm", help="train chosen recipes at a fixed budget with several seeds, evaluate them")
-    c.add_argument("--recipes", nargs="+", default=["plain", "jitter+zsnr_v+vel"])
-    c.add_argument("--seeds", default="42,43")
-    c.add_argument("--data", default="data/uptown_funk.json")
-    c.add_argument("--out", default="runs/fidelity_confirm")
-    c.add_argument("--json", default="docs/FIDELITY_1000.json")
-    c.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    c.add_argument("--epochs", type=int, default=1000)
-    c.add_argument("--budget-seconds", type=float, default=0, help="stop every run after its epoch past this; 0 = off")
-    c.add_argument("--no-cuda-graph", action="store_true")
-    c.add_argument("--monitor-every", type=int, default=100)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    for name, helptext, out, js, recipes in (
+            ("run", "train and evaluate every arm, write the JSON", "runs/fidelity", "docs/FIDELITY.json", False),
+            ("confirm", "train chosen recipes at a fixed budget with several seeds, evaluate them",
+             "runs/fidelity_confirm", "docs/FIDELITY_1000.json", True)):
+        r = sub.add_parser(name, help=helptext)
+        if recipes:
+            r.add_argument("--recipes", nargs="+", default=["plain", "jitter+zsnr_v+vel"])
+            r.add_argument("--seeds", default="42,43")
+        r.add_argument("--data", default="data/uptown_funk.json")
+        r.add_argument("--out", default=out, help="folder for the runs")
+        r.add_argument("--json", default=js)
+        r.add_argument("--device", default=device)
+        r.add_argument("--epochs", type=int, default=1000, help="the common epoch budget (run: its ceiling with "
+                                                                 "--budget-seconds)")
+        r.add_argument("--budget-seconds", type=float, default=0,
+                       help="run: lower the common budget (multiples of 50) so both phases end in this time; "
+                            "confirm: stop every run after its epoch past this; 0 = off")
+        r.add_argument("--no-cuda-graph", action="store_true")
+        r.add_argument("--monitor-every", type=int, default=100)
     g = sub.add_parser("report", help="docs/FIDELITY.md and its chart from the JSON")
     g.add_argument("--json", default="docs/FIDELITY.json")
     g.add_argument("--out", default="docs/FIDELITY.md")
     g.add_argument("--notes", default="docs/FIDELITY_NOTES.md")
     g.add_argument("--confirm", default="docs/FIDELITY_1000.json", help="`confirm`'s JSON, shown when it exists")
-    a = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    a = build_parser().parse_args(argv)
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    if a.cmd == "report":
+        extra = Path(a.confirm)
+        print(write_report(json.loads(Path(a.json).read_text()), Path(a.out), Path(a.notes), a.json,
+                           json.loads(extra.read_text()) if extra.is_file() else None, a.confirm))
+        return 0
+    resolve_clip(a.data, quiet=True)  # a missing or malformed clip fails here, in one line
+    graph = not a.no_cuda_graph and a.device.startswith("cuda")
     if a.cmd == "confirm":
-        resolve_clip(a.data, quiet=True)
         try:
             seeds = [int(v) for v in a.seeds.split(",")]
         except ValueError:
             raise MotionlabError(f"--seeds must be integers joined by commas, got {a.seeds!r}") from None
         specs = list(dict.fromkeys(RunSpec(parse_recipe(r), s) for r in a.recipes for s in seeds))
-        doc = confirm(a.data, Path(a.out), a.device, specs, a.epochs, a.budget_seconds,
-                      not a.no_cuda_graph and a.device.startswith("cuda"), a.monitor_every,
-                      log=lambda s: print(s, flush=True))
-        atomic_write_json(a.json, doc)
+        atomic_write_json(a.json, confirm(a.data, Path(a.out), a.device, specs, a.epochs, a.budget_seconds, graph,
+                                          a.monitor_every, log=log))
         print(a.json)
         return 0
-    if a.cmd == "run":
-        resolve_clip(a.data, quiet=True)  # a missing or malformed clip fails here, in one line
-        log = lambda s: print(s, flush=True)  # noqa: E731
-        graph, t0 = not a.no_cuda_graph and a.device.startswith("cuda"), time.time()
-        try:
-            study(a.data, Path(a.out), a.device, a.epochs, a.budget_seconds, graph, a.monitor_every,
-                  log=log, on_phase=lambda d: atomic_write_json(a.json, d))
-        except MotionlabError as e:
-            if not graph or time.time() - t0 > 120:
-                raise
-            # threads capturing CUDA graphs at once are the untried part: train eagerly instead
-            log(f"with CUDA graphs: {e}; again without them")
-            budget = a.budget_seconds and a.budget_seconds - (time.time() - t0)
-            study(a.data, Path(a.out) / "eager", a.device, a.epochs, budget, False, a.monitor_every,
-                  log=log, on_phase=lambda d: atomic_write_json(a.json, d))
-        print(a.json)
-        return 0
-    extra = Path(a.confirm)
-    print(write_report(json.loads(Path(a.json).read_text()), Path(a.out), Path(a.notes), a.json,
-                       json.loads(extra.read_text()) if extra.is_file() else None, a.confirm))
+    t0 = time.time()
+    try:
+        study(a.data, Path(a.out), a.device, a.epochs, a.budget_seconds, graph, a.monitor_every,
+              log=log, on_phase=lambda d: atomic_write_json(a.json, d))
+    except MotionlabError as e:
+        if not graph or time.time() - t0 > 120:
+            raise
+        # threads capturing CUDA graphs at once are the untried part: train eagerly instead
+        log(f"with CUDA graphs: {e}; again without them")
+        budget = a.budget_seconds and a.budget_seconds - (time.time() - t0)
+        study(a.data, Path(a.out) / "eager", a.device, a.epochs, budget, False, a.monitor_every,
+              log=log, on_phase=lambda d: atomic_write_json(a.json, d))
+    print(a.json)
     return 0
-

@@ -169,6 +169,50 @@ def release_line(release: Path) -> list[str]:
             f"torch {mc['torch']}, {mc['threads']} thread): {cells}" + (f"; novelty {nov:.2f}." if nov is not None else "."), ""]
 
 
+def _phase2_lines(doc: dict, main_rows: list[dict]) -> list[str]:
+    lines: list[str] = []
+    combo = doc.get("combination")
+    if combo is None:
+        return lines
+    lines += [f"## {PHASE2}", "",
+              f"Training changes {' + '.join(combo['changes']) or '(none)'}, {combo['weights']} weights"
+              + (" (the schedules are exclusive: the better of cosine and zero-SNR+v is kept)" if combo["changes"] else "")
+              + ", with seeds " + ", ".join(sorted({str(doc["runs"][r["run"]]["seed"]) for r in main_rows
+                                                    if r["arm"].startswith("best")})) + ".", ""]
+    best = [r for r in main_rows if r["arm"].startswith("best")]
+    lines += table(doc, best) if best else ["Phase 2 did not run: " + doc.get("phase2_error", "see the log"), ""]
+    lines += ["", "### Spread over seeds", "",
+              "Mean ± standard deviation over the training seeds (same sampling seed, 42) of each metric's "
+              "% of baseline:", "", *spread(doc, main_rows), ""]
+    return lines
+
+
+def _repeat_lines(repeat: dict, repeat_path: str) -> list[str]:
+    lines: list[str] = []
+    asked = repeat["epochs"]
+    got = sorted({r["epochs"] for r in repeat["runs"].values()})
+    lines += ["## A repeat", "",
+              f"`python -m motionlab.fidelity confirm` trained the plain recipe and the combination again, "
+              f"seeds {', '.join(sorted({str(r['seed']) for r in repeat['runs'].values()}))}, "
+              f"{len(repeat['runs'])} runs at once on {_machine(repeat)}, asking for {asked} epochs"
+              + (f"; its time limit stopped them at {got[0]}-{got[-1]} epochs, so read it as a second, "
+                 "independent training near the study's budget, not as the 1000-epoch point" if got[-1] < asked else "")
+              + f" ({repeat_path}). Same protocol and columns; each run with both weights:", "",
+              *table(repeat, repeat["rows"]), ""]
+    return lines
+
+
+def _shipped_lines(doc: dict, by_arm: dict, release: Path) -> list[str]:
+    lines: list[str] = []
+    s = doc["shipped"]
+    r = by_arm[s["arm"]]
+    lines += ["## Shipped", "",
+              f"`checkpoints/best_fidelity/` holds the {s['weights']} weights of `{s['run']}` (arm \"{s['arm']}\": "
+              f"score {r['score']:.3f}, worst {r['worst']:.3f}, novelty {_nov(r, 'novelty')}), the lowest score "
+              "among the seed-42 runs. The study ran it in a thread of `motionlab.fidelity run`; as one command:", "", f"    {s['command']}", "", *release_line(release)]
+    return lines
+
+
 def write_report(doc: dict, out: Path, notes: Path, json_path: str, repeat: dict | None = None,
                  repeat_path: str = "", release: Path = RELEASE) -> Path:
     rows = doc["rows"]
@@ -204,18 +248,7 @@ def write_report(doc: dict, out: Path, notes: Path, json_path: str, repeat: dict
         + (", ".join(f"**{a}**" for a in doc.get("helped", [])) or "none") + ".",
         "",
     ]
-    combo = doc.get("combination")
-    if combo is not None:
-        lines += [f"## {PHASE2}", "",
-                  f"Training changes {' + '.join(combo['changes']) or '(none)'}, {combo['weights']} weights"
-                  + (" (the schedules are exclusive: the better of cosine and zero-SNR+v is kept)" if combo["changes"] else "")
-                  + ", with seeds " + ", ".join(sorted({str(doc["runs"][r["run"]]["seed"]) for r in main_rows
-                                                        if r["arm"].startswith("best")})) + ".", ""]
-        best = [r for r in main_rows if r["arm"].startswith("best")]
-        lines += table(doc, best) if best else ["Phase 2 did not run: " + doc.get("phase2_error", "see the log"), ""]
-        lines += ["", "### Spread over seeds", "",
-                  "Mean ± standard deviation over the training seeds (same sampling seed, 42) of each metric's "
-                  "% of baseline:", "", *spread(doc, main_rows), ""]
+    lines += _phase2_lines(doc, main_rows)
     if ema_rows:
         lines += ["## The other weights of each run", "",
                   "The EMA read-out of every run, and the weights the combination did not choose.", "",
@@ -227,24 +260,8 @@ def write_report(doc: dict, out: Path, notes: Path, json_path: str, repeat: dict
                   "weights; the score of those against the baseline (the dotted line is the 10% target; four "
                   "samples at 20 steps read higher than the table's protocol, so read them for trend):", "",
                   f"![monitor score over epochs]({mon.name})", ""]
-    if repeat is not None:
-        asked = repeat["epochs"]
-        got = sorted({r["epochs"] for r in repeat["runs"].values()})
-        lines += ["## A repeat", "",
-                  f"`python -m motionlab.fidelity confirm` trained the plain recipe and the combination again, "
-                  f"seeds {', '.join(sorted({str(r['seed']) for r in repeat['runs'].values()}))}, "
-                  f"{len(repeat['runs'])} runs at once on {_machine(repeat)}, asking for {asked} epochs"
-                  + (f"; its time limit stopped them at {got[0]}-{got[-1]} epochs, so read it as a second, "
-                     "independent training near the study's budget, not as the 1000-epoch point" if got[-1] < asked else "")
-                  + f" ({repeat_path}). Same protocol and columns; each run with both weights:", "",
-                  *table(repeat, repeat["rows"]), ""]
-    if "shipped" in doc:
-        s = doc["shipped"]
-        r = by_arm[s["arm"]]
-        lines += ["## Shipped", "",
-                  f"`checkpoints/best_fidelity/` holds the {s['weights']} weights of `{s['run']}` (arm \"{s['arm']}\": "
-                  f"score {r['score']:.3f}, worst {r['worst']:.3f}, novelty {_nov(r, 'novelty')}), the lowest score "
-                  "among the seed-42 runs. The study ran it in a thread of `motionlab.fidelity run`; as one command:", "", f"    {s['command']}", "", *release_line(release)]
+    lines += _repeat_lines(repeat, repeat_path) if repeat is not None else []
+    lines += _shipped_lines(doc, by_arm, release) if "shipped" in doc else []
     if notes.is_file():
         lines += [notes.read_text().strip(), ""]
     atomic_write_bytes(out, "\n".join(lines).encode())
