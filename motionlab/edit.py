@@ -20,7 +20,6 @@ from motionlab.data.clipset import resolve_clip
 from motionlab.errors import MotionlabError
 from motionlab.formats.checkpoints import LoadedModel, load_model
 from motionlab.core.samplers import SamplerChoice
-from motionlab.evaluation.metrics import METRICS
 from motionlab.pipeline.editing import (DEFAULT_BLEND, DEFAULT_OVERLAP, DEFAULT_RESAMPLE, MAX_EDIT_FRAMES,
                                         PARTS, TASKS, Edit, part_metrics, run, seam_report)
 from motionlab.io import atomic_write_bytes
@@ -58,9 +57,11 @@ def summary_lines(edit: Edit, seams: dict, metrics: dict) -> list[str]:
     for b in seams.get("bones", []):
         lines.append(f"  bone {b['bone']}: {b['length']:.1f} px (clip {b['clip_mean']:.1f} ± {b['clip_std']:.1f}), "
                      f"max deviation {b['max_dev_in_clip_std']:.1f} clip std")
-    if metrics.get("ratio"):
-        lines.append("  generated part / clip: " + ", ".join(f"{m} {metrics['ratio'][m]:.2f}" for m in METRICS
-                                                             if m != "diversity" or edit.num_samples > 1))
+    judged = (metrics.get("judged") or {}).get("metrics", {})
+    if judged:
+        lines.append(f"  generated part ({metrics['pieces']} pieces of {metrics['piece_frames']} frames) against as many "
+                     "real pieces: " + ", ".join(f"{m} {'like' if j['like_data'] else 'unlike'} the data"
+                                                 for m, j in judged.items() if m != "diversity" or edit.num_samples > 1))
     return lines
 
 

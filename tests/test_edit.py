@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from conftest import REPO
+from motionlab.evaluation.metrics import METRICS
 from motionlab.core import loop
 from motionlab.pipeline import editing as ed
 from motionlab.formats.checkpoints import load_model
@@ -113,7 +114,10 @@ def test_inbetween_holds_both_ends_and_reports_two_seams(lm, demo):
     pj = rep["seams"][0]["per_joint"]["nose"]
     assert pj["clip_p95"] >= pj["clip_median"] > 0
     m = ed.part_metrics(e, demo, lm.window)
-    assert m["frames"] == 5 and len(m["joints"]) == 20 and set(m["ratio"]) == set(ed.METRICS)
+    assert m["frames"] == 5 and len(m["joints"]) == 20 and set(m["judged"]["metrics"]) == set(METRICS)
+    assert m["pieces"] == 2 and m["judged"]["n"] == 2  # two 5-frame pieces, held against pairs of real pieces
+    for k, j in m["judged"]["metrics"].items():
+        assert j["interval"][0] <= j["value"] <= j["interval"][1] and j["real_range"][0] <= j["real_range"][1]
 
 
 def test_inbetween_refuses_a_gap_longer_than_the_window(lm, demo):

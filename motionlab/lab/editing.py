@@ -102,15 +102,19 @@ def bone_rows(seams: dict) -> list[dict]:
 
 
 def metric_rows(metrics: dict) -> list[dict]:
-    """generated part, the clip's same part, and their ratio, one row per metric."""
+    """The generated part's six metrics: value, 95% interval, the range as many real pieces of the same
+    length score, and whether it is like them (pipeline.editing.part_metrics)."""
     if not metrics:
         return []
+    judged = (metrics.get("judged") or {}).get("metrics", {})
     rows = []
     for m in METRICS:
+        j = judged.get(m)
         row = {"metric": m, "generated part": round(metrics["generated"][m], 3)}
-        if "clip" in metrics:
-            row["clip (same part)"] = round(metrics["clip"][m], 3)
-            row["ratio"] = round(metrics["ratio"][m], 3)
+        if j:
+            row.update({"95% interval": f"{j['interval'][0]:.3g} – {j['interval'][1]:.3g}",
+                        f"real pieces (N = {metrics['pieces']})": f"{j['real_range'][0]:.3g} – {j['real_range'][1]:.3g}",
+                        "like the data": "yes" if j["like_data"] else "no"})
         rows.append(row)
     return rows
 

@@ -19,7 +19,11 @@ import torch
 from motionlab.formats.checkpoints import LoadedModel
 from motionlab.data.clip import Clip
 from motionlab.errors import MotionlabError
-from motionlab.evaluation.metrics import METRICS, all_metrics
+from motionlab.evaluation import catalog
+from motionlab.evaluation.intervals import real_pool
+from motionlab.evaluation.judge import judge_set, results_doc
+from motionlab.evaluation.measure import Reference
+from motionlab.evaluation.metrics import all_metrics
 from motionlab.core.samplers import SamplerChoice
 from motionlab.pipeline.sampling import generate
 from motionlab.data.skeleton import BONES
@@ -351,12 +355,14 @@ def generated_region(known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.nonzero(gen.any(1))[0], np.nonzero(gen.any(0))[0]
 
 
-def part_metrics(edit: Edit, reference: Clip, window: int) -> dict:
-    """The six metrics of the generated part only, and of the same part of the clip's windows.
+def part_metrics(edit: Edit, reference: Clip, window: int, n_boot: int = 500, draws: int = 200) -> dict:
+    """The spec's six metrics of the generated part only, judged like any sample set: each value with its
+    95% interval against the range the same number of real pieces of the same length and joints score.
 
-    The generated frames (a contiguous block for these tasks) are cut into pieces of at most
-    `window` frames (the model's window; a long dance gives several); the clip's windows of that
-    length (stride 5) over the same joints are the baseline. diversity needs 2+ samples.
+    The generated frames (a contiguous block for these tasks) are cut into pieces of at most `window`
+    frames (a long dance gives several per sample); the real pool is every stride-1 piece of the clip
+    over the same joints, so two 86-frame pieces are held against random pairs of 86-frame real pieces,
+    not against all of the clip's windows (which made coord_range and diversity look halved before).
     """
     frames, joints = generated_region(edit.known)
     if len(frames) < 2:
@@ -364,16 +370,14 @@ def part_metrics(edit: Edit, reference: Clip, window: int) -> dict:
     length = min(len(frames), window)
     cols = np.concatenate([[2 * k, 2 * k + 1] for k in joints])
     px = edit.xy.reshape(edit.num_samples, edit.num_frames, -1)[:, frames][:, :, cols]
-    pieces = [px[:, s:s + length] for s in range(0, px.shape[1] - length + 1, length)]
-    gen = all_metrics(np.concatenate(pieces))
+    pieces = np.concatenate([px[:, s:s + length] for s in range(0, px.shape[1] - length + 1, length)])
     out = {"frames": int(len(frames)), "joints": [edit.joints[k] for k in joints], "piece_frames": length,
-           "generated": gen}
+           "pieces": int(len(pieces)), "generated": all_metrics(pieces)}
     if reference.num_frames >= length:
-        ch = reference.channels[:, cols]
-        starts = range(0, reference.num_frames - length + 1, BASELINE_STRIDE)
-        base = all_metrics(np.stack([ch[s:s + length] for s in starts]))
-        out["clip"] = base
-        out["ratio"] = {m: (gen[m] / base[m] if base[m] else float("nan")) for m in METRICS}
+        names = tuple(edit.joints[k] for k in joints)
+        pool = Reference(real_pool(reference.channels[:, cols], length), names)
+        six = [catalog.BY_NAME[k] for k in catalog.SPEC]
+        out["judged"] = results_doc(judge_set(pieces, pool, pool, six, n_boot, draws))
     return out
 
 
