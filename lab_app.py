@@ -25,10 +25,11 @@ with st.sidebar:
     st.caption("Checkpoints: " + ", ".join(f"`{config.display_path(d)}`" for d in config.checkpoint_dirs())
                + f" · runs: `{config.display_path(config.runs_dir())}`")
     acc = ui.write_access()
-    if acc.exposed:  # say so: the shipped config listens on 127.0.0.1 only
-        st.caption(":material/public: Reachable from other hosts. Uploads and training runs: "
-                   + ("allowed for every visitor (" + access.ALLOW_ENV + "=1)." if access.remote_writes_allowed()
-                      else "this machine only."))
+    if acc.open_to_all:  # whatever the bind address says: a proxy or a forward may bring anyone here
+        st.warning(f":material/public: Uploads and training runs are open to every visitor, from any host "
+                   f"({access.ALLOW_ENV}=1): anyone who reaches this page can start processes and write under runs/.")
+    elif acc.exposed:  # say so: the shipped config listens on 127.0.0.1 only
+        st.caption(":material/public: Reachable from other hosts. Uploads and training runs: this machine only.")
     if not acc.writes:
         st.caption(":material/block: " + acc.reason)
 

@@ -85,11 +85,50 @@ COUNT_RERUNS = """() => {
 }"""
 
 
+# A press of Sample on the Sample page, as bench/lab_sample_latency.py and bench/lab_sessions.py time it: click
+# SAMPLE_BUTTON, then the caption of the new result (sample_caption(seed)) and the skeleton animation appear.
+SAMPLE_BUTTON = ".st-key-sample-run button"
+SAMPLE_ANIMATION = ".st-key-sample-animation .js-plotly-plot"
+PAGE_ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
+
+
+def sample_caption(seed: int):
+    """The caption of a finished sampling run with `seed` (a regular expression for get_by_text)."""
+    import re
+    return re.compile(rf"samples from .*seed {seed}, ")
+
+
+def server_pid(url: str) -> int | None:
+    """pid of the `streamlit run` serving url (lab_server's), from /proc; None when not found."""
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            cmd = (p / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"streamlit" in b" ".join(cmd) and b"--server.port" in cmd and cmd[cmd.index(b"--server.port") + 1] == port.encode():
+            return int(p.name)
+    return None
+
+
+def memory_kb(pid: int, key: str = "VmHWM") -> int | None:
+    """A /proc/PID/status memory figure in kB (VmHWM: peak resident set; VmRSS: now); None when gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 @contextmanager
-def lab_server(env: dict | None = None, log_path=None, timeout: float = 90):
-    """`streamlit run lab_app.py` on a free loopback port, as a user starts it; yields its URL and
-    stops the server (its whole process group) on exit. RuntimeError with the log's tail when it
-    does not come up within `timeout` seconds."""
+def lab_server(env: dict | None = None, log_path=None, timeout: float = 90, args=()):
+    """`streamlit run lab_app.py` on a free loopback port, as a user starts it (plus `args`, Streamlit
+    flags such as --server.allowedHosts); yields its URL and stops the server (its whole process group)
+    on exit. RuntimeError with the log's tail when it does not come up within `timeout` seconds."""
     import os
     import socket
     import subprocess
@@ -103,7 +142,7 @@ def lab_server(env: dict | None = None, log_path=None, timeout: float = 90):
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "lab_app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
+         "--server.fileWatcherType", "none", *args],
         cwd=root, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, stdout=log,
         stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

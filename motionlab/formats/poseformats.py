@@ -388,13 +388,21 @@ def _mmpose(data, name: str) -> _Frames:
     return _Frames("MMPose predictions", None, [_mmpose_instances(info, f"{name}: image")])
 
 
+def _image_id(v, where: str):
+    """An image id as COCO writes it, a number or text: the frames are keyed and ordered by it."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise _Err(f"{where} {_short(v)} is not a number or text")
+    return v
+
+
 def _coco_results(data: list, name: str) -> _Frames:
     """Detectron2's / MMPose's COCO results: [{image_id, keypoints: [x, y, score]*K, score}, ...]."""
     by_image: dict = {}
     for i, d in enumerate(data):
         if not isinstance(d, dict) or "image_id" not in d or "keypoints" not in d:
             raise _Err(f"{name}: entry {i} is not a COCO keypoint result (image_id, keypoints)")
-        by_image.setdefault(d["image_id"], []).append(_flat_person(d["keypoints"], f"{name}: entry {i}"))
+        key = _image_id(d["image_id"], f"{name}: entry {i}: image_id")
+        by_image.setdefault(key, []).append(_flat_person(d["keypoints"], f"{name}: entry {i}"))
     try:
         order = sorted(by_image)
     except TypeError:
@@ -411,11 +419,13 @@ def _coco_annotations(data: dict, name: str) -> _Frames:
     for i, im in enumerate(images):
         if not isinstance(im, dict) or "id" not in im:
             raise _Err(f"{name}: images entry {i} has no id")
-        ids.append(im["id"])
+        ids.append(_image_id(im["id"], f"{name}: images entry {i}: id"))
     by_image = {k: [] for k in ids}
     for i, a in enumerate(anns):
         if not isinstance(a, dict) or "keypoints" not in a:
             continue  # annotations without keypoints (other categories) are not poses
+        if "image_id" in a:
+            _image_id(a["image_id"], f"{name}: annotation {i}: image_id")
         if a.get("image_id") not in by_image:
             raise _Err(f"{name}: annotation {i} refers to image {_short(a.get('image_id'))}, which is not in 'images'")
         by_image[a["image_id"]].append(
@@ -488,7 +498,13 @@ def _cell(s: str, where: str) -> float:
 def _read_csv(name: str, text: str) -> _Frames:
     first = text.lstrip("\ufeff").splitlines()[0]
     delim = max(",;\t", key=first.count)
-    rows = list(csv.reader(io.StringIO(text), delimiter=delim))
+    reader = csv.reader(io.StringIO(text), delimiter=delim)
+    try:
+        rows = list(reader)
+    except csv.Error as e:  # a cell over csv's field limit (128 KiB), a bare carriage return in a cell
+        why = ("a cell is longer than 128 KiB" if "field limit" in str(e) else
+               "a carriage return inside a cell" if "new-line character" in str(e) else f"not CSV ({e})")
+        raise _Err(f"{name}: line {reader.line_num}: {why}") from None
     rows = [r for r in rows if len(r) > 1 or r and r[0].strip()]  # blank lines are no frames
     header = [h.strip().lower() for h in rows[0]]
     body = rows[1:]

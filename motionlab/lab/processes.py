@@ -3,10 +3,18 @@
 The process runs in its own session (process group) with stdout and stderr in runs/NAME/train.log.
 runs/NAME/lab_process.json records pid, start time and command, so a page reload, another browser
 tab or a restarted server still finds, shows and stops the run. Before signalling, the pid is
-checked against the recorded process start time and command line, so a recycled pid is never hit.
+checked against the recorded process start time and command line, and the group against the pid's own,
+so a recycled pid or an edited record is never hit.
+
+One trainer per folder: the trainer holds the folder's lock (motionlab.pipeline.runlock), whoever
+started it, so the lab refuses a folder held by a run from the command line too. Starting is one step
+under a lock (this process's, and runs/.lab.lock for other servers on the same folder): check, count,
+launch and record, so simultaneous starts never exceed the limit. Reading the state writes nothing;
+the server that started a run records its exit status once.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -21,6 +29,7 @@ from pathlib import Path
 from motionlab.data.clip import Clip, save_clip
 from motionlab import settings
 from motionlab.errors import ConfigError, MotionlabError
+from motionlab.pipeline import runlock
 from motionlab.pipeline.training import CONFIGS, build_configs
 from motionlab.io import atomic_write_bytes
 from motionlab.lab.access import low_disk
@@ -31,8 +40,10 @@ LOG_FILE = "train.log"
 UPLOADED_CLIP = "uploaded_clip.json"  # an uploaded clip, kept with the run it trained
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
+START_LOCK = ".lab.lock"  # in the runs folder: starts by other servers on the same folder wait for ours
 _children: dict[int, subprocess.Popen] = {}  # started by this server process: poll() reaps them
-_lock = threading.Lock()
+_lock = threading.Lock()       # _children
+_runs_lock = threading.RLock()  # start (check, launch, record), stop, and the owner's one final write
 
 
 FORM = settings.form_fields(*CONFIGS)  # what the Training page offers, with the lab's (small-model) defaults
@@ -135,15 +146,37 @@ def is_alive(rec: dict) -> bool:
 
 
 def running_runs(runs_dir) -> list[Path]:
+    """Run folders with a live trainer: one the lab started, or any trainer holding the folder's lock."""
     d = Path(runs_dir)
     if not d.is_dir():
         return []
     out = []
     for sub in sorted(d.iterdir()):
-        rec = read_record(sub) if sub.is_dir() else None
-        if rec and is_alive(rec):
+        if not sub.is_dir():
+            continue
+        rec = read_record(sub)
+        if (rec and is_alive(rec)) or runlock.holder(sub) is not None:
             out.append(sub)
     return out
+
+
+class _FolderLock:
+    """flock on runs/.lab.lock: another lab server starting runs in the same folder waits for this one."""
+
+    def __init__(self, runs_dir: Path):
+        self.path = Path(runs_dir) / START_LOCK
+
+    def __enter__(self):
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise MotionlabError(f"cannot use the runs folder {self.path.parent}: {e.strerror or e}") from None
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)  # drops the lock
 
 
 def start_run(runs_dir, name: str, opts: TrainOptions, max_running: int = 2, python: str | None = None,
@@ -155,15 +188,25 @@ def start_run(runs_dir, name: str, opts: TrainOptions, max_running: int = 2, pyt
     """
     name = validate_name(name)
     runs_dir = Path(runs_dir)
-    out = runs_dir / name
     low = low_disk(runs_dir, min_free_bytes, "start a training run")
     if low:
         raise MotionlabError(low)
-    if len(running_runs(runs_dir)) >= max_running:
-        raise MotionlabError(f"{max_running} training run(s) already running; stop one first (the CPUs are shared)")
+    # one step: a start that checked and one that launched in between would both launch
+    with _runs_lock, _FolderLock(runs_dir):
+        return _start(runs_dir, name, opts, max_running, python, env, clip)
+
+
+def _start(runs_dir: Path, name: str, opts: TrainOptions, max_running: int, python, env, clip) -> dict:
+    out = runs_dir / name
     rec = read_record(out)
     if rec and is_alive(rec):
         raise MotionlabError(f"run {name!r} is already running (pid {rec['pid']})")
+    holder = runlock.holder(out)
+    if holder is not None:  # a trainer the lab did not start (the command line, another lab's record lost)
+        who = f"pid {holder}" if holder > 0 else "pid unknown"
+        raise MotionlabError(f"{out} is in use by another trainer ({who}): stop it first or pick another name")
+    if len(running_runs(runs_dir)) >= max_running:
+        raise MotionlabError(f"{max_running} training run(s) already running; stop one first (the CPUs are shared)")
     if (out / "last.pt").exists() and not opts.resume:
         raise MotionlabError(f"{out} already holds a run; pick another name or tick 'resume'")
     if clip is not None:
@@ -191,15 +234,23 @@ def start_run(runs_dir, name: str, opts: TrainOptions, max_running: int = 2, pyt
         _children[proc.pid] = proc
     rec = {"pid": proc.pid, "pgid": proc.pid, "proc_start": _proc_start(proc.pid), "started": time.time(),
            "command": cmd, "options": {"data": opts.data, "resume": opts.resume, **opts.typed()}, "log": LOG_FILE, "state": "running"}
-    _write_record(out, rec)
+    try:
+        _write_record(out, rec)
+    except OSError as err:  # a run the lab cannot see or stop must not go on
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with _lock:
+            _children.pop(proc.pid, None)
+        raise MotionlabError(f"cannot record the run in {out / PROCESS_FILE}: {err.strerror or err}") from None
     return rec
 
 
 def status(run_dir) -> dict:
-    """{'state': none|running|finished|failed|stopped|ended, ...record, 'returncode'?}.
+    """{'state': none|running|stopping|finished|failed|stopped|ended, ...record, 'returncode'?}.
 
-    'ended' means the process is gone and no exit status is known (started by another server
-    process); the log's last line tells more.
+    Derived on every read, written by nobody who reads: only the server that started the run records
+    its exit status, once, under the lock Stop takes. 'ended' means the process is gone and no exit
+    status is known (started by another server process); the log's last line tells more.
     """
     run_dir = Path(run_dir)
     rec = read_record(run_dir)
@@ -208,27 +259,49 @@ def status(run_dir) -> dict:
     if is_alive(rec):
         return {**rec, "state": "stopping" if rec.get("stop_requested") else "running"}
     if rec.get("state") != "running":
-        return rec
+        return rec  # final, recorded by the server that owned the child
     with _lock:
-        child = _children.pop(rec["pid"], None)
+        child = _children.get(rec["pid"])
     rc = child.poll() if child is not None else None
     if rc is None and child is not None:
         try:
             rc = child.wait(timeout=1)
         except subprocess.TimeoutExpired:
             rc = None
+    out = _final(run_dir, rec, rc)
+    if child is not None and rc is not None:
+        _record_exit(run_dir, child, rc)
+    return out
+
+
+def _final(run_dir: Path, rec: dict, rc: int | None) -> dict:
     if rec.get("stop_requested"):
         state = "stopped"
     elif rc is None:
         state = "finished" if _log_has_summary(run_dir) else "ended"
     else:
         state = "finished" if rc == 0 else "failed"
-    rec.update(state=state, returncode=rc, ended=time.time())
     try:
-        _write_record(run_dir, rec)
+        ended = (run_dir / LOG_FILE).stat().st_mtime  # the trainer's last word
     except OSError:
-        pass
-    return rec
+        ended = None
+    return {**rec, "state": state, "returncode": rc, "ended": ended}
+
+
+def _record_exit(run_dir: Path, child: subprocess.Popen, rc: int) -> None:
+    """The owner's one write of a run's end: re-read under the lock, so a Stop recorded meanwhile is kept."""
+    with _runs_lock:
+        with _lock:
+            if _children.get(child.pid) is not child:
+                return  # recorded already
+            del _children[child.pid]
+        rec = read_record(run_dir)
+        if rec is None or rec.get("pid") != child.pid or rec.get("state") != "running":
+            return
+        try:
+            _write_record(run_dir, _final(run_dir, rec, rc))
+        except OSError:
+            pass
 
 
 def _log_has_summary(run_dir) -> bool:
@@ -249,19 +322,28 @@ def stop_run(run_dir, force: bool = False) -> bool:
     Signals only the recorded process group, and only after checking it is still our run.
     Returns False when there was nothing running.
     """
-    rec = read_record(run_dir)
-    if rec is None or not is_alive(rec):
-        return False
-    sig = signal.SIGKILL if force else signal.SIGTERM
-    try:
-        os.killpg(int(rec.get("pgid") or rec["pid"]), sig)
-    except ProcessLookupError:
-        return False
-    except PermissionError as e:
-        raise MotionlabError(f"cannot stop pid {rec['pid']}: {e.strerror}") from None
-    rec["stop_requested"] = time.time()
-    _write_record(run_dir, rec)
-    return True
+    with _runs_lock:
+        rec = read_record(run_dir)
+        if rec is None or not is_alive(rec):
+            return False
+        pid, pgid = rec["pid"], rec.get("pgid") or rec["pid"]
+        try:
+            own = os.getpgid(pid)
+        except ProcessLookupError:
+            return False
+        if not isinstance(pgid, int) or pgid != own:  # the group must be the checked process's own
+            raise MotionlabError(f"cannot stop pid {pid}: {run_dir / PROCESS_FILE} names process group {pgid!r}, "
+                                 f"but the process is in group {own}")
+        sig = signal.SIGKILL if force else signal.SIGTERM
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return False
+        except PermissionError as e:
+            raise MotionlabError(f"cannot stop pid {pid}: {e.strerror}") from None
+        rec["stop_requested"] = time.time()
+        _write_record(run_dir, rec)
+        return True
 
 
 def log_tail(run_dir, lines: int = 40, max_bytes: int = 64 * 1024) -> str:

@@ -123,12 +123,23 @@ def error(e: BaseException) -> None:
 # -- who may change things -------------------------------------------------------------------
 
 def write_access() -> access.Access:
-    """May this visitor start/stop training and upload clips? From the server's bound address and the peer's."""
+    """May this visitor start/stop training and upload clips? From the session's WebSocket request (its client
+    address and headers) and the server's settings; access.py says the rules."""
     from streamlit import config as st_config
-    ip = st.context.ip_address  # None for a loopback peer
-    return access.decide(st_config.get_option("server.address"), ip if isinstance(ip, str) else None,
+    from streamlit.runtime import context as st_context
+    try:  # the raw address: st.context.ip_address reports a loopback peer as None, like an unknown one
+        ctx = st_context._get_client_context()
+        peer, headers = getattr(ctx, "remote_ip", None), list(getattr(ctx, "headers", None) or ())
+    except Exception:  # noqa: BLE001 - unknown is not local
+        peer, headers = None, []
+    if not isinstance(peer, str):
+        # AppTest runs the script in the test's own process with a mock runtime: that visitor is this machine
+        testing = peer is not None and st_config.get_option("global.appTest")
+        peer, headers = ("127.0.0.1" if testing else None), []
+    return access.decide(st_config.get_option("server.address"), peer,
                          xsrf=bool(st_config.get_option("server.enableXsrfProtection")),
-                         cors=bool(st_config.get_option("server.enableCORS")))
+                         cors=bool(st_config.get_option("server.enableCORS")),
+                         headers=headers, allowed_hosts=st_config.get_option("server.allowedHosts"))
 
 
 # -- clips -------------------------------------------------------------------------------------
