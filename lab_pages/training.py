@@ -20,6 +20,8 @@ pending = st.session_state.pop(keys.TRAINING_SELECT, None)
 if pending in files:
     st.session_state[keys.TRAINING_RUN] = pending
 ui.keep_valid(keys.TRAINING_RUN, files)
+if keys.TRAINING_RUN not in st.session_state and files:  # the newest run, else the longest shipped curve
+    st.session_state[keys.TRAINING_RUN] = str(processes.default_metric_file([Path(f) for f in files], runs_dir))
 
 
 def show_run(path: str, was_live: bool) -> None:

@@ -464,3 +464,24 @@ def data_option(source: str, refs, reference_ok: bool) -> str | list[str]:
     An uploaded clip is passed to start_run itself and overrides this.
     """
     return [str(p) for p in refs] if source == "reference" and reference_ok else "demo"
+
+
+def default_metric_file(files: list[Path], runs_dir) -> Path | None:
+    """What the Training page opens on: the user's newest run, else the shipped curve with most epochs."""
+    runs = [f for f in files if Path(runs_dir) in f.parents]
+
+    def mtime(f: Path) -> float:
+        try:
+            return max(p.stat().st_mtime for p in (f, f.with_name(PROCESS_FILE)) if p.exists())
+        except ValueError:
+            return 0.0
+    if runs:
+        return max(runs, key=mtime)
+
+    def epochs(f: Path) -> int:
+        try:
+            with open(f, "rb") as fh:
+                return sum(1 for line in fh if line.strip())
+        except OSError:
+            return 0
+    return max(files, key=epochs, default=None)
