@@ -1,11 +1,11 @@
 """motionlab.studies.fidelity: the study's rules (score, combination, budget), its runs, and the committed document."""
 import json
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import REPO
 from motionlab.studies import fidelity
 from motionlab.formats.checkpoints import load_model, read_checkpoint, release_copy
 from motionlab.errors import MotionlabError
@@ -14,7 +14,6 @@ from motionlab.evaluation.metrics import METRICS
 from motionlab.testing import TINY_MODEL_FLAGS, tiny_trainer
 from motionlab.pipeline.train_args import build_parser, configs_from_args
 
-REPO = Path(__file__).resolve().parent.parent
 BASE = dict(zip(METRICS, (200.0, 40.0, 7.0, 60.0, 5.0, 50.0)))
 TINY = ("--window", "32", "--stride", "16", "--limit", "0", "--batch-size", "8", "--lr", "2e-4", "--timesteps", "50",
         "--beta-start", "1e-4", "--beta-end", "0.02", "--patience", "0", *TINY_MODEL_FLAGS)

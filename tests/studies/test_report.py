@@ -1,9 +1,9 @@
 """docs/RESULTS.md and the release evaluations: deterministic, complete, and matching a rerun."""
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import REPO
 from motionlab.studies import report
 from motionlab.formats.checkpoints import load_model
 from motionlab.pipeline.evaluating import evaluate_checkpoint, read_precomputed
@@ -12,7 +12,7 @@ from motionlab.evaluation.metrics import METRICS, all_metrics
 from motionlab.core.samplers import SamplerChoice
 from motionlab.pipeline.sampling import sample_checkpoint
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 SHIPPED = ROOT / "checkpoints" / "baseline_1epoch" / "model.pt"
 
 # How close a rerun must come to a committed figure. bench/cpu_drift.py evaluated baseline_1epoch and
