@@ -2,7 +2,7 @@
 import streamlit as st
 
 from motionlab.core.samplers import DEFAULT_SAMPLER
-from motionlab.lab import figures, jobs, keys, panels, results, ui
+from motionlab.lab import figures, jobs, keys, panels, player, results, ui
 
 st.header("Compare")
 st.caption("One figure, one play button: every panel shares the frame slider. Samples use the same seed "
@@ -79,8 +79,7 @@ if st.toggle("Put each sample next to its nearest real window", key="compare.nea
     else:
         st.info(f"No window of {clip_name} can match these samples (it is shorter than them, has other joints, "
                 "or the samples hold NaN).")
-fig = figures.skeleton_figure([figures.Panel(p.name, p.xy, p.joints) for p in sel])
-ui.skeleton_chart(fig, "compare.animation")
+player.show([figures.Panel(p.name, p.xy, p.joints) for p in sel], "compare.animation")
 lengths = sorted({p.xy.shape[0] for p in sel})
 if len(lengths) > 1:
     st.caption(f"Clip lengths differ ({', '.join(map(str, lengths))} frames): shorter ones hold their last frame.")

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from motionlab.errors import MotionlabError
-from motionlab.lab import access, config, datasets, figures, imports, keys, ui, uploads
+from motionlab.lab import access, config, datasets, figures, imports, keys, player, ui, uploads
 from motionlab.evaluation.metrics import METRICS
 from motionlab.evaluation.spec_reference import SPEC_BASELINES
 
@@ -137,6 +137,5 @@ a, b = st.slider("Frames to animate", 0, hi, (0, min(hi, 300)), key=keys.DATASET
 if b - a < 1:
     st.info("Pick a frame range of at least one frame.")
 else:
-    fig = figures.skeleton_figure([figures.Panel(f"{names[shown]}: frames {a}-{b - 1}", clip.xy[a:b], clip.joints)],
-                                  panel_height=480)
-    ui.skeleton_chart(fig, "dataset.animation")
+    player.show([figures.Panel(f"{names[shown]}: frames {a}-{b - 1}", clip.xy[a:b], clip.joints)],
+                "dataset.animation", panel_height=480)

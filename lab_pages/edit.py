@@ -3,7 +3,7 @@ import streamlit as st
 
 from motionlab.pipeline import editing as ed
 from motionlab.formats.export import CLIP_FPS
-from motionlab.lab import editing, figures, jobs, keys, results, ui
+from motionlab.lab import editing, jobs, keys, player, results, ui
 from motionlab.pipeline.editing import EDIT_SAMPLER
 
 st.header("Edit")
@@ -97,7 +97,7 @@ st.subheader(editing.TASK_LABELS[e.task])
 st.caption(f"{e.num_samples} x {e.num_frames} frames ({e.num_frames / CLIP_FPS:.1f} s at {CLIP_FPS:g} fps) from "
            f"**{run.name}**, seed {e.seed}, {e.sampler}, {e.windows} window(s), {e.seconds:.1f} s; given motion: "
            f"{run.source}; {int(e.known.sum())} of {e.known.size} frame-joints held.")
-ui.skeleton_chart(figures.skeleton_figure(editing.panels(run), fps=CLIP_FPS), "edit.animation")
+player.show(editing.panels(run), "edit.animation", fps=CLIP_FPS)
 
 st.subheader("Seams")
 rows = editing.seam_rows(run.seams)

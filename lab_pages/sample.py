@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from motionlab.lab import config, figures, jobs, keys, results, sampler_advice, scrubber, ui
+from motionlab.lab import config, figures, jobs, keys, player, results, sampler_advice, scrubber, ui
 from motionlab.core.samplers import DEFAULT_SAMPLER
 
 st.header("Sample")
@@ -67,7 +67,7 @@ kw = {} if keys.SAMPLE_SHOW in st.session_state else {"default": options[:8]}
 show = st.multiselect("Samples to show", options, format_func=lambda i: f"#{i}", key=keys.SAMPLE_SHOW, **kw)
 if show:
     panels = figures.panels_from_pixels(result.pixels[show], result.joints, result.titles(show))
-    ui.skeleton_chart(figures.skeleton_figure(panels), "sample.animation")
+    player.show(panels, "sample.animation")
     ui.export_buttons("sample", result.clips(show), result.titles(show),
                       f"{result.tag}_seed{result.seed}" + (f"_{show[0]}" if len(show) == 1 else ""))
 else:
@@ -93,7 +93,7 @@ def denoising(result: results.SampleResult):
     kept, xt, x0 = result.denoise_state(step, i)
     panels = [figures.Panel(f"x_t at step {kept} (noisy input)", xt, result.joints),
               figures.Panel(f"x̂0 predicted at step {kept}", x0, result.joints)]
-    ui.plotly(figures.skeleton_figure(panels, cols=2, shared_bounds=False), "sample.denoise")
+    player.show(panels, "sample.denoise", cols=2, shared_bounds=False)
     st.caption(f"The trajectory is kept in this session (float16, {t.nbytes / 2**20:.1f} MB). "
                "Each panel has its own axes: x_t spreads wide near T.")
 

@@ -64,6 +64,13 @@ def chart(at: AppTest, key: str) -> dict:
     return json.loads(els[0].proto.spec)
 
 
+def player_data(at: AppTest, key: str) -> dict:
+    """What a skeleton player was sent (motionlab.lab.player.encode); the browser builds the figure."""
+    els = [e for e in at.main if getattr(e, "key", None) == key]
+    assert els, f"no skeleton player {key!r}"
+    return json.loads(els[0].proto.json)
+
+
 def texts(at: AppTest) -> str:
     return "\n".join(str(e.value) for kind in ("markdown", "caption", "info", "warning", "success", "header",
                                                 "subheader") for e in getattr(at, kind))
@@ -83,9 +90,8 @@ def test_sample_page_picks_samples_scrubs_and_exports(lab_env, downloads, monkey
     ok(at)
     wait_job(at, "sample")
     ok(at)
-    fig = chart(at, "sample.animation")
-    assert fig["layout"]["meta"]["panels"] == 3 and len(fig["frames"]) == 32
-    assert fig["layout"]["yaxis"]["autorange"] == "reversed"
+    anim = player_data(at, "sample.animation")
+    assert len(anim["panels"]) == 3 and anim["num_frames"] == 32 and anim["step"] == 1
     # the lab's default sampler, clamped to this run's 10-step chain; precision and threads measured
     assert re.search(r"3 samples from \*\*runs/tiny_run/best.pt\*\*, seed 42, ddpm-10, (fp32|bf16), \d threads? "
                      r"\(auto(, measured)?\), 32 frames", texts(at)), texts(at)
@@ -97,9 +103,8 @@ def test_sample_page_picks_samples_scrubs_and_exports(lab_env, downloads, monkey
     sent = json.loads(view[0].proto.json)
     assert sent["steps"][0] == 10 and sent["steps"][-1] == 0 and sent["start"] == len(sent["steps"]) - 1
     assert sent["bytes"] == len(sent["steps"]) * 2 * 6 * 20 * 2 * 2
-    den = chart(at, "sample.denoise")
-    assert [a["text"] for a in den["layout"]["annotations"]] == ["x_t at step 0 (noisy input)",
-                                                                   "x̂0 predicted at step 0"]
+    den = player_data(at, "sample.denoise")
+    assert [p["title"] for p in den["panels"]] == ["x_t at step 0 (noisy input)", "x̂0 predicted at step 0"]
     from motionlab.core.model import PositionalUNet1D
 
     def no_model(*a, **k):
@@ -109,9 +114,10 @@ def test_sample_page_picks_samples_scrubs_and_exports(lab_env, downloads, monkey
     at.run()
     at.selectbox(key="sample.denoise_sample").set_value(2).run()
     ok(at)
-    den = chart(at, "sample.denoise")
-    assert den["layout"]["annotations"][0]["text"] == "x_t at step 10 (noisy input)"
-    assert len(den["frames"]) == 32 and den["layout"]["meta"]["panels"] == 2
+    den = player_data(at, "sample.denoise")
+    assert den["panels"][0]["title"] == "x_t at step 10 (noisy input)"
+    assert den["num_frames"] == 32 and len(den["panels"]) == 2
+    assert den["panels"][0]["bounds"] != den["panels"][1]["bounds"]  # x_t at T spreads wide: its own bounds
     sent = json.loads([e for e in at.main if getattr(e, "key", None) == "sample.denoise_view"][0].proto.json)
     assert sent["start"] == 0  # a redrawn view starts where the user settled
 
@@ -127,7 +133,7 @@ def test_sample_page_picks_samples_scrubs_and_exports(lab_env, downloads, monkey
         assert loads_clip(z.read(z.namelist()[0])).num_frames == 32
     at.multiselect(key="sample.show").set_value([1]).run()
     ok(at)
-    assert chart(at, "sample.animation")["layout"]["meta"]["panels"] == 1
+    assert len(player_data(at, "sample.animation")["panels"]) == 1
     assert loads_clip(downloads["tiny_run_seed42_1.json"][0]()).num_frames == 32
 
 
@@ -153,15 +159,12 @@ def test_compare_page_plays_checkpoints_and_real_windows_in_one_figure(lab_env, 
     panels = at.multiselect(key="compare.panels")
     assert panels.options == ["tiny_ship #0", "tiny_run:best #0", "real @0", "real @32"]
     assert panels.value == panels.options
-    fig = chart(at, "compare.animation")
-    assert fig["layout"]["meta"]["panels"] == 4
-    assert {t["xaxis"] for t in fig["data"]} == {"x", "x2", "x3", "x4"}
-    assert all(len(f["data"]) == len(fig["frames"][0]["traces"]) for f in fig["frames"])  # shared frames
-    assert len(fig["layout"]["updatemenus"]) == 1  # one play button for all
+    anim = player_data(at, "compare.animation")  # one player: one play button and frame slider for all
+    assert len(anim["panels"]) == 4 and len({tuple(p["bounds"]) for p in anim["panels"]}) == 1  # shared bounds
     assert at.button(key="compare.run").disabled  # all sampled
     panels.set_value(["real @32", "tiny_ship #0"]).run()
     ok(at)
-    assert [a["text"] for a in chart(at, "compare.animation")["layout"]["annotations"]] == ["real @32", "tiny_ship #0"]
+    assert [p["title"] for p in player_data(at, "compare.animation")["panels"]] == ["real @32", "tiny_ship #0"]
     assert downloads["compare_seed42.gif"][0]()[:6] == b"GIF89a"
     with zipfile.ZipFile(io.BytesIO(downloads["compare_seed42.zip"][0]())) as z:
         assert sorted(z.namelist()) == ["real_32.json", "tiny_ship_0.json"]
@@ -194,7 +197,7 @@ def test_dataset_page_windows_baseline_and_upload(lab_env):
     assert any("copy ../shared/data/uptown_funk.json to data/uptown_funk.json" in i.value for i in at.info)
     base = at.dataframe[0].value
     assert list(base["source"]) == ["ours (demo)", "spec (uptown_funk.json)"] and base["clips"][0] == 14
-    assert chart(at, "dataset.animation")["layout"]["meta"]["num_frames"] == 300
+    assert player_data(at, "dataset.animation")["num_frames"] == 300
     assert chart(at, "dataset.coverage")
     at.number_input(key="dataset.window").set_value(256).run()
     at.number_input(key="dataset.stride").set_value(5).run()
@@ -344,15 +347,13 @@ def test_edit_page_inbetweens_continues_and_exports(lab_env, downloads):
     at.button(key="edit.run").click().run()
     wait_job(at, "edit")
     ok(at)
-    fig = chart(at, "edit.animation")
-    names = [a["text"] for a in fig["layout"]["annotations"]]
+    anim = player_data(at, "edit.animation")
+    names = [p["title"] for p in anim["panels"]]
     assert names[0].startswith("given (reference between)") and names[1:] == ["tiny_ship inbetween #0",
                                                                                "tiny_ship inbetween #1"]
-    held = [t for t in fig["data"] if t.get("name") == "given (held)"]
-    assert len(held) == 3  # the held joints are marked in every panel
-    from motionlab.lab.figures import untyped
-    x = untyped(held[1]["x"])
-    assert np.isfinite(x).all()  # frame 0 is given: every joint held
+    assert all(p["held"] for p in anim["panels"])  # the held joints are marked in every panel
+    from motionlab.lab import player
+    assert player.held(anim, 1)[0].all()  # frame 0 is given: every joint held
     seams, metrics = (d.value for d in at.dataframe)  # seams, then the generated part's metrics
     assert list(seams["seam at frame"]) == [4, 15]
     assert list(metrics["metric"]) == list(METRICS) and "ratio" in metrics
@@ -370,6 +371,6 @@ def test_edit_page_inbetweens_continues_and_exports(lab_env, downloads):
     at.button(key="edit.run").click().run()
     wait_job(at, "edit")
     ok(at)
-    fig = chart(at, "edit.animation")
-    assert fig["layout"]["meta"]["num_frames"] == 90 and fig["layout"]["meta"]["panels"] == 2
+    anim = player_data(at, "edit.animation")
+    assert anim["num_frames"] == 90 and len(anim["panels"]) == 2
     assert list(at.dataframe[0].value["seam at frame"]) == [32, 56, 80]

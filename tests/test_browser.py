@@ -175,6 +175,8 @@ def test_every_page_in_chromium(server):
         expect(edit_anim.locator(".annotation-text", has_text="tiny_ship inbetween #1")).to_have_count(1)
         settled("Edit")
         expect(edit_anim.locator(".legendtext", has_text="given (held)")).to_have_count(1)
+        held = edit_anim.locator(".scatterlayer .trace").first.locator("path.point").first  # under the skeleton
+        assert held.evaluate("p => getComputedStyle(p).fill") == "rgb(120, 120, 120)"  # the held joints: grey
         expect(edit_anim.locator(".updatemenu-button")).to_have_count(2)
         expect(page.get_by_text("Seams", exact=True)).to_be_visible()
         with page.expect_download() as dl:

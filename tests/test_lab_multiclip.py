@@ -96,8 +96,8 @@ def test_dataset_page_lists_clips_windows_and_per_clip_baselines(lab_env, three,
     at.selectbox(key="dataset.clip").set_value("mid").run()
     cov = json.loads(next(c for c in at.get("plotly_chart") if c.key == "dataset.coverage").proto.spec)
     assert cov["layout"]["title"]["text"].endswith("(3 windows)")
-    anim = json.loads(next(c for c in at.get("plotly_chart") if c.key == "dataset.animation").proto.spec)
-    assert anim["layout"]["meta"]["num_frames"] == 130
+    anim = json.loads(next(e for e in at.main if getattr(e, "key", None) == "dataset.animation").proto.json)
+    assert anim["num_frames"] == 130  # the skeleton player's payload (motionlab.lab.player)
     # a manifest works the same; a clip with another joint set is named in one line
     monkeypatch.setenv("MOTIONLAB_CLIP", str(three.parent / "set.txt"))
     at = _app("dataset")

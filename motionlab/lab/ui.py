@@ -1,6 +1,7 @@
 """Streamlit glue shared by the pages: cached models and clips, pickers, errors, export buttons.
 
-The only module of motionlab.lab that imports streamlit. Models are cached with st.cache_resource
+The only module of motionlab.lab that imports streamlit (besides player.py, which does so inside its
+Streamlit functions). Models are cached with st.cache_resource
 keyed by path + mtime + size: they are in eval mode and only used under inference_mode, so one
 copy serves every session. Sampling results stay in st.session_state (see results.py; every key is in keys.py).
 """
@@ -10,6 +11,7 @@ from typing import Callable
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +25,18 @@ from motionlab.core import autotune
 from motionlab.errors import MotionlabError, one_line
 from motionlab.core.samplers import SamplerChoice
 from motionlab.core.samplers import REGISTRY
-from motionlab.lab import access, catalog, config, datasets, exports, figures, jobs, scrubber
+from motionlab.lab import access, catalog, config, datasets, exports, figures, jobs, player, scrubber
 from motionlab.lab.keys import UPLOADED_CLIP, USE_UPLOAD, sampler_key, steps_key
 
 
-@st.cache_resource(max_entries=6, show_spinner="Loading checkpoint…")
+@st.cache_resource(max_entries=6, show_spinner=False)  # model_for shows one, on the script's thread only
 def _load_model(path: str, mtime_ns: int, size: int) -> LoadedModel:
-    return load_model(path)
+    lm = load_model(path)
+    _loaded.add((path, mtime_ns, size))
+    return lm
+
+
+_loaded: set = set()  # keys loaded once in this process (warm_sampling loads on a thread of its own)
 
 
 def model_for(entry: catalog.CheckpointEntry) -> LoadedModel:
@@ -38,7 +45,11 @@ def model_for(entry: catalog.CheckpointEntry) -> LoadedModel:
         s = os.stat(entry.path)
     except OSError as e:
         raise MotionlabError(f"{entry.name}: {e.strerror or 'cannot be read'}") from None
-    return _load_model(entry.path, s.st_mtime_ns, s.st_size)
+    key = (entry.path, s.st_mtime_ns, s.st_size)
+    if key in _loaded or threading.current_thread().name == WARM_THREAD:
+        return _load_model(*key)
+    with st.spinner("Loading checkpoint…"):
+        return _load_model(*key)
 
 
 def entries() -> list[catalog.CheckpointEntry]:
@@ -267,25 +278,27 @@ def sampling_controls(prefix: str, default: SamplerChoice, timesteps: int,
 
 
 def warm_sampling(entry: catalog.CheckpointEntry, num_samples: int, precision: str) -> None:
-    """Start measuring precision and threads for this shape while the user looks at the page."""
-    try:
-        lm = model_for(entry)
-    except MotionlabError:
-        return  # the Sample button reports it
-    autotune.warm_async(lm.model, (num_samples, lm.model.cfg.in_channels, lm.window), precision,
-                        config.torch_threads() or "auto")
+    """Load the model and start measuring precision and threads for this shape while the user looks at the
+    page; a first load does not wait for the model (a press does, through the same cache)."""
+    def warm():
+        try:
+            lm = model_for(entry)
+        except MotionlabError:
+            return  # the Sample button reports it
+        autotune.warm_async(lm.model, (num_samples, lm.model.cfg.in_channels, lm.window), precision,
+                            config.torch_threads() or "auto")
+
+    if any(k[0] == entry.path for k in _loaded):
+        warm()  # a cache hit: no thread
+    else:
+        threading.Thread(target=warm, name=WARM_THREAD, daemon=True).start()
+
+
+WARM_THREAD = "motionlab-warm"
 
 
 def plotly(fig: dict, key: str) -> None:
     st.plotly_chart(figures.streamlit_figure(fig), key=key, config=PLOTLY_CONFIG)
-
-
-def skeleton_chart(fig: dict, key: str) -> None:
-    """An animation from figures.skeleton_figure, saying when it skips frames."""
-    plotly(fig, key)
-    step = fig["layout"]["meta"]["frame_step"]
-    if step > 1:
-        st.caption(f"Showing every {step}th frame so the browser stays responsive.")
 
 
 _scrubber = st.components.v2.component("motionlab_denoise_scrubber", js=scrubber.JS, css=scrubber.CSS)
@@ -384,6 +397,9 @@ def job_button(name: str, text: str, make: Callable[[], jobs.JobSpec], disabled:
             error(e)
 
 
+POLL_S = 0.25  # progress refresh; a job's end is seen at once (job_panel waits on it)
+
+
 def job_panel(name: str, preview_caption: str = "live preview: predicted x̂0, middle frame"):
     """Progress of the session's `name` job; returns the finished job once (then forgets it).
 
@@ -394,7 +410,12 @@ def job_panel(name: str, preview_caption: str = "live preview: predicted x̂0, m
     if job is None:
         return None
     if job.running:
+        runs = []
+
         def poll():
+            if runs:  # a poll, not the page's own run (whose rest would wait): watch for the end
+                job.wait(POLL_S)  # GIL released; returns at the job's end, so the result shows at once
+            runs.append(1)
             if not job.running:
                 st.rerun()
             if job.queued:
@@ -406,10 +427,12 @@ def job_panel(name: str, preview_caption: str = "live preview: predicted x̂0, m
             joints = job.meta.get("joints")
             if job.preview is not None and joints:
                 st.image(preview_image(job.preview, joints), caption=preview_caption)
+            if joints:  # skeletons follow: the browser compiles plotly.js while the model works
+                player.preload(f"{name}.plotly")
             if st.button("Cancel", key=f"{name}.cancel", icon=":material/cancel:"):
                 job.cancel()
                 st.caption("Cancelling after the current step…")
-        st.fragment(poll, run_every=0.25)()
+        st.fragment(poll, run_every=POLL_S)()
         return None
     jobs.pop_job(st.session_state, name)
     if job.error:
