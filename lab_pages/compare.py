@@ -1,19 +1,21 @@
 """Compare: samples from several checkpoints (same seed) and real windows, played in sync."""
 import streamlit as st
 
-from motionlab.core.samplers import DEFAULT_SAMPLER
+from motionlab.pipeline.defaults import fallback, faithful_default
 from motionlab.lab import figures, jobs, keys, panels, player, results, ui
 
 st.header("Compare")
 st.caption("One figure, one play button: every panel shares the frame slider. Samples use the same seed "
            "for every checkpoint; real windows come from the clip.")
 
-chosen = ui.checkpoints_multi("compare.checkpoints")
+chosen = ui.checkpoints_multi("compare.checkpoints", default=ui.best_and_spec_pair())
 c1, c2 = st.columns(2)
 seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=1, key="compare.seed")
 n = c2.slider("Samples per checkpoint", 1, 8, 2, key="compare.num_samples")
 T = max([e.timesteps for e in chosen] or [400])
-sampler, precision = ui.sampling_controls("compare", DEFAULT_SAMPLER, T)
+lead = faithful_default(chosen[0].path) if chosen else fallback()
+sampler, precision = ui.sampling_controls("compare", lead, T, per_checkpoint=True)
+st.caption(ui.sampler_caption(sampler, lead, T) + ".")
 if chosen:
     st.caption("Sampling weights: " + "; ".join(f"{e.short}: {e.weights_label}" for e in chosen) + ".")
 
@@ -35,7 +37,8 @@ def compare_job() -> jobs.JobSpec:
     models = [(e, ui.model_for(e)) for e in missing]
     return jobs.JobSpec(lambda report: results.sample_entries(report, models, int(n), int(seed), precision, sampler),
                         f"Sampling {len(models)} checkpoint(s)",
-                        sum(int(n) * sampler.steps_for(e.timesteps) for e in missing), {"joints": models[0][1].joints})
+                        sum(int(n) * results.choice_for(e, sampler).steps_for(e.timesteps) for e in missing),
+                        {"joints": models[0][1].joints})
 
 
 ui.job_button("compare", label, compare_job, disabled=not missing, type="primary", icon=":material/play_arrow:")

@@ -4,7 +4,7 @@ import streamlit as st
 from motionlab.pipeline import editing as ed
 from motionlab.formats.export import CLIP_FPS
 from motionlab.lab import editing, jobs, keys, player, results, ui
-from motionlab.pipeline.editing import EDIT_SAMPLER
+from motionlab.pipeline.defaults import faithful_default
 
 st.header("Edit")
 st.caption("Given frames or joints are held while the rest is generated (masked sampling: at every step the "
@@ -65,7 +65,9 @@ blend = c8.slider("Seam blend (frames)", 0, max(1, w // 4), min(ed.DEFAULT_BLEND
                   key="edit.blend",
                   help="The offset between the model's estimate and the given pose at a seam fades into this many "
                        "generated frames; the given frames are untouched. 0: plain replacement.")
-sampler, precision = ui.sampling_controls("edit", EDIT_SAMPLER, entry.timesteps, precision_default="fp32")
+default = faithful_default(entry.path)
+sampler, precision = ui.sampling_controls("edit", default, entry.timesteps, precision_default="fp32")
+st.caption(ui.sampler_caption(sampler, default, entry.timesteps) + ".")
 
 
 

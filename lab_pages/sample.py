@@ -2,8 +2,8 @@
 import numpy as np
 import streamlit as st
 
-from motionlab.lab import config, figures, jobs, keys, player, results, sampler_advice, scrubber, ui
-from motionlab.core.samplers import DEFAULT_SAMPLER
+from motionlab.lab import config, figures, jobs, keys, player, results, scrubber, ui
+from motionlab.pipeline.defaults import faithful_default
 
 st.header("Sample")
 entry = ui.checkpoint_picker("sample.checkpoint")
@@ -18,10 +18,9 @@ with st.expander(f"About {entry.tag}", expanded=False):
 c1, c2 = st.columns([1, 2])
 seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=1, key="sample.seed")
 n = c2.slider("Number of samples", 1, config.MAX_SAMPLES, 8, key="sample.num_samples")
-sampler, precision = ui.sampling_controls("sample", DEFAULT_SAMPLER, entry.timesteps,
-                                         advice=sampler_advice.advise(entry.path, DEFAULT_SAMPLER, entry.timesteps))
-st.caption(f"Sampler: {sampler.label(entry.timesteps)}"
-           + (" (the spec's ancestral DDPM chain)" if sampler.is_spec else "")
+default = faithful_default(entry.path)
+sampler, precision = ui.sampling_controls("sample", default, entry.timesteps)
+st.caption(ui.sampler_caption(sampler, default, entry.timesteps)
            + f", with the checkpoint's {entry.weights_label}. The denoising trajectory is kept in this session (float16, capped at "
            f"{config.trajectory_budget_bytes() // 2**20} MB) for the step slider below.")
 

@@ -170,26 +170,37 @@ def test_compare_page_plays_checkpoints_and_real_windows_in_one_figure(lab_env, 
         assert sorted(z.namelist()) == ["real_32.json", "tiny_ship_0.json"]
 
 
-def test_metrics_page_ratios_spec_values_and_downloads(lab_env):
+def test_metrics_page_judges_with_intervals_against_the_real_range_and_compares(lab_env):
     at = app("metrics")
     assert at.multiselect(key="metrics.checkpoints").value == [str(lab_env["ship"])]
-    fig = chart(at, "metrics.ratios")
-    assert [t["name"] for t in fig["data"]] == ["spec: baseline_1epoch", "spec: earlystop_500", "spec: long_1000",
-                                                "spec: long_10000"]
-    at.slider(key="metrics.num_samples").set_value(4).run()
+    assert at.select_slider(key="metrics.num_samples").value == 64          # a reviewer's N, not the spec's 8
+    assert "each checkpoint's faithful setting" in texts(at)                # and each checkpoint's own sampler
+    at.multiselect(key="metrics.checkpoints").set_value([str(lab_env["ship"]), str(lab_env["run_best"])]).run()
+    at.select_slider(key="metrics.num_samples").set_value(16).run()
     at.button(key="metrics.run").click().run()
     wait_job(at, "metrics")
     ok(at)
-    fig = chart(at, "metrics.ratios")
-    assert fig["data"][0]["name"] == "ours: tiny_ship" and fig["data"][0]["x"] == list(METRICS)
-    assert fig["layout"]["shapes"][0]["y0"] == 1 and fig["layout"]["yaxis"]["type"] == "log"
-    table = at.dataframe[1].value
-    assert list(table["source"]) == ["ours", "ours: dataset baseline", "spec", "spec", "spec", "spec"]
-    assert table.columns[3] == "training config (window / stride / limit / epochs)"
-    assert [b.label for b in at.get("download_button")] == ["Download CSV", "Download markdown"]
-    at.toggle(key="metrics.log_scale").set_value(False).run()
-    assert chart(at, "metrics.ratios")["layout"]["yaxis"]["type"] == "linear"
+    fig = chart(at, "metrics.intervals")
+    errors = [t for t in fig["data"] if t.get("error_x")]
+    assert len(errors) == 2 * 6                                             # two checkpoints x the spec's six
+    assert all(t["error_x"]["arrayminus"][0] >= 0 and t["error_x"]["array"][0] >= 0 for t in errors)
+    bands = [sh for sh in fig["layout"]["shapes"] if sh["type"] == "rect"]
+    assert len(bands) == 12 and all(sh["x0"] <= sh["x1"] for sh in bands)  # the real range at the same N
+    assert "type" not in fig["layout"]["xaxis"] or fig["layout"]["xaxis"]["type"] != "log"
+    table = at.dataframe[0].value
+    assert set(table["measure"]) == set(METRICS) and set(table["N"]) == {16}
+    assert set(table["like the data"]) <= {"yes", "no", "n/a"}
+    assert [b.label for b in at.get("download_button")] == ["Download CSV"]
     assert at.button(key="metrics.run").disabled
+    at.button(key="metrics_compare.run").click().run()
+    wait_job(at, "metrics_compare")
+    ok(at)
+    verdicts = at.dataframe[1].value
+    assert set(verdicts["verdict"]) <= {"A closer to the data", "B closer to the data",
+                                        "no measurable difference at this N", "not measurable (no finite value)"}
+    at.button(key="metrics.spec").click().run()                             # the spec's protocol, one click
+    assert at.select_slider(key="metrics.num_samples").value == 8
+    assert at.selectbox(key="metrics.sampler").value == "ddpm"
 
 
 def test_dataset_page_windows_baseline_and_upload(lab_env):
@@ -356,7 +367,7 @@ def test_edit_page_inbetweens_continues_and_exports(lab_env, downloads):
     assert player.held(anim, 1)[0].all()  # frame 0 is given: every joint held
     seams, metrics = (d.value for d in at.dataframe)  # seams, then the generated part's metrics
     assert list(seams["seam at frame"]) == [4, 15]
-    assert list(metrics["metric"]) == list(METRICS) and "ratio" in metrics
+    assert list(metrics["metric"]) == list(METRICS) and "95% interval" in metrics and "like the data" in metrics
     at.number_input(key="edit.export_fps").set_value(15.0).run()
     ok(at)
     with zipfile.ZipFile(io.BytesIO(downloads["tiny_ship_inbetween_seed42_openpose_15fps.zip"][0]())) as z:

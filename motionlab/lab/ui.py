@@ -25,8 +25,12 @@ from motionlab.core import autotune
 from motionlab.errors import MotionlabError, one_line
 from motionlab.core.samplers import SamplerChoice
 from motionlab.core.samplers import REGISTRY
+from motionlab.evaluation.spec_reference import SPEC_RUNS
 from motionlab.lab import access, catalog, config, datasets, exports, figures, jobs, player, scrubber
-from motionlab.lab.keys import UPLOADED_CLIP, USE_UPLOAD, sampler_key, steps_key
+from motionlab.pipeline.defaults import Default
+from motionlab.pipeline.evaluating import judged_rank
+from motionlab.lab.keys import (UPLOADED_CLIP, USE_UPLOAD, default_for_key, param_key, per_checkpoint_key,
+                                precision_key, sampler_key, steps_key)
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)  # model_for shows one, on the script's thread only
@@ -94,8 +98,21 @@ def _split(all_entries) -> tuple[list, list]:
 
 
 def _preferred(ok: list[catalog.CheckpointEntry]) -> list[str]:
-    """Paths, most-trained shipped checkpoints first: what a researcher wants to see first."""
-    return [e.path for e in sorted(ok, key=lambda e: (e.kind == "shipped", e.epoch), reverse=True)]
+    """Paths, the shipped checkpoint closest to the data first (its precomputed judged set:
+    pipeline.evaluating.judged_rank), then the other shipped ones by training, then runs."""
+    def key(e):
+        rank = judged_rank(e.path) if e.kind == "shipped" else None
+        return e.kind == "shipped", rank is not None, rank or (0, 0.0), e.epoch
+    return [e.path for e in sorted(ok, key=key, reverse=True)]
+
+
+def best_and_spec_pair(all_entries=None) -> list[str]:
+    """Compare's default: the checkpoint closest to the data beside the spec's longest-trained run."""
+    ok, _ = _split(all_entries)
+    pref = _preferred(ok)
+    spec = [e for e in ok if e.kind == "shipped" and e.tag in SPEC_RUNS]
+    longest = max(spec, key=lambda e: SPEC_RUNS[e.tag][0][3], default=None)
+    return list(dict.fromkeys(pref[:1] + ([longest.path] if longest else [])))
 
 
 def checkpoint_picker(key: str, all_entries=None, label: str = "Checkpoint") -> catalog.CheckpointEntry | None:
@@ -112,14 +129,15 @@ def checkpoint_picker(key: str, all_entries=None, label: str = "Checkpoint") -> 
     return by.get(path) if ok else None
 
 
-def checkpoints_multi(key: str, all_entries=None, label: str = "Checkpoints", default_max: int = 2):
+def checkpoints_multi(key: str, all_entries=None, label: str = "Checkpoints", default_max: int = 2,
+                      default: list[str] | None = None):
     ok, broken = _split(all_entries)
     by = {e.path: e for e in ok}
     paths = []
     if ok:
         keep_valid(key, by, multi=True)
         pref = _preferred(ok)
-        default = [p for p in pref if by[p].kind == "shipped"] or pref
+        default = [p for p in default or [] if p in by] or [p for p in pref if by[p].kind == "shipped"] or pref
         kw = {} if key in st.session_state else {"default": default[:default_max]}
         paths = st.multiselect(label, list(by), format_func=lambda p: by[p].label, key=key, **kw)
     show_broken(broken)
@@ -239,42 +257,72 @@ def fingerprint(clip: Clip) -> str:
 PLOTLY_CONFIG = {"displaylogo": False, "scrollZoom": False}
 
 
-def sampling_controls(prefix: str, default: SamplerChoice, timesteps: int,
-                      precision_default: str = "auto", advice=None) -> tuple[SamplerChoice, str]:
-    """Sampler, steps and precision widgets; returns (SamplerChoice, requested precision).
-    advice: a sampler_advice.Advice for the checkpoint, shown (with a button) when the default misses."""
-    def use_spec():
-        st.session_state[sampler_key(prefix)], st.session_state[steps_key(prefix)] = "ddpm", timesteps
+def sampling_controls(prefix: str, default: Default, timesteps: int, precision_default: str = "auto",
+                      per_checkpoint: bool = False) -> tuple[SamplerChoice | None, str]:
+    """Sampler, steps, the sampler's own settings and precision; returns (choice, requested precision).
 
-    def use(choice):
+    The widgets start at `default` (the checkpoint's faithful setting, motionlab.pipeline.defaults) and go
+    back to it when the page's checkpoint, and so its default, changes. per_checkpoint (pages that sample
+    several checkpoints): a toggle keeps each checkpoint's own faithful setting, returned as choice None.
+    """
+    d = default.choice
+    mark = default_for_key(prefix)
+
+    def set_to(choice: SamplerChoice):
         st.session_state[sampler_key(prefix)] = choice.name
-        st.session_state[steps_key(prefix)] = choice.steps or timesteps
+        st.session_state[steps_key(prefix)] = choice.steps_for(timesteps)
+        for q in REGISTRY[choice.name].params:
+            st.session_state[param_key(prefix, choice.name, q.name)] = dict(choice.params).get(q.name, q.default)
 
-    options = config.step_options(timesteps)
-    ui_default = default.steps or timesteps
+    if st.session_state.get(mark) != (d.label(timesteps), timesteps):
+        st.session_state[mark] = (d.label(timesteps), timesteps)
+        set_to(d)
+    if per_checkpoint and st.toggle("Each checkpoint's faithful sampler", value=True, key=per_checkpoint_key(prefix),
+                                    help="Each checkpoint samples with the setting its sampler study chose "
+                                         "(sampler.json beside it), or the fallback; off: one sampler for all."):
+        precision = _precision_radio(prefix, precision_default)
+        return None, precision
+    options = sorted(set(config.step_options(timesteps)) | {d.steps_for(timesteps)})
     keep_valid(steps_key(prefix), options)
     c1, c2, c3 = st.columns([1.2, 1.5, 1])
     names = list(REGISTRY)
-    name = c1.selectbox("Sampler", names, index=names.index(default.name), format_func=lambda n: REGISTRY[n].label,
-                        key=sampler_key(prefix), help="; ".join(f"{c.label}: {c.about}" for c in REGISTRY.values()))
-    steps = c2.select_slider("Steps", options, value=ui_default if ui_default in options else options[-1],
-                             key=steps_key(prefix))
-    precisions = ["auto", "fp32", "bf16"]
-    precision = c3.radio("Precision", precisions, index=precisions.index(precision_default), horizontal=True,
-                         key=f"{prefix}.precision",
-                         help="auto times fp32 and bf16 (and 1..N threads) on this machine once, and keeps "
-                              "the fastest; bf16 is never taken where it is slower.")
-    c1.button(f"The spec's sampler (DDPM, all {timesteps} steps)", key=f"{prefix}.use_spec", on_click=use_spec,
-              type="tertiary", icon=":material/history_edu:")
-    if advice is not None and not advice.default_ok:
-        st.caption(advice.text)
-        if advice.choice is not None:
-            st.button(f"Use {advice.choice.label(timesteps)}", key=f"{prefix}.use_advice", on_click=use,
-                      args=(advice.choice,), type="tertiary", icon=":material/tune:")
-    chosen = dict(default.params) if name == default.name else {}
-    params = {q.name: c2.slider(q.name, q.low, q.high, chosen.get(q.name, q.default), help=q.help,
-                                key=f"{prefix}.{name}.{q.name}") for q in REGISTRY[name].params}
+    name = c1.selectbox("Sampler", names, format_func=lambda n: REGISTRY[n].label, key=sampler_key(prefix),
+                        help="; ".join(f"{c.label}: {c.about}" for c in REGISTRY.values()))
+    steps = c2.select_slider("Steps", options, key=steps_key(prefix))
+    with c3:
+        precision = _precision_radio(prefix, precision_default)
+    b1, b2 = st.columns(2)
+    b1.button(f"The spec's sampler (DDPM, all {timesteps} steps)", key=f"{prefix}.use_spec", on_click=set_to,
+              args=(SamplerChoice("ddpm"),), type="tertiary", icon=":material/history_edu:")
+    b2.button(f"This checkpoint's faithful setting ({d.label(timesteps)})", key=f"{prefix}.use_default",
+              on_click=set_to, args=(d,), type="tertiary", icon=":material/tune:")
+    params = {}
+    for q in REGISTRY[name].params:
+        k = param_key(prefix, name, q.name)
+        params[q.name] = c2.slider(q.name, q.low, q.high, **({} if k in st.session_state else {"value": q.default}),
+                                   key=k, help=q.help)
     return SamplerChoice.of(name, None if steps >= timesteps else int(steps), **params), precision
+
+
+def _precision_radio(prefix: str, precision_default: str) -> str:
+    precisions = ["auto", "fp32", "bf16"]
+    return st.radio("Precision", precisions, index=precisions.index(precision_default), horizontal=True,
+                    key=precision_key(prefix),
+                    help="auto times fp32 and bf16 (and 1..N threads) on this machine at the shape it will run, "
+                         "and keeps the fastest; bf16 is never taken where it is slower.")
+
+
+def sampler_caption(choice: SamplerChoice | None, default: Default, timesteps: int) -> str:
+    """What samples with what, and why: the line under the sampling controls."""
+    if choice is None:
+        return "Sampler: each checkpoint's faithful setting (its sampler study's pick, or the fallback)"
+    label = choice.label(timesteps)
+    if label == default.choice.label(timesteps):  # ddpm-20 and the whole ddpm-10 chain are one on 10 steps
+        return f"Sampler: {label}, {default.why}"
+    if choice.is_spec:
+        return f"Sampler: {label}, the spec's ancestral DDPM chain (this checkpoint's faithful setting: " \
+               f"{default.choice.label(timesteps)})"
+    return f"Sampler: {label}, your choice (this checkpoint's faithful setting: {default.choice.label(timesteps)})"
 
 
 def warm_sampling(entry: catalog.CheckpointEntry, num_samples: int, precision: str) -> None:
