@@ -123,6 +123,14 @@ def _check_architecture(p, ck: dict) -> None:
                                       f"the model config needs {tuple(v.shape)}")
 
 
+def _finite(v: torch.Tensor) -> bool:
+    """All finite; numpy's check on fp16 is ~20x faster than torch's on the CPU (listing five releases
+    took 1.7 s of the lab's first page load)."""
+    if v.dtype in (torch.float16, torch.float32, torch.float64):
+        return bool(np.isfinite(v.detach().cpu().numpy()).all())
+    return bool(torch.isfinite(v.float()).all())
+
+
 def _check_fields(p, ck: dict) -> None:
     """Types and ranges of the fields that loading and listing rely on (a crafted file may lie)."""
     def bad(field, want):
@@ -153,7 +161,7 @@ def _check_fields(p, ck: dict) -> None:
         bad("window", f"at least 8 frames, got {ck['window']}")
     for key in states:
         for k, v in ck[key].items():
-            if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            if v.is_floating_point() and not _finite(v):
                 what = "weight" if key == "model_state" else "EMA weight"
                 raise CheckpointError(f"{p}: malformed checkpoint: {what} {k} contains NaN or inf")
     if "ema_steps" in ck and (not isinstance(ck["ema_steps"], int) or isinstance(ck["ema_steps"], bool)
