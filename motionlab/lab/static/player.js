@@ -168,7 +168,10 @@ function createView(host) {
     gd.dataset.builds = v.builds;
     gd.dataset.buildMs = (performance.now() - t0).toFixed(1);
   };
-  new ResizeObserver(() => v.id && window.Plotly && gd.data && window.Plotly.Plots.resize(gd)).observe(host);
+  // a page switch detaches or hides the plot before the observer fires: resize only a displayed one
+  new ResizeObserver(() => {
+    if (v.id && window.Plotly && gd.data && gd.isConnected && gd.offsetParent !== null) window.Plotly.Plots.resize(gd);
+  }).observe(host);
   return v;
 }
 
