@@ -12,7 +12,7 @@ import json
 import numpy as np
 
 from motionlab.data.clip import Clip
-from motionlab.formats.poseformats import LAYOUTS, MEDIAPIPE_33
+from motionlab.formats.poseformats import DERIVED, LAYOUTS, MEDIAPIPE_33
 
 # keypoint -> (project joint it sits beside, offset in pixels)
 _EXTRA = {"eye": ("nose", (-6, -8)), "ear": ("nose", (-14, -2)), "mouth": ("nose", (-4, 8)),
@@ -133,3 +133,22 @@ def coco_results(kp: np.ndarray, conf: np.ndarray | None = None) -> bytes:
             "keypoints": _round(np.concatenate([kp[t], conf[t][:, None]], axis=1).ravel())}
            for t in range(kp.shape[0])]
     return json.dumps(res).encode()
+
+
+# -- checking a converted clip against the one the files were made from ----------------------------------
+
+def sub(clip, joints):
+    return clip.xy[:, [clip.joints.index(j) for j in joints]]
+
+
+def direct(joints):
+    return [j for j in joints if j not in DERIVED]
+
+
+def check_same(out, clip, tol=1e-3):
+    """Direct joints come back as written; derived ones are the means of the converted parts."""
+    d = direct(out.joints)
+    np.testing.assert_allclose(sub(out, d), sub(clip, d), atol=tol)
+    for name, parts in DERIVED.items():
+        if name in out.joints:
+            np.testing.assert_allclose(sub(out, [name])[:, 0], sub(out, parts).mean(1), atol=tol)

@@ -1,15 +1,20 @@
-"""Clip files: parsing, validation errors, channel layout; the skeleton and the demo dancer."""
+"""Clip files: parsing, validation errors, channel layout, the real clip; property tests of the loader on any
+input, and a corpus of malformed and odd but valid clip files (clip_files.py)."""
 import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from clip_files import ALL_CASES, CORPUS, VALID, WINDOW, expected
 from conftest import REAL_CLIP, needs_real_clip
-from motionlab import ClipError, MotionlabError
-from motionlab.data.clip import (MAX_FRAMES, Clip, clip_from_channels, default_clip_path, load_clip, loads_clip,
-                            parse_clip, save_clip)
+from hypothesis_support import SETTINGS, valid_clips
+from motionlab import ClipError
+from motionlab.data.clip import (MAX_FRAMES, MAX_JOINTS, Clip, clip_from_channels, default_clip_path, load_clip,
+                                 loads_clip, parse_clip, save_clip)
 from motionlab.data.demo import demo_clip
-from motionlab.data.skeleton import BONES, JOINTS_20, bones_for, mirror_permutation, side
+from motionlab.data.skeleton import JOINTS_20
 
 
 def _clip_json(frames=3, joints=("b_joint", "a_joint")):
@@ -112,10 +117,6 @@ def test_missing_file(tmp_path):
         load_clip(tmp_path / "nope.json")
 
 
-def test_error_hierarchy():
-    assert issubclass(ClipError, MotionlabError) and issubclass(MotionlabError, ValueError)
-
-
 def test_default_clip_path_matches_the_data_folder():
     p = default_clip_path()
     assert (p is not None) == REAL_CLIP.is_file()
@@ -133,37 +134,140 @@ def test_real_clip_has_the_documented_shape():
     assert clip.xy.min() > -100 and clip.xy.max() < 700
 
 
-def test_demo_clip_is_deterministic_and_in_the_real_format():
-    a, b = demo_clip(frames=64), demo_clip(frames=64)
-    assert isinstance(a, Clip) and a.joints == JOINTS_20
-    assert a.xy.shape == (64, 20, 2) and a.xy.dtype == np.float32
-    np.testing.assert_array_equal(a.xy, b.xy)
-    assert not np.array_equal(a.xy, demo_clip(frames=64, seed=1).xy)
-    assert demo_clip().num_frames == 480
-    # the dancer moves: frame-to-frame motion is non-zero, but smooth (no teleporting joints)
-    step = np.abs(np.diff(a.xy, axis=0))
-    assert step.mean() > 0.5 and step.max() < 60
+# -- property tests (hypothesis): any JSON, text or bytes gives a valid Clip or a one-line ClipError -----
+
+scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+           | st.text(max_size=8))
 
 
-def test_skeleton_mirror_permutation_is_an_involution_swapping_sides():
-    perm = mirror_permutation(JOINTS_20)
-    assert sorted(perm) == list(range(20))
-    assert [perm[p] for p in perm] == list(range(20))
-    for i, n in enumerate(JOINTS_20):
-        twin = JOINTS_20[perm[i]]
-        if side(n) == "center":
-            assert twin == n
-        else:
-            assert side(twin) != side(n) and twin.split("_", 1)[1] == n.split("_", 1)[1]
-    # a joint without a twin maps to itself
-    assert mirror_permutation(["left_hand", "nose"]) == [0, 1]
+any_json = st.recursive(scalars, lambda kids: st.lists(kids, max_size=5) | st.dictionaries(st.text(max_size=6), kids,
+                                                                                              max_size=5),
+                        max_leaves=40)
 
 
-def test_bones_for_only_uses_present_joints():
-    full = bones_for(JOINTS_20)
-    assert len(full) == len(BONES)
-    assert all(0 <= a < 20 and 0 <= b < 20 for a, b, _ in full)
-    part = bones_for(["nose", "neck_mid", "left_hand"])
-    assert part == [(0, 1, "center")]
-    sides = {s for _, _, s in full}
-    assert sides == {"left", "right", "center"}
+# closer to a clip, so examples get past the first checks: name -> list of "frames"
+frame = st.lists(scalars | st.lists(scalars, max_size=3), min_size=0, max_size=3) | scalars
+
+
+clip_like = st.dictionaries(st.text(max_size=6), st.lists(frame, max_size=6) | scalars, max_size=4)
+
+
+def _check_result(clip, min_frames=1):
+    assert isinstance(clip, Clip)
+    t, j, two = clip.xy.shape
+    assert two == 2 and j == len(clip.joints) >= 1 and min_frames <= t <= MAX_FRAMES and j <= MAX_JOINTS
+    assert clip.xy.dtype == np.float32 and np.isfinite(clip.xy).all()
+    assert list(clip.joints) == sorted(clip.joints)
+
+
+def _load(arg, **kw):
+    try:
+        clip = loads_clip(arg, **kw)
+    except ClipError as e:
+        assert "\n" not in str(e)
+        return None
+    _check_result(clip, kw.get("min_frames", 1))
+    return clip
+
+
+@SETTINGS
+@given(any_json)
+def test_loads_clip_on_any_json_value(value):
+    _load(json.dumps(value))  # allow_nan: NaN / Infinity tokens too
+    _load(json.dumps(value).encode())
+
+
+@SETTINGS
+@given(clip_like, st.integers(-3, 8))
+def test_loads_clip_on_clip_shaped_json(value, min_frames):
+    _load(json.dumps(value), min_frames=min_frames)
+    try:
+        parse_clip(value, min_frames=min_frames)
+    except ClipError:
+        pass
+
+
+@SETTINGS
+@given(st.text(max_size=200))
+def test_loads_clip_on_any_text(text):
+    _load(text)
+
+
+@SETTINGS
+@given(st.binary(max_size=200))
+def test_loads_clip_on_any_bytes(data):
+    _load(data)
+
+
+@SETTINGS
+@given(st.binary(max_size=40), st.integers(0, 80))
+def test_loads_clip_on_corrupted_valid_files(junk, at):
+    """A real clip file with bytes spliced in at some point."""
+    good = json.dumps({"a": [[1.5, 2.0], [3.0, 4.0]], "b": [[5.0, 6.0], [7.0, 8.0]]}).encode()
+    at = min(at, len(good))
+    _load(good[:at] + junk + good[at:])
+    _load(good[:at])
+
+
+@SETTINGS
+@given(valid_clips())
+def test_valid_clips_load_exactly(data):
+    clip = loads_clip(json.dumps(data, ensure_ascii=False).encode("utf-8"))
+    _check_result(clip)
+    assert clip.joints == tuple(sorted(data))
+    for j, n in enumerate(clip.joints):
+        np.testing.assert_array_equal(clip.xy[:, j], np.asarray(data[n], np.float32))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(valid_clips(max_frames=12))
+def test_save_load_round_trip(tmp_path, data):
+    clip = parse_clip(data)
+    p = tmp_path / "c.json"
+    save_clip(clip, p)
+    back = load_clip(p)
+    assert back.joints == clip.joints  # names in any script survive
+    np.testing.assert_allclose(back.xy, clip.xy, rtol=0, atol=5e-4 + 1e-6 * np.abs(clip.xy).max())
+
+
+def test_loads_clip_never_leaks_recursion_or_memory_errors_on_deep_input():
+    for depth in (1_000, 10_000, 100_000, 1_000_000):
+        for opener, closer in ((b"[", b"]"), (b'{"a":', b"}")):
+            doc = opener * depth + (b"1" if opener != b"[" else b"") + closer * depth
+            with pytest.raises(ClipError):
+                loads_clip(doc)
+
+
+# -- a corpus of malformed and odd clip files (clip_files.py) --------------------------------------------
+
+@pytest.mark.parametrize("name", ALL_CASES)
+def test_loader_refuses_with_one_line_clip_error(corpus, name):
+    with pytest.raises(ClipError) as e:
+        load_clip(corpus[name], min_frames=WINDOW)
+    msg = str(e.value)
+    assert "\n" not in msg
+    import re
+    assert re.search(expected(name), msg), msg
+
+
+@pytest.mark.parametrize("name", sorted(VALID))
+def test_odd_but_valid_files_load(tmp_path, name):
+    p = tmp_path / f"{name}.json"
+    p.write_bytes(VALID[name])
+    clip = load_clip(p, min_frames=WINDOW)
+    assert clip.num_frames >= WINDOW and np.isfinite(clip.xy).all()
+
+
+def test_loads_clip_text_and_bytes_agree_on_the_corpus():
+    """The upload path (bytes) and the text path give the same verdict."""
+    for name, (data, pattern) in CORPUS.items():
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        for arg in (data, text):
+            try:
+                loads_clip(arg, min_frames=WINDOW)
+            except ClipError:
+                continue
+            pytest.fail(f"{name} loaded from {type(arg).__name__}")

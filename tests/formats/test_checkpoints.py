@@ -1,10 +1,12 @@
-"""Checkpoint files: round trip, the release copy, listing, and one-line errors for bad files."""
+"""Checkpoint files: round trip, the release copy, listing, one-line errors for bad files, clip records, and
+EMA weights (load_model picks them, release copies keep them, broken ones are refused).
+Hostile and broken files in bulk: test_checkpoints_hostile.py; sha256 records: test_integrity.py."""
 import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_model_config
-from motionlab import CheckpointError
+from conftest import EMA_DECAY, tiny_model_config, tiny_trainer
+from motionlab import CheckpointError, MotionlabError
 from motionlab.formats.checkpoints import (FORMAT, REQUIRED, list_checkpoints, load_model, read_checkpoint, release_copy,
                                    save_checkpoint, summarize)
 from motionlab.core.model import PositionalUNet1D
@@ -165,3 +167,65 @@ def test_weights_that_do_not_fit_the_config(tiny_checkpoint, tmp_path):
     with pytest.raises(CheckpointError, match="incompatible checkpoint"):
         load_model(p)
 
+
+# -- clip records and EMA weights ------------------------------------------------------------------------
+
+def test_a_malformed_clip_record_is_refused(tmp_path, demo):
+    from motionlab.formats.checkpoints import save_checkpoint
+    tr = tiny_trainer(tmp_path, demo, epochs=1)
+    tr.run(progress=False)
+    ck = read_checkpoint(tmp_path / "last.pt")
+    ck["clips"] = [{"name": "x", "frames": "many", "sha256": "0"}]
+    save_checkpoint(tmp_path / "bad.pt", ck)
+    with pytest.raises(MotionlabError, match="malformed checkpoint: clips must be"):
+        read_checkpoint(tmp_path / "bad.pt")
+
+
+def test_load_model_picks_the_ema_and_says_so(ema_run, tiny_checkpoint):
+    out, _, _ = ema_run
+    ck = read_checkpoint(out / "best.pt")
+    lm = load_model(out / "best.pt")
+    assert lm.weights == "ema" and lm.checkpoint.ema_state is None
+    for k, v in lm.model.state_dict().items():
+        assert torch.equal(v, ck["ema_state"][k].float())
+    raw = load_model(out / "best.pt", weights="raw")
+    assert raw.weights == "raw" and all(torch.equal(v, ck["model_state"][k]) for k, v in raw.model.state_dict().items())
+    old = load_model(tiny_checkpoint)  # no EMA: loads as before
+    assert old.weights == "raw"
+    with pytest.raises(CheckpointError, match="has no EMA weights"):
+        load_model(tiny_checkpoint, weights="ema")
+    assert summarize(out / "best.pt")["weights"] == "ema" and summarize(tiny_checkpoint)["weights"] == "raw"
+    assert summarize(out / "best.pt")["ema_decay"] == EMA_DECAY
+
+
+def test_release_copies_keep_the_ema(ema_run, tmp_path, tiny_checkpoint):
+    out, _, _ = ema_run
+    release_copy(out / "best.pt", tmp_path / "both.pt")
+    both = read_checkpoint(tmp_path / "both.pt")
+    assert all(v.dtype == torch.float16 for v in both["ema_state"].values() if v.is_floating_point())
+    assert load_model(tmp_path / "both.pt").weights == "ema"
+    release_copy(out / "best.pt", tmp_path / "ema.pt", ema_only=True)
+    only = read_checkpoint(tmp_path / "ema.pt")
+    assert "ema_state" not in only and only["weights_from"] == "ema"
+    src = read_checkpoint(out / "best.pt")
+    for k, v in only["model_state"].items():
+        assert torch.equal(v, src["ema_state"][k].half())
+    assert load_model(tmp_path / "ema.pt").weights == "ema"
+    assert (tmp_path / "ema.pt").stat().st_size < 0.6 * (tmp_path / "both.pt").stat().st_size
+    with pytest.raises(CheckpointError, match="EMA-only release"):
+        load_model(tmp_path / "ema.pt", weights="raw")
+    with pytest.raises(CheckpointError, match="has no EMA weights to release"):
+        release_copy(tiny_checkpoint, tmp_path / "x.pt", ema_only=True)
+
+
+@pytest.mark.parametrize("damage,match", [
+    (lambda s: s.__setitem__(next(iter(s)), torch.full_like(s[next(iter(s))], float("nan"))), "EMA weight .* NaN"),
+    (lambda s: s.pop(next(iter(s))), "EMA weights do not fit"),
+])
+def test_broken_ema_weights_are_refused(ema_run, tmp_path, damage, match):
+    out, _, _ = ema_run
+    ck = read_checkpoint(out / "best.pt")
+    damage(ck["ema_state"])
+    save_checkpoint(tmp_path / "bad.pt", ck)
+    with pytest.raises(CheckpointError, match=match):
+        read_checkpoint(tmp_path / "bad.pt")

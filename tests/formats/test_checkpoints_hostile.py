@@ -1,4 +1,4 @@
-"""Hardening: hostile and broken checkpoints, and bad sample arguments.
+"""Hardening: hostile and broken checkpoints (bad sample arguments: tools/test_sample.py).
 
 Every bad file is refused with a one-line CheckpointError by read_checkpoint and load_model,
 with exit code 2 and one stderr line by `motionlab.sample` / `motionlab.evaluate --checkpoints`,
@@ -21,11 +21,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, tiny_model_config
+from conftest import REPO, assert_cli_error, tiny_model_config
 from motionlab import CheckpointError
 from motionlab import evaluate as evaluate_mod
 from motionlab import sample as sample_mod
-from motionlab import train as train_mod
 from motionlab.formats.checkpoints import REQUIRED, list_checkpoints, load_model, read_checkpoint, summarize
 from motionlab.cli import run_main
 from motionlab.core.model import PositionalUNet1D
@@ -126,7 +125,7 @@ def test_hostile_pickles_are_refused_and_never_run(hostile, tmp_path, capsys):
         assert not summarize(p)["ok"]
         rc = run_main("motionlab.sample", sample_mod.main,
                       ["--checkpoint", str(p), "--num-samples", "1", "--out", str(tmp_path / "s")])
-        _assert_cli_error(rc, capsys.readouterr().err, "motionlab.sample", p)
+        assert_cli_error(rc, capsys.readouterr().err, "motionlab.sample", p)
         assert not marker.exists(), f"{name} ran its payload"
     assert not (tmp_path / "s").exists() or not list((tmp_path / "s").iterdir())
     # the refusal names the reason, not torch's advice to load the file unsafely
@@ -246,16 +245,6 @@ def _assert_one_line(msg, path):
     assert len(msg) < 400, msg
 
 
-def _assert_cli_error(rc, err, prog, path, pattern=None):
-    assert rc == 2, err
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith(f"{prog}: error: {path}: "), lines[0]
-    if pattern:
-        assert re.search(pattern, lines[0]), lines[0]
-
-
 def test_every_broken_file_is_refused_by_read_and_load(broken):
     for name, (p, pattern) in broken[1].items():
         for fn in (read_checkpoint, load_model):
@@ -271,12 +260,12 @@ def test_every_broken_file_exits_2_from_sample_and_evaluate(broken, tmp_path, ca
         rc = run_main("motionlab.sample", sample_mod.main,
                       ["--checkpoint", str(p), "--num-samples", "2", "--out", str(out)])
         cap = capsys.readouterr()
-        _assert_cli_error(rc, cap.err, "motionlab.sample", p, pattern)
+        assert_cli_error(rc, cap.err, "motionlab.sample", p, pattern)
         assert cap.out == ""
         rc = run_main("motionlab.evaluate", evaluate_mod.main,
                       ["--checkpoints", str(p), "--num-samples", "2", "--json"])
         cap = capsys.readouterr()
-        _assert_cli_error(rc, cap.err, "motionlab.evaluate", p, pattern)
+        assert_cli_error(rc, cap.err, "motionlab.evaluate", p, pattern)
     assert not out.exists() or not list(out.iterdir()), "no sample may be written from a broken checkpoint"
 
 
@@ -308,77 +297,6 @@ def test_a_file_vanishing_while_listing_does_not_raise(tmp_path, tiny_checkpoint
     monkeypatch.setattr(ckmod, "read_checkpoint", vanish)
     rows = list_checkpoints(tmp_path)
     assert len(rows) == 1 and rows[0]["ok"] is False
-
-
-def test_broken_last_pt_makes_resume_exit_2(tmp_path, tiny_checkpoint, capsys):
-    from conftest import TINY_MODEL_FLAGS
-    out = tmp_path / "run"
-    out.mkdir()
-    data = tiny_checkpoint.read_bytes()
-    (out / "last.pt").write_bytes(data[: len(data) // 3])
-    rc = run_main("motionlab.train", train_mod.main,
-                  ["--data", "demo", "--window", "16", "--stride", "8", "--limit", "4", "--epochs", "1",
-                   "--timesteps", "10", "--no-progress", "--out", str(out), "--resume", *TINY_MODEL_FLAGS])
-    _assert_cli_error(rc, capsys.readouterr().err, "motionlab.train", out / "last.pt", r"not a readable checkpoint")
-
-
-def test_resume_onto_another_model_config_exits_2(trained_run, tmp_path, capsys):
-    out = tmp_path / "run"
-    shutil.copytree(trained_run, out)
-    rc = run_main("motionlab.train", train_mod.main,
-                  ["--data", "demo", "--window", "16", "--stride", "8", "--limit", "0", "--epochs", "3",
-                   "--timesteps", "10", "--no-progress", "--out", str(out), "--resume",
-                   "--base-channels", "24", "--channel-mults", "1,2", "--time-dim", "32"])
-    err = capsys.readouterr().err
-    assert rc == 2 and "Traceback" not in err
-    assert err.splitlines()[-1].startswith(f"motionlab.train: error: {out / 'last.pt'}: does not fit")
-
-
-# ---- bad sample arguments ------------------------------------------------------------------------------
-
-BAD_SAMPLE_ARGS = {
-    "zero_samples": (["--num-samples", "0"], r"number of samples must be 1\.\.64"),
-    "negative_samples": (["--num-samples", "-3"], r"number of samples must be 1\.\.64"),
-    "too_many_samples": (["--num-samples", "65"], r"number of samples must be 1\.\.64"),
-    "fps_zero": (["--fps", "0"], r"--fps must be 1\.\.120"),
-    "fps_huge": (["--fps", "100000"], r"--fps must be 1\.\.120"),
-    "seed_2_70": (["--seed", str(2**70)], r"seed must be a 64-bit integer"),
-    "seed_minus_2_70": (["--seed", str(-2**70)], r"seed must be a 64-bit integer"),
-}
-
-
-@pytest.mark.parametrize("name", sorted(BAD_SAMPLE_ARGS))
-def test_bad_sample_arguments_exit_2(name, tiny_checkpoint, tmp_path, capsys):
-    extra, pattern = BAD_SAMPLE_ARGS[name]
-    out = tmp_path / "s"
-    rc = run_main("motionlab.sample", sample_mod.main,
-                  ["--checkpoint", str(tiny_checkpoint), "--num-samples", "2", "--out", str(out), *extra])
-    err = capsys.readouterr().err
-    assert rc == 2 and "Traceback" not in err
-    assert len(err.splitlines()) == 1 and re.search(pattern, err), err
-    assert not list(out.glob("*.json")) if out.exists() else True
-
-
-def test_sample_out_under_a_file_and_missing_checkpoint(tiny_checkpoint, tmp_path, capsys):
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    rc = run_main("motionlab.sample", sample_mod.main,
-                  ["--checkpoint", str(tiny_checkpoint), "--out", str(blocker / "out")])
-    err = capsys.readouterr().err
-    assert rc == 2 and len(err.splitlines()) == 1 and "cannot create output folder" in err
-    rc = run_main("motionlab.sample", sample_mod.main, ["--checkpoint", str(tmp_path / "nope.pt"), "--out", "x"])
-    _assert_cli_error(rc, capsys.readouterr().err, "motionlab.sample", tmp_path / "nope.pt", "no such checkpoint")
-
-
-def test_argparse_errors_exit_2_without_traceback(tiny_checkpoint, capsys):
-    for argv in (["--checkpoint", str(tiny_checkpoint), "--out", "x", "--num-samples", "abc"],
-                 ["--checkpoint", str(tiny_checkpoint)],
-                 ["--checkpoint", str(tiny_checkpoint), "--out", "x", "--precision", "fp8"]):
-        with pytest.raises(SystemExit) as e:
-            run_main("motionlab.sample", sample_mod.main, argv)
-        assert e.value.code == 2
-        err = capsys.readouterr().err
-        assert "Traceback" not in err and err.splitlines()[-1].startswith("python -m motionlab.sample: error:")
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""Pose files -> clips: every reader, the joint mapping, gap filling, scaling, the CLI, and bad input."""
+"""Pose files -> clips: every reader, the joint mapping, gap filling, scaling, and bad input (one line each, also
+as the lab's import shows it). The command: tools/test_convert.py; the lab's import: lab/test_imports.py."""
 from __future__ import annotations
 
 import json
@@ -11,32 +12,16 @@ import pytest
 
 from conftest import REPO, needs_real_clip, tiny_trainer
 from motionlab.data.clip import load_clip
-from motionlab.convert import main as convert_main
 from motionlab.errors import MotionlabError, PoseFileError
 from motionlab.formats.poseformats import (COCO_17, DERIVED, LAYOUTS, MEDIAPIPE_33, convert_files, parse_size,
-                                   read_pose_files)
+                                           read_pose_files)
 from motionlab.data.skeleton import JOINTS_20
+from motionlab.lab import imports, keys
 
 import pose_files as pf
+from pose_files import check_same, direct
 
 REDUCED = tuple(j for j in JOINTS_20 if "heel" not in j and "foot" not in j)
-
-
-def sub(clip, joints):
-    return clip.xy[:, [clip.joints.index(j) for j in joints]]
-
-
-def direct(joints):
-    return [j for j in joints if j not in DERIVED]
-
-
-def check_same(out, clip, tol=1e-3):
-    """Direct joints come back as written; derived ones are the means of the converted parts."""
-    d = direct(out.joints)
-    np.testing.assert_allclose(sub(out, d), sub(clip, d), atol=tol)
-    for name, parts in DERIVED.items():
-        if name in out.joints:
-            np.testing.assert_allclose(sub(out, [name])[:, 0], sub(out, parts).mean(1), atol=tol)
 
 
 def test_layouts_map_onto_the_project_joints():
@@ -287,78 +272,60 @@ def test_mixed_layouts_and_options_are_refused(demo):
         convert_files(mp, min_frames=8)
 
 
-# -- the command line -----------------------------------------------------------------------------
+# -- pose files that ended in a traceback on the Dataset page (issue 23, item 6): one line each ----------
 
-def test_cli_converts_a_folder_of_openpose_files(demo, tmp_path, capsys):
-    d = tmp_path / "openpose"
-    d.mkdir()
-    for t, b in enumerate(pf.openpose_frames(pf.keypoints(demo, "openpose_body25")[:40])):
-        (d / f"dance_{t:012d}_keypoints.json").write_bytes(b)
-    out = tmp_path / "clip.json"
-    assert convert_main([str(d), "--out", str(out)]) == 0
-    clip = load_clip(out)
-    assert clip.joints == tuple(sorted(JOINTS_20)) and clip.num_frames == 40
-    check_same(clip, type(demo)(demo.joints, demo.xy[:40]))
-    printed = capsys.readouterr().out
-    assert "OpenPose JSON, OpenPose BODY_25, 40 frames -> 20 joints" in printed
-    assert f"wrote {out}: 40 frames, 20 joints" in printed
+COCO17 = [1.0, 2.0, 0.9] * 17
 
 
-@pytest.mark.slow
-def test_cli_errors_are_one_line_and_keep_existing_files(demo, tmp_path):
-    out = tmp_path / "clip.json"
-    out.write_text("precious")
-    good = tmp_path / "mp.csv"
-    good.write_bytes(pf.mediapipe_csv(pf.keypoints(demo, "mediapipe33")[:20]))
-    bad = tmp_path / "bad.json"
-    bad.write_bytes(json.dumps([[{"x": 1.0, "y": 2.0}] * 25]).encode())
-
-    def run(*args):
-        return subprocess.run([sys.executable, "-m", "motionlab.convert", *args], cwd=REPO,
-                              capture_output=True, text=True)
-
-    r = run(str(good), "--out", str(out))
-    assert r.returncode == 2 and r.stderr == f"motionlab.convert: error: {out} exists; pass --force to overwrite it\n"
-    r = run(str(bad), "--out", str(out), "--force")
-    assert r.returncode == 2 and r.stderr == (f"motionlab.convert: error: {bad}: frame 0: 25 landmarks; "
-                                              "MediaPipe Pose has 33\n")
-    assert out.read_text() == "precious"
-    r = run(str(good), "--out", str(out), "--size", "1920by1080")
-    assert r.returncode == 2 and "must be WIDTHxHEIGHT" in r.stderr and r.stderr.count("\n") == 1
-    r = run(str(good), "--out", str(out), "--force", "--quiet")
-    assert r.returncode == 0 and r.stdout == "" and load_clip(out).num_frames == 20
+def _mediapipe_csv(demo) -> list[str]:
+    return pf.mediapipe_csv(pf.keypoints(demo, "mediapipe33")[:10]).decode().splitlines()
 
 
-# -- the lab's import (no Streamlit) --------------------------------------------------------------
+def _csv_cell(demo, cell: str) -> bytes:
+    lines = _mediapipe_csv(demo)
+    row = lines[2].split(",")
+    row[1] = cell
+    return "\n".join(lines[:2] + [",".join(row)] + lines[3:]).encode()
 
-def test_lab_import_replaces_the_session_clip_only_when_good(demo):
-    from motionlab.lab import imports, keys
 
-    def files(pairs):
-        return [(n, len(b), (lambda b=b: b)) for n, b in pairs]
+BAD_INPUTS = {
+    "CSV cell over 128 KiB": (lambda d: _csv_cell(d, "1" * (200 * 1024)),
+                              "bad.csv: line 3: a cell is longer than 128 KiB"),
+    "CSV carriage return in a cell": (lambda d: _csv_cell(d, "1\r2"),
+                                      "bad.csv: line 3: a carriage return inside a cell"),
+    "COCO result with a list image_id": (
+        lambda d: json.dumps([{"image_id": 0, "keypoints": COCO17}, {"image_id": [1], "keypoints": COCO17}]).encode(),
+        "bad.csv: entry 1: image_id [1] is not a number or text"),
+    "COCO result with an object image_id": (
+        lambda d: json.dumps([{"image_id": {"n": 1}, "keypoints": COCO17}]).encode(),
+        'bad.csv: entry 0: image_id {"n": 1} is not a number or text'),
+    "COCO images entry with a list id": (
+        lambda d: json.dumps({"images": [{"id": 1}, {"id": [2, 3]}], "annotations": []}).encode(),
+        "bad.csv: images entry 1: id [2, 3] is not a number or text"),
+    "COCO annotation with a list image_id": (
+        lambda d: json.dumps({"images": [{"id": 1}],
+                              "annotations": [{"image_id": [1], "keypoints": COCO17}]}).encode(),
+        "bad.csv: annotation 0: image_id [1] is not a number or text"),
+}
 
-    state = {}
-    frames = pf.openpose_frames(pf.keypoints(demo, "coco17")[:30])
-    shuffled = [(f"{t:04d}_keypoints.json", b) for t, b in enumerate(frames)][::-1]  # upload order is not frame order
-    err = imports.import_pose_files(state, files(shuffled), imports.ImportOptions(), 2**20)
-    assert err == ""
-    got = state[keys.UPLOADED_CLIP]
-    assert got["name"] == "import:0000_keypoints.json (+29 files)" and got["clip"].num_frames == 30
-    check_same(got["clip"], type(demo)(demo.joints, demo.xy[:30]))
-    assert state[keys.IMPORT_REPORT]["lines"][0].startswith("0000_keypoints.json .. 0029_keypoints.json (30 files)")
 
-    def refused(pairs, opts, limit=2**20):
-        e = imports.import_pose_files(state, files(pairs), opts, limit)
-        assert state[keys.UPLOADED_CLIP] is got  # the clip there was stays
-        return e
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_pose_input_is_one_line_pose_file_error(demo, case):
+    make, message = BAD_INPUTS[case]
+    data = make(demo)
+    with pytest.raises(PoseFileError) as e:
+        convert_files([("bad.csv", data)])
+    assert str(e.value) == message
+    # what the Dataset page shows: the error line, the session's clip untouched
+    state = {keys.UPLOADED_CLIP: "before"}
+    err = imports.import_pose_files(state, [("bad.csv", len(data), lambda: data)], imports.ImportOptions(), 2**30)
+    assert err == message and state[keys.UPLOADED_CLIP] == "before"
 
-    normalized = [("n.json", pf.mediapipe_json(pf.keypoints(demo, "mediapipe33")[:20] / 512))]
-    assert "look normalized" in refused(normalized, imports.ImportOptions())
-    assert refused(normalized, imports.ImportOptions(width=512)) == (
-        "give both the frame width and height (got 512 x 0), or 0 for both when the coordinates are pixels")
-    assert refused(shuffled[:5], imports.ImportOptions()) == (
-        "0025_keypoints.json .. 0029_keypoints.json (5 files): 5 frames is shorter than the window of 8 frames")
-    assert refused(shuffled, imports.ImportOptions(), limit=1000).endswith("MB limit for one import")
-    assert refused([], imports.ImportOptions()) == "choose one or more pose files first"
-    assert imports.import_pose_files(state, files(normalized), imports.ImportOptions(512, 512), 2**20) == ""
-    assert state[keys.UPLOADED_CLIP]["clip"].joints == tuple(sorted(JOINTS_20))
+
+def test_text_and_number_ids_still_convert(demo):
+    kp = pf.keypoints(demo, "coco17")[:12]
+    res = json.loads(pf.coco_results(kp))
+    for r in res:
+        r["image_id"] = f"frame_{r['image_id']:03d}"  # text ids, ordered as text
+    clip, _ = convert_files([("r.json", json.dumps(res).encode())])
+    assert clip.num_frames == 12

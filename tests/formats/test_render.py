@@ -1,10 +1,16 @@
-"""Rasterized skeletons and GIF / MP4 encoding."""
+"""Rasterized skeletons and GIF / MP4 encoding; the palette drawing path (one P image per grid frame, drawn once
+for GIF and MP4) shows what the per-tile RGB drawing showed, but for the titles' antialiasing in 15 steps (<= 9 levels)."""
+import io
+
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from motionlab.data.clip import Clip
 from motionlab.data.demo import demo_clip
+from motionlab.data.skeleton import bones_for, side
+from motionlab.formats import render
+from motionlab.lab import exports
 from motionlab.formats.render import (BACKGROUND, COLORS, clip_bounds, encode_video, render_clip, render_grid, video_bytes,
                               write_video)
 
@@ -87,3 +93,98 @@ def test_write_video_picks_the_format_from_the_suffix(short, tmp_path):
     assert (tmp_path / "a.gif").read_bytes()[:6] == b"GIF89a"
     assert (tmp_path / "b.MP4").read_bytes()[4:8] == b"ftyp"
     assert video_bytes([short], "gif", size=16)[:6] == b"GIF89a"
+
+
+# -- the palette drawing path shows what the per-tile RGB drawing showed ------------------------------
+
+def drawing_before(clip, size, bounds, title):
+    """render_clip as it was before the palette path (per tile, RGB, isfinite per bone)."""
+    x0, y0, x1, y1 = bounds
+    scale = (size - 1) / max(x1 - x0, y1 - y0)
+    pts = (clip.xy - np.array([x0, y0], np.float32)) * scale
+    r, width = max(1.5, size / 128), max(2, size // 96)
+    out = np.empty((clip.num_frames, size, size, 3), np.uint8)
+    for t in range(clip.num_frames):
+        im = Image.new("RGB", (size, size), render.BACKGROUND)
+        d, p = ImageDraw.Draw(im), pts[t]
+        for a, b, s in bones_for(clip.joints):
+            if np.isfinite(p[[a, b]]).all():
+                d.line([tuple(p[a]), tuple(p[b])], fill=render.COLORS[s], width=width)
+        for j, (x, y) in enumerate(p):
+            if np.isfinite(x) and np.isfinite(y):
+                d.ellipse([x - r, y - r, x + r, y + r], fill=render.COLORS[side(clip.joints[j])])
+        if title:
+            d.text((4, 2), title, fill=(0, 0, 0))
+        out[t] = np.asarray(im)
+    return out
+
+
+@pytest.fixture
+def clips():
+    a, b = demo_clip(frames=8), demo_clip(frames=5, seed=3)
+    xy = b.xy.copy()
+    xy[2, :4] = np.nan  # some joints missing in one frame
+    return [a, Clip(b.joints, xy)]
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    render.forget()
+    yield
+    render.forget()
+
+
+def test_grid_shows_what_the_drawing_before_showed(clips):
+    size, titles = 96, ["sample #0", "sample #1"]
+    grid = render.render_grid(clips, size=size, titles=titles)
+    bounds = render.clip_bounds(clips)
+    for i, c in enumerate(clips):
+        before = drawing_before(c, size, bounds, titles[i])
+        tile = grid[:, :, i * size:(i + 1) * size]
+        held = np.minimum(np.arange(len(grid)), c.num_frames - 1)  # shorter clips hold their last frame
+        diff = np.abs(tile.astype(int) - before[held].astype(int)).max(-1)
+        title_box = np.zeros(diff.shape[1:], bool)
+        title_box[:16, :80] = True
+        assert (diff[:, ~title_box] == 0).all()          # figures: the same pixels
+        assert diff.max() <= 9                           # titles: alpha in 15 steps, also over a figure
+
+
+def test_gif_holds_the_drawn_frames_exactly(clips):
+    frames = render.draw_grid(clips, size=64, titles=["a", "b"])
+    gif = Image.open(io.BytesIO(render.encode_video(frames, "gif", fps=10)))
+    got = []
+    for k in range(gif.n_frames):
+        gif.seek(k)
+        got.append(np.asarray(gif.convert("RGB")))
+    # Pillow merges identical consecutive frames; the held tile makes none here
+    np.testing.assert_array_equal(np.stack(got), frames.rgb())
+
+
+def test_frames_are_drawn_once_for_gif_and_mp4(clips, monkeypatch):
+    drawn = []
+    draw = render.draw_grid
+    monkeypatch.setattr(render, "draw_grid", lambda *a, **k: drawn.append(1) or draw(*a, **k))
+    gif = exports.video(clips, "gif", ["a", "b"])
+    mp4 = exports.video(clips, "mp4", ["a", "b"])
+    assert gif[:6] == b"GIF89a" and mp4[4:8] == b"ftyp" and len(drawn) == 1
+    exports.video([clips[0], Clip(clips[1].joints, clips[1].xy + 1)], "gif", ["a", "b"])  # other clips: drawn
+    exports.video(clips, "gif", ["a", "c"])                                               # other titles: drawn
+    assert len(drawn) == 3
+
+
+def test_export_of_nan_joints_works(clips):
+    nan = Clip(clips[0].joints, np.full((4, len(clips[0].joints), 2), np.nan, np.float32))
+    for fmt, magic in (("gif", b"GIF89a"), ("mp4", b"ftyp")):
+        data = exports.video([clips[1], nan], fmt, ["partly", "all NaN"])
+        assert magic in data[:8]
+    grid = render.render_grid(clips, size=64)
+    ink = (grid[:, :, 64:] != 255).any(-1).sum((1, 2))
+    assert 0 < ink[2] < ink[1]  # the frame with missing joints draws fewer pixels, not nothing
+
+
+def test_any_rgb_frames_get_one_palette(clips):
+    rgb = render.render_grid(clips, size=48)
+    rgb[:, :4, :4] = (10, 200, 30)  # a colour the skeleton palette lacks
+    gif = Image.open(io.BytesIO(render.encode_video(rgb, "gif", fps=10)))
+    gif.seek(3)
+    assert np.abs(np.asarray(gif.convert("RGB")).astype(int) - rgb[3]).max() <= 8

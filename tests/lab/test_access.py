@@ -3,27 +3,31 @@ address is not local; server.allowedHosts holds the loopback names, and empty or
 
 The unit tests feed access.decide what Streamlit 1.67 really keeps of a session's WebSocket request
 (ClientContext.remote_ip after uvicorn's proxy-header middleware, and the request's headers); the first
-tests pin those facts on the installed Streamlit and uvicorn. The real-server tests make a raw WebSocket
-handshake with a foreign Host, and drive Chromium with and without X-Forwarded-For and under another name.
+tests pin those facts on the installed Streamlit and uvicorn. Issue 14's rules follow: the shipped config
+listens on loopback with XSRF/CORS on, a visitor from another host gets uploads and training switched off
+unless MOTIONLAB_ALLOW_REMOTE_WRITES=1, and a low runs volume refuses runs and uploads.
+Against a real server and in Chromium: test_access_server.py.
 """
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
-import socket
+import re
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from conftest import REPO
 from lab_support import lab_env, lab_tree, open_page  # noqa: F401  (fixtures)
-from motionlab.lab import access
-from motionlab.testing import CHROMIUM, CHROMIUM_ARGS, IDLE, lab_server
+from motionlab.data.demo import demo_clip
+from motionlab.lab import access, processes
 
 REMOTE = "203.0.113.5"  # TEST-NET-3
 ALLOW = {"MOTIONLAB_ALLOW_REMOTE_WRITES": "1"}
@@ -222,96 +226,187 @@ def test_an_empty_host_allow_list_switches_training_off_in_the_lab(lab_env, monk
     assert at.file_uploader(key="dataset.upload").disabled
 
 
-# -- a real server ------------------------------------------------------------------------------
 
-def _handshake(port: int, host: str, extra: str = "") -> str:
-    """The status line a raw WebSocket handshake to the lab's stream gets (python socket, no client library)."""
-    key = base64.b64encode(os.urandom(16)).decode()
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall((f"GET /_stcore/stream HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: streamlit\r\n"
-                   f"{extra}\r\n").encode())
-        return s.recv(4096).decode(errors="replace").split("\r\n", 1)[0]
+# -- the shipped server config and the write decision (issue 14) -----------------------------------------
+
+REMOTE_IP = "203.0.113.7"  # TEST-NET-3: never a real peer
 
 
-@pytest.mark.slow
-def test_a_websocket_under_a_foreign_host_is_refused(lab_tree, tmp_path):
-    with lab_server({**lab_tree["env"], "OMP_NUM_THREADS": "1"}, tmp_path / "streamlit.log") as url:
-        port = int(url.rsplit(":", 1)[1])
-        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"):
-            assert _handshake(port, host).startswith("HTTP/1.1 101 "), host
-        for host in (f"rebind.attacker.example:{port}", f"127.0.0.1.nip.io:{port}", "lab.example.org"):
-            assert _handshake(port, host).startswith("HTTP/1.1 403 "), host
-        # the Origin of a rebinding page matches its Host: only the Host list stops it
-        origin = f"Origin: http://rebind.attacker.example:{port}\r\n"
-        assert _handshake(port, f"rebind.attacker.example:{port}", origin).startswith("HTTP/1.1 403 ")
+def test_shipped_streamlit_config_listens_on_loopback_with_xsrf_and_cors_on():
+    cfg = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())["server"]
+    assert access.server_is_local(cfg["address"]) and cfg["address"] == "127.0.0.1"
+    assert cfg.get("enableXsrfProtection", True) is True and cfg.get("enableCORS", True) is True
+    from motionlab.lab import config
+    assert cfg["maxUploadSize"] == config.UPLOAD_LIMIT_MB  # Streamlit's upload route, not only the widget
+    # what `streamlit run` in the project root reads (no STREAMLIT_SERVER_* override in the environment)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    code = ("from streamlit import config as c; import json; print(json.dumps([c.get_option(k) for k in "
+            "('server.address', 'server.enableXsrfProtection', 'server.enableCORS', 'server.maxUploadSize')]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["127.0.0.1", True, True, config.UPLOAD_LIMIT_MB]
 
 
-def _chromium(pw, *args):
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"{CHROMIUM} not found")
-    return pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *args], headless=True)
+def test_nothing_in_the_repository_turns_xsrf_or_cors_protection_off():
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    assert ".streamlit/config.toml" in files and "scripts/setup.sh" in files
+    off = re.compile(r"(enableXsrfProtection|enableCORS|ENABLE_XSRF_PROTECTION|ENABLE_CORS)[\"'\s=:,]+(false|0)\b",
+                     re.IGNORECASE)
+    hits = []
+    for f in files:
+        p = REPO / f
+        if p.suffix in (".pt", ".png", ".gif", ".mp4") or p.name == Path(__file__).name or not p.is_file():
+            continue
+        text = p.read_text(errors="ignore")
+        hits += [f"{f}: {m.group(0)}" for m in off.finditer(text)]
+    assert not hits, hits
 
 
-def _training_page(browser, url: str, headers: dict | None = None) -> tuple[bool, str]:
-    """(Start button disabled, the page's text) of the Training page opened in a fresh browser context."""
-    ctx = browser.new_context(extra_http_headers=headers or {})
+@pytest.mark.parametrize("address, ip, env, writes", [
+    ("127.0.0.1", REMOTE_IP, {}, False),           # a loopback server behind a proxy that sends X-Forwarded-For
+    ("localhost", None, {}, False),                # an unknown address is not local (issue 23)
+    ("::1", "::1", {}, True),
+    ("unix:///tmp/lab.sock", None, {}, False),
+    ("unix:///tmp/lab.sock", REMOTE_IP, {}, False),
+    (None, "127.0.0.1", {}, True),                 # every interface, but the visitor is on this machine
+    ("0.0.0.0", "127.0.0.1", {}, True),
+    ("0.0.0.0", "::ffff:127.0.0.1", {}, True),
+    (None, REMOTE_IP, {}, False),                  # Streamlit's default: every interface
+    ("0.0.0.0", REMOTE_IP, {}, False),
+    ("::", "192.168.1.20", {}, False),
+    ("192.168.1.5", "192.168.1.20", {}, False),
+    ("lab.example.org", REMOTE_IP, {}, False),
+    ("0.0.0.0", REMOTE_IP, {"MOTIONLAB_ALLOW_REMOTE_WRITES": "1"}, True),
+    ("0.0.0.0", REMOTE_IP, {"MOTIONLAB_ALLOW_REMOTE_WRITES": "0"}, False),
+])
+def test_write_access_decision(address, ip, env, writes):
+    a = access.decide(address, ip, env=env)
+    assert a.writes is writes and a.exposed is (not access.server_is_local(address) or not access.client_is_local(ip))
+    assert (a.reason == "") is writes
+    if not writes:
+        assert (ip or "an address the server does not know") in a.reason
+        assert "MOTIONLAB_ALLOW_REMOTE_WRITES=1" in a.reason and "\n" not in a.reason
+
+
+def test_xsrf_or_cors_off_switches_writes_off_for_everyone():
+    for kw, name in (({"xsrf": False}, "server.enableXsrfProtection"), ({"cors": False}, "server.enableCORS")):
+        a = access.decide("127.0.0.1", None, env={"MOTIONLAB_ALLOW_REMOTE_WRITES": "1"}, **kw)
+        assert not a.writes and name in a.reason
+
+
+@pytest.fixture
+def visitor(monkeypatch):
+    """visitor(address, ip, **options): the Streamlit server listens on address; the session's TCP peer is ip."""
+    import streamlit.runtime.context as st_context
+    from streamlit import config as st_config
+    real = st_config.get_option
+
+    def set_(address, ip, **options):
+        opts = {"server.address": address, **options}
+        monkeypatch.setattr(st_config, "get_option", lambda k: opts[k] if k in opts else real(k))
+        monkeypatch.setattr(st_context, "_get_client_context",
+                            lambda: SimpleNamespace(remote_ip=ip, headers=[], cookies={}))
+    return set_
+
+
+def _page(name: str) -> AppTest:
+    return open_page(name)
+
+
+def _sleeper_run(run_dir: Path) -> subprocess.Popen:
+    """A live process the lab takes for a training run (its command line names motionlab.train)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "motionlab.train"])
+    for _ in range(100):
+        if processes._proc_start(p.pid) and "motionlab.train" in processes._cmdline(p.pid):
+            break
+        time.sleep(0.02)
+    rec = {"pid": p.pid, "pgid": p.pid, "proc_start": processes._proc_start(p.pid), "started": time.time(),
+           "command": ["python", "-m", "motionlab.train"], "options": {"epochs": 5}, "log": "train.log",
+           "state": "running"}
+    (run_dir / processes.PROCESS_FILE).write_text(json.dumps(rec))
+    (run_dir / "metrics.jsonl").write_text("")
+    return p
+
+
+def test_a_visitor_from_another_host_cannot_train_stop_or_upload(lab_env, visitor, tmp_path, monkeypatch):
+    monkeypatch.setenv("MOTIONLAB_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("MOTIONLAB_CHECKPOINT_DIRS", str(tmp_path / "none"))
+    sleeper = _sleeper_run(tmp_path / "live")
     try:
-        page = ctx.new_page()
-        page.set_default_timeout(120_000)
-        page.goto(f"{url}/training")
-        button = page.get_by_role("button", name="Start training")
-        button.wait_for()
-        page.wait_for_selector(IDLE)
-        page.wait_for_timeout(300)  # a rerun that follows at once
-        page.wait_for_selector(IDLE)
-        return button.is_disabled(), page.inner_text("body")
+        visitor("0.0.0.0", REMOTE_IP)
+        at = _page("training")
+        assert at.button(key="training.start").disabled and at.button(key="training.stop").disabled
+        assert f"you are connected from {REMOTE_IP}" in _warnings(at)
+        assert any("Reachable from other hosts" in c.value for c in at.sidebar.caption)
+        # a forged click (what a browser cannot send, a hand-made websocket message can) does nothing
+        from streamlit.testing.v1 import element_tree
+        monkeypatch.setattr(element_tree.Widget, "_assert_can_interact", lambda self: None)
+        at.button(key="training.stop").click().run()
+        assert processes.status(tmp_path / "live")["state"] == "running" and sleeper.poll() is None
+        at.text_input(key="training.name").set_value("forged")
+        at.selectbox(key="training.data").set_value("demo")
+        at.button(key="training.start").click().run()
+        assert not (tmp_path / "forged").exists() and not at.success
+
+        at = _page("dataset")
+        assert at.file_uploader(key="dataset.upload").disabled and f"connected from {REMOTE_IP}" in _warnings(at)
+        at.file_uploader(key="dataset.upload").set_value(
+            ("mine.json", json.dumps(demo_clip(90).to_dict()).encode(), "application/json")).run()
+        assert not at.success and "Loaded" not in str([e.value for e in at.error])
+
+        # the same visitor may when the owner says so
+        monkeypatch.setenv("MOTIONLAB_ALLOW_REMOTE_WRITES", "1")
+        at = _page("training")
+        assert not at.button(key="training.start").disabled and not at.button(key="training.stop").disabled
+        assert not at.main.warning and "open to every visitor" in _warnings(at)  # the sidebar says so
+        at = _page("dataset")
+        assert not at.file_uploader(key="dataset.upload").disabled
     finally:
-        ctx.close()
+        sleeper.kill()
+        sleeper.wait()
 
 
-@pytest.mark.browser
-def test_in_chromium_the_forwarded_client_decides(lab_tree, tmp_path):
-    """Chromium sends extra headers on the WebSocket handshake too: with X-Forwarded-For it is what a proxy on
-    this machine that sends the header looks like to the lab."""
-    pytest.importorskip("playwright.sync_api")
-    from playwright.sync_api import sync_playwright
-    with lab_server({**lab_tree["env"], "OMP_NUM_THREADS": "1"}, tmp_path / "streamlit.log") as url, \
-            sync_playwright() as pw:
-        browser = _chromium(pw)
-        disabled, text = _training_page(browser, url)  # this machine, or an SSH tunnel
-        assert not disabled and "connected from" not in text
-        disabled, text = _training_page(browser, url, {"X-Forwarded-For": REMOTE})
-        assert disabled and f"you are connected from {REMOTE}." in text
-        disabled, text = _training_page(browser, url, {"X-Forwarded-For": "127.0.0.1"})  # a local browser via a proxy
-        assert not disabled
-        browser.close()
+def test_a_local_visitor_of_an_exposed_lab_may_train(lab_env, visitor):
+    visitor("0.0.0.0", "127.0.0.1")
+    at = _page("training")
+    assert not at.button(key="training.start").disabled and not at.warning
+    visitor("127.0.0.1", REMOTE_IP)  # a loopback server behind a proxy on this machine: the forwarded client decides
+    at = _page("training")
+    assert at.button(key="training.start").disabled and f"you are connected from {REMOTE_IP}" in _warnings(at)
 
 
-@pytest.mark.browser
-def test_in_chromium_another_name_for_this_machine_gets_no_writes(lab_tree, tmp_path):
-    """What socat, `ssh -L 0.0.0.0:...` or a proxy without X-Forwarded-For look like: a loopback peer whose browser
-    used another name (here mapped to 127.0.0.1 by Chromium's resolver, as a rebinding page's would be). With the
-    shipped allow-list the page cannot connect; with the name added (exposing the lab on purpose), it can read
-    but not write."""
-    pytest.importorskip("playwright.sync_api")
-    from playwright.sync_api import sync_playwright
-    name = "lab.example.test"
-    hosts = [a for h in (*access.LOOPBACK_HOSTS, name) for a in ("--server.allowedHosts", h)]
-    with sync_playwright() as pw:
-        browser = _chromium(pw, f"--host-resolver-rules=MAP {name} 127.0.0.1")
-        with lab_server({**lab_tree["env"], "OMP_NUM_THREADS": "1"}, tmp_path / "shipped.log") as url:
-            port = url.rsplit(":", 1)[1]
-            ctx = browser.new_context()
-            page = ctx.new_page()
-            page.goto(f"http://{name}:{port}/training")
-            page.wait_for_timeout(5000)
-            assert not page.locator(".st-key-training-start").count()  # the WebSocket was refused
-            ctx.close()
-        with lab_server({**lab_tree["env"], "OMP_NUM_THREADS": "1"}, tmp_path / "named.log", args=hosts) as url:
-            port = url.rsplit(":", 1)[1]
-            disabled, text = _training_page(browser, f"http://{name}:{port}")
-            assert disabled and f"under the name '{name}'" in text and "Reachable from other hosts" in text
-            disabled, _ = _training_page(browser, url)  # the same server from this machine
-            assert not disabled
-        browser.close()
+def test_xsrf_protection_off_disables_training_in_the_lab(lab_env, visitor):
+    visitor("127.0.0.1", None, **{"server.enableXsrfProtection": False})
+    at = _page("training")
+    assert at.button(key="training.start").disabled and "server.enableXsrfProtection is false" in _warnings(at)
+
+
+# -- disk: starting a run or accepting an upload needs MOTIONLAB_MIN_FREE_MB free ------------------------
+
+def test_low_disk_message_and_floor(tmp_path, monkeypatch):
+    usage = SimpleNamespace(total=10 * 2**30, used=0, free=300 * 2**20)
+    monkeypatch.setattr(access.shutil, "disk_usage", lambda p: usage)
+    msg = access.low_disk(tmp_path / "runs" / "not_yet", 1024 * 2**20, "start a training run")
+    assert msg == (f"Cannot start a training run: only 300 MB free on the volume of {tmp_path / 'runs' / 'not_yet'}, "
+                   "below the lab's floor of 1,024 MB (MOTIONLAB_MIN_FREE_MB). Free some space; the lab deletes nothing.")
+    assert access.low_disk(tmp_path, 200 * 2**20, "x") == "" and access.low_disk(tmp_path, 0, "x") == ""
+    assert access.min_free_bytes({}) == 1024 * 2**20 and access.min_free_bytes({"MOTIONLAB_MIN_FREE_MB": "5"}) == 5 * 2**20
+
+
+def test_the_lab_refuses_runs_and_uploads_when_the_runs_volume_is_low(lab_env, monkeypatch):
+    monkeypatch.setenv("MOTIONLAB_MIN_FREE_MB", str(10**12))  # more than any disk
+    runs = lab_env["runs"]
+    before = sorted(p.relative_to(runs) for p in runs.rglob("*"))
+    at = _page("training")
+    assert at.button(key="training.start").disabled and "below the lab's floor" in _warnings(at)
+    at = _page("dataset")
+    assert at.file_uploader(key="dataset.upload").disabled and "Cannot accept an upload" in _warnings(at)
+    from streamlit.testing.v1 import element_tree
+    monkeypatch.setattr(element_tree.Widget, "_assert_can_interact", lambda self: None)  # a forged upload
+    at.file_uploader(key="dataset.upload").set_value(
+        ("mine.json", json.dumps(demo_clip(90).to_dict()).encode(), "application/json")).run()
+    assert not at.success
+    assert sorted(p.relative_to(runs) for p in runs.rglob("*")) == before  # nothing deleted or written
+    monkeypatch.setenv("MOTIONLAB_MIN_FREE_MB", "0")
+    at = _page("training")
+    assert not at.button(key="training.start").disabled

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from motionlab.errors import MotionlabError
-from motionlab.lab import processes
+from motionlab.lab import access, processes
 from motionlab.lab.processes import TrainOptions
 
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # the CPUs are shared
@@ -238,3 +238,10 @@ def test_the_server_that_started_a_run_records_its_end_once(tmp_path, monkeypatc
     rec = json.loads((run / processes.PROCESS_FILE).read_text())
     assert rec["state"] == "stopped" and rec["returncode"] == -signal.SIGTERM and rec["stop_requested"]
     assert processes.status(run)["returncode"] == -signal.SIGTERM and len(writes) == 1
+
+
+def test_start_run_refuses_below_the_floor_and_writes_nothing(tmp_path):
+    floor = access.free_bytes(tmp_path) + 2**40
+    with pytest.raises(MotionlabError, match="below the lab's floor"):
+        processes.start_run(tmp_path, "r", processes.TrainOptions(data="demo"), min_free_bytes=floor)
+    assert list(tmp_path.iterdir()) == []

@@ -1,99 +1,12 @@
-"""Masked sampling (every sampler), the editing tasks, their seam and part-metric checks, and the edit CLI."""
-import json
-import subprocess
-import sys
-
+"""The editing tasks (in-between, long dance, continuation, regenerating a part), their seam and part-metric
+checks, and the seam blend. Masked sampling itself: core/test_loop.py; the edit command: tools/test_edit.py."""
 import numpy as np
 import pytest
-import torch
 
-from conftest import REPO
 from motionlab.evaluation.metrics import METRICS
-from motionlab.core import loop
 from motionlab.pipeline import editing as ed
 from motionlab.formats.checkpoints import load_model
-from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
 from motionlab.errors import MotionlabError
-from motionlab.core.model import ModelConfig, PositionalUNet1D
-from motionlab.core.samplers import make_sampler
-
-CASES = [("ddpm", None, 0.0), ("ddpm", 4, 0.0), ("ddim", 5, 0.0), ("ddim", 5, 0.7), ("dpmpp", 5, 0.0)]
-
-
-@pytest.fixture(scope="module")
-def net():
-    torch.manual_seed(0)
-    model = PositionalUNet1D(ModelConfig(in_channels=6, base_channels=16, channel_mults=(1, 2), time_dim=32)).eval()
-    return model, GaussianDiffusion(DiffusionConfig(timesteps=12))
-
-
-def _run(net, name, steps, eta, known=None, mask=None, resample=1, seed=3):
-    model, diff = net
-    sampler = make_sampler(name, diff, steps, **({"eta": eta} if eta else {}))
-    return loop.sample(diff, model, (2, 6, 16), torch.Generator().manual_seed(seed), sampler=sampler, known=known,
-                       mask=mask, resample=resample)
-
-
-@pytest.mark.parametrize("name,steps,eta", CASES)
-@pytest.mark.parametrize("resample", [1, 3])
-def test_known_region_comes_back_exactly(net, name, steps, eta, resample):
-    known = torch.randn(2, 6, 16, generator=torch.Generator().manual_seed(9))
-    mask = torch.zeros(1, 6, 16, dtype=torch.bool)
-    mask[:, :, :4] = True          # the first frames
-    mask[:, 2:4, :] = True         # one joint throughout
-    x = _run(net, name, steps, eta, known, mask, resample)
-    assert torch.equal(x[mask.expand_as(x)], known[mask.expand_as(x)])
-    free = _run(net, name, steps, eta)
-    assert not torch.allclose(x[~mask.expand_as(x)], free[~mask.expand_as(x)])  # the rest did react
-
-
-@pytest.mark.parametrize("name,steps,eta", CASES)
-def test_all_known_returns_the_input(net, name, steps, eta):
-    known = torch.randn(2, 6, 16, generator=torch.Generator().manual_seed(1))
-    x = _run(net, name, steps, eta, known, torch.ones(1, 6, 16, dtype=torch.bool), resample=2)
-    assert torch.equal(x, known)
-
-
-@pytest.mark.parametrize("name,steps,eta", CASES)
-@pytest.mark.parametrize("resample", [1, 4])
-def test_all_unknown_is_plain_sampling(net, name, steps, eta, resample):
-    plain = _run(net, name, steps, eta)
-    known = torch.full((2, 6, 16), 123.0)
-    x = _run(net, name, steps, eta, known, torch.zeros(1, 6, 16, dtype=torch.bool), resample)
-    assert torch.equal(x, plain)
-
-
-def test_resampling_repeats_each_step_with_the_sampler_rewound(net):
-    """RePaint with U tries calls the network U times per step, and DPM-Solver++'s history is the
-    previous timestep's, not the previous try's: with an oracle of a point mass (x0 = c always) every
-    try lands on c's noised value, so the final sample is c exactly wherever it is not held."""
-    _, diff = net
-    calls = []
-
-    def point_mass(x, t):
-        calls.append(int(t[0]))
-        ab = diff.alphas_cumprod[t].view(-1, 1, 1)
-        return (x - ab.sqrt() * 0.5) / (1 - ab).sqrt()   # eps of x0 = 0.5
-    mask = torch.zeros(1, 6, 16, dtype=torch.bool)
-    mask[..., :3] = True
-    sampler = make_sampler("dpmpp", diff, 4)
-    x = loop.sample(diff, point_mass, (1, 6, 16), torch.Generator().manual_seed(0), sampler=sampler,
-                    known=torch.full((1, 6, 16), 0.5), mask=mask, resample=3)
-    assert calls == [t for t in sampler.timesteps for _ in range(3)]
-    torch.testing.assert_close(x, torch.full_like(x, 0.5), atol=1e-5, rtol=0)
-
-
-def test_renoise_matches_the_forward_process(net):
-    """q(x_t | x_s) over a stride composes with q(x_s | x_0) into q(x_t | x_0)."""
-    _, diff = net
-    g = torch.Generator().manual_seed(0)
-    x0 = torch.full((20000, 1, 1), 2.0)
-    s, t = 3, 9
-    xs = diff.q_sample(x0, torch.full((20000,), s), torch.randn(x0.shape, generator=g))
-    xt = diff.renoise(xs, s, t, g)
-    ab = diff.schedule.alpha_bar(t)
-    assert abs(xt.mean().item() - 2.0 * ab ** 0.5) < 0.03
-    assert abs(xt.std().item() - (1 - ab) ** 0.5) < 0.02
 
 
 # -- tasks on the session's tiny checkpoint (window 16, 10 steps, the demo dancer) --------------
@@ -182,33 +95,6 @@ def test_all_unknown_edit_equals_plain_sampling_in_pixels(lm):
     px, _ = ed.masked_sample(lm, np.zeros((lm.window, 20, 2)), np.zeros((lm.window, 20), bool), 2, seed=7)
     plain = sample_checkpoint(lm, 2, 7, sampler=ed.EDIT_SAMPLER).pixels
     np.testing.assert_array_equal(px, plain.reshape(px.shape))
-
-
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "motionlab.edit", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
-
-
-def test_cli_inbetween_writes_exports_and_a_report(tiny_checkpoint, tmp_path):
-    r = _cli("inbetween", "--checkpoint", tiny_checkpoint, "--data", "demo", "--from", 40, "--to", 46,
-             "--context", 3, "--out", tmp_path, "--export", "json,openpose,csv,npy", "--fps", 15)
-    assert r.returncode == 0, r.stderr
-    rep = json.loads((tmp_path / "edit_report.json").read_text())
-    assert rep["task"] == "inbetween" and [s["frame"] for s in rep["seam"]["seams"]] == [3, 8]
-    assert "seam @3" in r.stderr
-    assert (tmp_path / "inbetween_00_30fps.json").is_file()
-    arr = np.load(tmp_path / "inbetween_00_15fps.npy")
-    assert arr.shape == (6, 20, 2)  # 11 frames at 30 fps span 1/3 s: 6 frames at 15 fps
-    assert len(list((tmp_path / "inbetween_00_15fps_openpose").glob("*_keypoints.json"))) == 6
-
-
-def test_cli_errors_are_one_line(tiny_checkpoint, tmp_path):
-    r = _cli("inbetween", "--checkpoint", tiny_checkpoint, "--data", "demo", "--out", tmp_path)
-    assert r.returncode == 2 and r.stderr.strip() == "motionlab.edit: error: inbetween needs --from and --to"
-    r = _cli("regen", "--checkpoint", tiny_checkpoint, "--data", "demo", "--at", 99999, "--out", tmp_path)
-    assert r.returncode == 2 and "outside the motion" in r.stderr and "Traceback" not in r.stderr
-    r = _cli("long", "--checkpoint", tiny_checkpoint, "--data", "demo", "--export", "webm", "--out", tmp_path)
-    assert r.returncode == 2 and "unknown format 'webm'" in r.stderr
 
 
 def test_blend_closes_the_offset_at_a_seam_and_leaves_given_frames_alone():

@@ -1,22 +1,16 @@
-"""Seeded sampling with trajectories, the evaluation rows, and the train -> sample -> evaluate CLIs end to end."""
-import json
-import subprocess
-import sys
-
+"""Seeded sampling with trajectories, and the trajectory budget (property tests of the stride that keeps it)."""
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from conftest import REAL_CLIP, REPO, TINY_MODEL_FLAGS, tiny_model_config
+from conftest import tiny_model_config
 from motionlab import MotionlabError
 from motionlab.formats.checkpoints import load_model
-from motionlab.data.clip import load_clip
 from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
-from motionlab.evaluation.markdown import baseline_markdown, checkpoints_markdown
-from motionlab.pipeline.evaluating import dataset_baseline, evaluate_checkpoint
-from motionlab.evaluation.metrics import METRICS
 from motionlab.core.model import PositionalUNet1D
-from motionlab.pipeline.sampling import Trajectory, generate, sample_checkpoint, trajectory_stride
+from motionlab.pipeline.sampling import TRAJECTORY_BUDGET_BYTES, Trajectory, generate, sample_checkpoint, trajectory_stride
 
 T = 10
 
@@ -83,98 +77,51 @@ def test_sample_checkpoint_returns_pixels(tiny_checkpoint):
     np.testing.assert_array_equal(px, sample_checkpoint(lm, num_samples=3, seed=42).pixels)
 
 
-def test_evaluate_checkpoint_row(tiny_checkpoint):
-    row = evaluate_checkpoint(tiny_checkpoint, num_samples=2, seed=42)
-    assert row["tag"] == "tiny" and row["config"] == "16 / 8 / 0 / 2"
-    assert set(row["metrics"]) == set(METRICS)
-    assert row["baseline"]["clips"] == 11
-    table = checkpoints_markdown([row])
-    assert table.count("\n") == 3 and "| tiny |" in table and "↳ dataset baseline" in table
+# -- the trajectory budget -------------------------------------------------------------------------------
+
+def _kept_levels(T, k):
+    return sorted({T} | set(range(k, T + 1, k)), reverse=True) + [0]
 
 
-def test_dataset_baseline_and_markdown(demo):
-    m = dataset_baseline(demo, 32, 16, 0)
-    assert m["clips"] == (96 - 32) // 16 + 1
-    md = baseline_markdown([("dataset_32x16x0", "32 / 16 / 0", m)])
-    assert md.splitlines()[0].startswith("| split | window/stride/limit | coord_range")
-    assert md.splitlines()[2].endswith(f"| {m['clips']} |")
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 1000), st.integers(1, 64), st.integers(1, 40), st.integers(8, 512),
+       st.integers(2**10, 2**28))
+def test_trajectory_stride_keeps_within_budget(T, n, joints, w, budget):
+    shape = (n, 2 * joints, w)
+    per_state = 2 * 2 * n * 2 * joints * w
+    k = trajectory_stride(T, shape, budget)
+    assert 1 <= k <= T
+    kept = len(_kept_levels(T, k)) * per_state
+    if 2 * per_state <= budget:  # the two ends (noise and sample) always stay: the budget must hold
+        assert kept <= budget, (k, kept, budget)
+    if k > 1:  # and no finer stride would have fitted the bound
+        assert (T // (k - 1) + 2) * per_state > budget
 
 
-# --- the command-line tools, as a user runs them -------------------------------------------------
-
-def _run(*args, ok=True):
-    p = subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=120,
-                       stdin=subprocess.DEVNULL)
-    if ok:
-        assert p.returncode == 0, p.stderr
-    return p
-
-
-@pytest.mark.slow
-def test_train_sample_evaluate_end_to_end(tmp_path):
-    data = str(REAL_CLIP) if REAL_CLIP.is_file() else "demo"
-    run = tmp_path / "run"
-    p = _run("motionlab.train", "--data", data, "--window", "64", "--stride", "32", "--limit", "32",
-             "--epochs", "1", "--timesteps", "20", *TINY_MODEL_FLAGS, "--out", str(run), "--no-progress")
-    summary = json.loads(p.stdout)
-    assert summary["epoch"] == 1
-    assert {f.name for f in run.iterdir()} >= {"best.pt", "last.pt", "metrics.jsonl"}
-
-    out = tmp_path / "samples"
-    p = _run("motionlab.sample", "--checkpoint", str(run / "best.pt"), "--num-samples", "2", "--seed", "42",
-             "--out", str(out), "--gif", "--mp4", "--grid", "--fps", "20")
-    files = json.loads(p.stdout)["files"]
-    assert sorted(f.rsplit("/", 1)[-1] for f in files) == [
-        "sample_00.gif", "sample_00.json", "sample_00.mp4", "sample_01.gif", "sample_01.json", "sample_01.mp4",
-        "samples.gif", "samples.mp4"]
-    from PIL import Image
-    single, grid = Image.open(out / "sample_00.gif"), Image.open(out / "samples.gif")
-    assert grid.size == (2 * single.size[0], single.size[1]) and grid.n_frames == single.n_frames == 64
-    clip = load_clip(out / "sample_00.json")
-    assert clip.num_frames == 64 and len(clip.joints) == 20
-    assert (out / "sample_00.gif").read_bytes()[:6] == b"GIF89a"
-    assert (out / "sample_00.mp4").read_bytes()[4:8] == b"ftyp"
-
-    p = _run("motionlab.evaluate", "--spec", "--checkpoints", str(run / "best.pt"), str(run / "last.pt"),
-             "--num-samples", "2", "--json")
-    rows = json.loads(p.stdout)
-    assert [r["config"] for r in rows] == ["64 / 32 / 32 / 1"] * 2
-    assert all(set(r["metrics"]) == set(METRICS) for r in rows)
-    if data != "demo":
-        assert rows[0]["baseline"]["clips"] == 26
-
-    p = _run("motionlab.evaluate", "--dataset-only", "--data", data, "--window", "64", "--stride", "32",
-             "--limit", "32", "--json")
-    base = json.loads(p.stdout)
-    assert base["clips"] == (26 if data != "demo" else 14)
-    assert base == pytest.approx(rows[0]["baseline"])
+def test_spec_sized_trajectory_is_capped():
+    """8 samples x 256 frames x 400 steps: every step would be 131 MB; the kept states fit 96 MiB."""
+    shape, T = (8, 40, 256), 400
+    per_state = 2 * 2 * 8 * 40 * 256
+    assert (T + 1) * per_state > TRAJECTORY_BUDGET_BYTES
+    k = trajectory_stride(T, shape)
+    assert len(_kept_levels(T, k)) * per_state <= TRAJECTORY_BUDGET_BYTES
 
 
-@pytest.mark.parametrize("args,match", [
-    (("motionlab.sample", "--checkpoint", "/nonexistent/model.pt", "--out", "OUT"), "no such checkpoint file"),
-    (("motionlab.sample", "--checkpoint", "CK", "--out", "OUT", "--num-samples", "0"), "number of samples"),
-    (("motionlab.sample", "--checkpoint", "CK", "--out", "OUT", "--fps", "0"), "--fps must be 1..120"),
-    (("motionlab.sample", "--checkpoint", "CK", "--out", "FILE"), "cannot create output folder"),
-    (("motionlab.evaluate",), "give one of --checkpoints"),
-    (("motionlab.evaluate", "--checkpoints", "CK", "/nonexistent/model.pt"), "no such checkpoint file"),
-    (("motionlab.evaluate", "--dataset-only", "--data", "demo", "--window", "999"), "shorter than the window"),
-])
-def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys, tiny_checkpoint, args, match):
-    from motionlab.cli import run_main
-    from motionlab.evaluate import main as evaluate_main
-    from motionlab.sample import main as sample_main
-
-    (tmp_path / "file").write_text("")
-    subst = {"CK": str(tiny_checkpoint), "OUT": str(tmp_path / "out"), "FILE": str(tmp_path / "file" / "sub")}
-    prog, *argv = [subst.get(a, a) for a in args]
-    rc = run_main(prog, {"motionlab.sample": sample_main, "motionlab.evaluate": evaluate_main}[prog], argv)
-    err = capsys.readouterr().err.strip()
-    assert rc == 2
-    assert "\n" not in err and err.startswith(f"{prog}: error: ") and match in err
-
-
-@pytest.mark.slow
-def test_cli_error_exit_code_from_a_real_process(tmp_path):
-    p = _run("motionlab.sample", "--checkpoint", str(tmp_path / "missing.pt"), "--out", str(tmp_path), ok=False)
-    assert p.returncode == 2 and p.stdout == ""
-    assert p.stderr.strip() == f"motionlab.sample: error: {tmp_path / 'missing.pt'}: no such checkpoint file"
+def test_generated_trajectory_nbytes_respects_the_budget():
+    from conftest import tiny_model_config
+    from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
+    from motionlab.core.model import PositionalUNet1D
+    import torch
+    torch.manual_seed(0)
+    model = PositionalUNet1D(tiny_model_config(in_channels=4)).eval()
+    diffusion = GaussianDiffusion(DiffusionConfig(timesteps=40))
+    per_state = 2 * 2 * 3 * 4 * 16
+    for budget in (3 * per_state, 10_000, 50 * per_state, TRAJECTORY_BUDGET_BYTES):
+        run = generate(model, diffusion, 3, 16, seed=1, keep_trajectory=True, budget=budget)
+        x, traj = run.x, run.trajectory
+        assert traj.nbytes <= budget
+        assert traj.x_t.shape[1:] == (3, 4, 16) and traj.x_t.dtype == np.float16
+        assert traj.steps[0] == 40 and traj.steps[-1] == 0 and (np.diff(traj.steps) < 0).all()
+        np.testing.assert_array_equal(traj.x_t[-1], x.half().numpy())
+        if budget >= 41 * per_state:
+            assert len(traj.steps) == 41  # everything fits: every step kept

@@ -1,14 +1,28 @@
-"""Training: files written, bitwise resume, early stopping, best.pt, config errors, the CLI's exit codes."""
+"""Training: files written, bitwise resume, early stopping, best.pt, config errors, the EMA of the weights, and
+robustness: killed at random moments (SIGKILL), stopped by SIGTERM / Ctrl-C, or a full disk during a save, a run
+loses nothing it saved and resumes. The train command's own errors: tools/test_train.py."""
+import errno
 import json
 import math
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 
-from conftest import TINY_MODEL_FLAGS, tiny_trainer
+from conftest import (EMA_DECAY, REPO, TRAIN_ARGS, metrics_epochs, tiny_trainer,
+                      train_cli_args)
 from motionlab import MotionlabError
-from motionlab.formats.checkpoints import read_checkpoint
+from motionlab import train as train_mod
+from motionlab.formats.checkpoints import list_checkpoints, read_checkpoint, save_checkpoint
 from motionlab.cli import run_main
+from motionlab.pipeline import training
+from motionlab.pipeline.training import TrainConfig
 from motionlab.train import main as train_main
 
 
@@ -30,17 +44,11 @@ def test_a_run_writes_best_last_and_one_metrics_line_per_epoch(trained_run):
     assert best["epoch"] == 1 + losses.index(min(losses))
 
 
-def _cli(out, epochs, *extra):
-    return ["--data", "demo", "--window", "16", "--stride", "8", "--limit", "0", "--batch-size", "8",
-            "--timesteps", "10", *TINY_MODEL_FLAGS, "--epochs", str(epochs), "--out", str(out),
-            "--no-progress", "--save-every", "1", *extra]
-
-
 def test_resume_is_bitwise_equivalent_to_a_straight_run(tmp_path, capsys):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert train_main(_cli(straight, 4)) == 0
-    assert train_main(_cli(split, 2)) == 0
-    assert train_main(_cli(split, 4, "--resume")) == 0
+    assert train_main(train_cli_args(straight, 4)) == 0
+    assert train_main(train_cli_args(split, 2)) == 0
+    assert train_main(train_cli_args(split, 4, "--resume")) == 0
     assert "resumed from" in capsys.readouterr().err
     a, b = _lines(straight), _lines(split)
     assert [r["epoch"] for r in b] == [1, 2, 3, 4]
@@ -118,21 +126,6 @@ def test_bad_train_configs(tmp_path, demo, kw, match):
         tiny_trainer(tmp_path, demo, **kw)
 
 
-@pytest.mark.parametrize("flags,match", [
-    (["--channel-mults", "1,x"], "--channel-mults must be comma-separated integers"),
-    (["--base-channels", "12"], "--base-channels must be a positive multiple of 8"),
-    (["--beta-start", "0.5", "--beta-end", "0.1"], "--beta-start must be <= beta_end"),
-    (["--data", "/nonexistent/clip.json"], "no such clip file"),
-    (["--window", "500"], "shorter than the window of 500"),
-])
-def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys, flags, match):
-    rc = run_main("motionlab.train", train_main, _cli(tmp_path / "run", 1) + flags)
-    err = capsys.readouterr().err.strip()
-    assert rc == 2
-    assert err.startswith("motionlab.train: error: ") and "\n" not in err
-    assert match in err
-
-
 def test_configs_check_themselves_and_the_trainer_leaves_the_callers_alone(tmp_path, demo):
     from dataclasses import replace
 
@@ -159,3 +152,247 @@ def test_configs_check_themselves_and_the_trainer_leaves_the_callers_alone(tmp_p
     tr = Trainer(data, model, diff, cfg, tmp_path, log=lambda s: None)
     assert [data, model, diff, cfg] == before
     assert tr.model_cfg.in_channels == 2 * len(tr.ds.joints) and tr.data_cfg.data != data.data
+
+
+# -- --ema-decay: the stored EMA is the EMA of the weight trajectory and resumes with the run ------------
+
+def _ema_of(trajectory, decay):
+    """Independent EMA: the first step's weights, then e = d*e + (1-d)*w after every later step."""
+    out, e = [], None
+    for w in trajectory:
+        e = {k: v.clone() for k, v in w.items()} if e is None else {k: decay * e[k] + (1 - decay) * w[k] for k in e}
+        out.append(e)
+    return out
+
+
+def test_stored_ema_is_the_ema_of_the_weight_trajectory(ema_run):
+    out, tr, traj = ema_run
+    emas = _ema_of(traj, EMA_DECAY)
+    last = read_checkpoint(out / "last.pt")
+    assert last["train_config"]["ema_decay"] == EMA_DECAY and last["ema_steps"] == len(traj) == tr.step
+    for k, v in emas[-1].items():
+        torch.testing.assert_close(last["ema_state"][k], v)
+        torch.testing.assert_close(last["model_state"][k], traj[-1][k], rtol=0, atol=0)
+    assert any(not torch.equal(last["ema_state"][k], traj[-1][k]) for k in emas[-1])  # it averages something
+    best = read_checkpoint(out / "best.pt")  # the EMA as it was at the best epoch
+    assert best["epoch"] == 1 < tr.epoch
+    steps_per_epoch = tr.step // tr.epoch
+    assert best["ema_steps"] == best["epoch"] * steps_per_epoch
+    for k, v in emas[best["epoch"] * steps_per_epoch - 1].items():
+        torch.testing.assert_close(best["ema_state"][k], v)
+
+
+def test_resume_continues_the_ema(ema_run, tmp_path, demo):
+    out, tr, _ = ema_run
+    first = tiny_trainer(tmp_path, demo, epochs=1, ema_decay=EMA_DECAY, save_every=1)
+    first.run(progress=False)
+    again = tiny_trainer(tmp_path, demo, epochs=3, ema_decay=EMA_DECAY, save_every=1)
+    assert again.resume() and int(again.ema.n_averaged) == first.step
+    again.run(progress=False)
+    a, b = read_checkpoint(tmp_path / "last.pt"), read_checkpoint(out / "last.pt")
+    assert a["ema_steps"] == b["ema_steps"]
+    for k in b["ema_state"]:
+        assert torch.equal(a["ema_state"][k], b["ema_state"][k]), k
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.9])
+def test_resume_with_another_decay_is_refused(ema_run, tmp_path, demo, decay):
+    import shutil
+    out, _, _ = ema_run
+    shutil.copy(out / "last.pt", tmp_path / "last.pt")
+    with pytest.raises(MotionlabError, match=f"was trained with --ema-decay {EMA_DECAY:g}, not {decay:g}"):
+        tiny_trainer(tmp_path, demo, epochs=4, ema_decay=decay).resume()
+
+
+def test_a_run_without_ema_is_unchanged_and_cannot_gain_one_on_resume(trained_run, tmp_path, demo):
+    assert TrainConfig().ema_decay == 0.0
+    ck = read_checkpoint(trained_run / "last.pt")
+    assert "ema_state" not in ck and "ema_steps" not in ck
+    import shutil
+    shutil.copy(trained_run / "last.pt", tmp_path / "last.pt")
+    with pytest.raises(MotionlabError, match="was trained with --ema-decay 0, not 0.5"):
+        tiny_trainer(tmp_path, demo, epochs=4, ema_decay=0.5).resume()
+
+
+def test_a_key_an_old_checkpoint_lacks_counts_as_its_default(tmp_path):
+    out = tmp_path / "run"
+    assert run_main("motionlab.train", train_mod.main, [*TRAIN_ARGS, "--epochs", "1", "--out", str(out)]) == 0
+    ck = read_checkpoint(out / "last.pt")
+    del ck["diffusion_config"]["variance"]  # written before the field existed
+    save_checkpoint(out / "last.pt", ck)
+    assert run_main("motionlab.train", train_mod.main, [*TRAIN_ARGS, "--epochs", "2", "--out", str(out), "--resume"]) == 0
+    assert training.diffusion_mismatch({**ck["diffusion_config"], "schedule": "cosine"},
+                                        read_checkpoint(out / "last.pt")["diffusion_config"]) == \
+        "schedule: 'cosine' in the checkpoint, 'linear' asked"
+
+
+# -- killed at random moments, stopped by a signal, a full disk: nothing saved is lost -------------------
+
+READY = "windows of 16 frames"  # logged right before the first epoch
+
+
+KILLS = 6
+
+
+def _start(out, epochs, log):
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+    argv = [sys.executable, "-m", "motionlab.train", *TRAIN_ARGS, "--epochs", str(epochs), "--out", str(out), "--resume"]
+    return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+
+
+def _wait_for(p, log, text, timeout=60.0) -> bool:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if text in log.read_text():
+            return True
+        if p.poll() is not None:
+            return False
+        time.sleep(0.01)
+    raise AssertionError(f"no {text!r} in {timeout}s: {log.read_text()}")
+
+
+def _wait_until(p, cond, timeout=60.0):
+    t0 = time.monotonic()
+    while not cond():
+        assert p.poll() is None, "the run ended before the condition"
+        assert time.monotonic() - t0 < timeout
+        time.sleep(0.005)
+
+
+def _check_after_kill(out, last_epoch_before) -> int:
+    """best.pt / last.pt load; last.pt did not go backwards; returns last.pt's epoch (0 if absent)."""
+    last_epoch = 0
+    for name in ("best.pt", "last.pt"):
+        p = out / name
+        if p.exists():
+            ck = read_checkpoint(p)  # raises on a torn file
+            assert ck["epoch"] >= 1
+            if name == "last.pt":
+                last_epoch = ck["epoch"]
+                assert "optimizer_state" in ck
+    if (out / "last.pt").exists():
+        assert (out / "best.pt").exists(), "best.pt is written before last.pt"
+    assert last_epoch >= last_epoch_before, "a saved epoch was lost"
+    assert all(r["ok"] for r in list_checkpoints(out)), list_checkpoints(out)  # temp files are not listed
+    return last_epoch
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_resume_loses_nothing(tmp_path):
+    rng = random.Random(20240607)
+    out = tmp_path / "run"
+    last = 0
+    resumed_from = []
+    kills = 0
+    for i in range(KILLS):
+        log = tmp_path / f"seg{i}.log"
+        p = _start(out, 10_000, log)  # never finishes on its own
+        try:
+            if i == 0:
+                time.sleep(rng.uniform(0.05, 0.5))  # during imports / set-up: before anything is saved
+            elif i % 2:
+                # from the start of training: the first (slow, warming-up) epoch or its save
+                assert _wait_for(p, log, READY), log.read_text()
+                time.sleep(rng.uniform(0.0, 1.5))
+            else:
+                # once this segment has logged an epoch: its save, or the epochs and saves after it
+                n = len(metrics_epochs(out))
+                _wait_until(p, lambda: len(metrics_epochs(out)) > n)
+                time.sleep(rng.uniform(0.0, 0.8))
+            assert p.poll() is None, f"segment {i} ended by itself: {log.read_text()}"
+            p.send_signal(signal.SIGKILL)
+            kills += 1
+        finally:
+            p.kill()
+            p.wait(30)
+        text = log.read_text()
+        assert "Traceback" not in text, text
+        if "resumed from" in text:
+            resumed_from.append(int(text.split("at epoch ")[1].split()[0]))
+            assert resumed_from[-1] == last, (resumed_from, last)
+        last = _check_after_kill(out, last)
+    assert kills >= 5
+    assert last >= 1, "no kill landed after a save: the test did not exercise resume"
+    assert resumed_from, "no segment resumed"
+
+    # the final run resumes and reaches the requested count
+    target = last + 3
+    log = tmp_path / "final.log"
+    p = _start(out, target, log)
+    assert p.wait(120) == 0, log.read_text()
+    assert f"resumed from {out}/last.pt at epoch {last}" in log.read_text()
+    final = read_checkpoint(out / "last.pt")
+    assert final["epoch"] == target and final["step"] == target
+    # one metrics line per epoch: nothing lost, nothing duplicated by the replays
+    assert metrics_epochs(out) == list(range(1, target + 1))
+    leftovers = [f.name for f in out.iterdir() if f.name.endswith(".tmp")]
+    assert not leftovers, leftovers  # temps of writes cut by SIGKILL are removed when the next run starts
+
+    # the interrupted chain ends on the same weights as one uninterrupted run
+    ref = tmp_path / "ref"
+    assert run_main("motionlab.train", train_mod.main,
+                    [*_args_without_save_every(), "--save-every", "1000", "--epochs", str(target),
+                     "--out", str(ref)]) == 0
+    want = read_checkpoint(ref / "last.pt")
+    assert want["epoch"] == target
+    for k, v in want["model_state"].items():
+        torch.testing.assert_close(final["model_state"][k], v, rtol=1e-5, atol=1e-6)
+    assert final["best_loss"] == pytest.approx(want["best_loss"], rel=1e-5)
+    print(f"kills={kills} last={last} resumed_from={resumed_from}")
+
+
+def _args_without_save_every():
+    a = list(TRAIN_ARGS)
+    i = a.index("--save-every")
+    del a[i:i + 2]
+    return a
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_saves_and_stops_cleanly(tmp_path, sig):
+    out = tmp_path / "run"
+    log = tmp_path / "term.log"
+    p = _start(out, 10_000, log)
+    try:
+        assert _wait_for(p, log, READY)
+        time.sleep(0.4)
+        p.send_signal(sig)
+        assert p.wait(60) == 0, log.read_text()
+    finally:
+        p.kill()
+    text = log.read_text()
+    said = f"stopped by {sig.name} at epoch "
+    assert said in text and "Traceback" not in text
+    stopped = int(text.split(said)[1].split(";")[0])
+    assert read_checkpoint(out / "last.pt")["epoch"] == stopped
+    assert metrics_epochs(out)[-1] == stopped
+
+
+def test_disk_full_during_a_save_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch):
+    """ENOSPC on the 4th checkpoint write: exit 2, one line, the earlier files still load, no temp left."""
+    import motionlab.io as io_mod
+    real_fsync = io_mod.os.fsync
+    calls = {"n": 0}
+
+    def fsync(fd):
+        if re.search(r"\.pt\.\d+\.\w{8}\.tmp$", os.readlink(f"/proc/self/fd/{fd}")):  # a .pt's temp, not its record's
+            calls["n"] += 1
+            if calls["n"] == 4:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+    out = tmp_path / "run"
+    monkeypatch.setattr(io_mod.os, "fsync", fsync)
+    rc = run_main("motionlab.train", train_mod.main, [*TRAIN_ARGS, "--epochs", "5", "--out", str(out)])
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith(f"motionlab.train: error: {out}/") and "No space left" in err
+    assert err.splitlines()[-1].endswith(".pt: No space left on device")
+    assert read_checkpoint(out / "last.pt")["epoch"] >= 1
+    read_checkpoint(out / "best.pt")
+    assert not [f for f in out.iterdir() if f.name.endswith(".tmp")]
+    # and the run resumes from what was kept
+    rc = run_main("motionlab.train", train_mod.main, [*TRAIN_ARGS, "--epochs", "4", "--out", str(out), "--resume"])
+    assert rc == 0 and read_checkpoint(out / "last.pt")["epoch"] == 4
+    assert metrics_epochs(out) == [1, 2, 3, 4]
