@@ -5,7 +5,7 @@
 Each configuration evaluates the checkpoint (8 samples, seed 42, the spec's sampler) in a fresh
 process with a forced instruction set (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA,
 MKL_ENABLE_INSTRUCTIONS) and thread count. The output gives each run's metrics and the largest
-relative difference of any metric from the native run: the tolerance tests/test_report.py allows
+relative difference of any metric from the native run: the tolerance tests/studies/test_report.py allows
 for a committed figure is sized from it.
 """
 import argparse

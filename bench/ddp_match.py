@@ -4,7 +4,7 @@
 
 Each case trains the tiny test model twice, `python -m motionlab.train` and `torchrun --nproc-per-node R`,
 with the same global batch and seed, and reports the largest relative difference of an epoch loss and
-of a final weight. The tests' tolerance (tests/test_ddp.py) is set from these figures.
+of a final weight. The tests' tolerance (tests/pipeline/test_distributed.py) is set from these figures.
 """
 from __future__ import annotations
 

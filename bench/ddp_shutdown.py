@@ -3,7 +3,7 @@
     python bench/ddp_shutdown.py --runs 50            # finished runs: torchrun exits 0 every time
     python bench/ddp_shutdown.py --runs 20 --kill     # rank 1 SIGKILLed at epoch 3: rank 0 says so, last.pt intact
 
-Each run is tests/test_ddp.py's two-rank case: `torchrun --standalone --nproc-per-node 2 -m motionlab.train`
+Each run is tests/pipeline/test_distributed.py's two-rank case: `torchrun --standalone --nproc-per-node 2 -m motionlab.train`
 on the tiny model, 96-frame demo clip, saving every epoch (4 epochs, or until the kill). A finished run fails
 when torchrun exits non-zero (before the shutdown fix: 'terminate called without an active exception' on
 one rank, about one run in three to ten); a killed run fails when rank 0's one-line error is missing

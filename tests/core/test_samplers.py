@@ -9,27 +9,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from samplers_support import MU, S, oracle, toy_diffusion
 
 from motionlab.core import loop
 from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
 from motionlab.core.samplers import SAMPLERS, DDPMSampler, make_sampler, spaced_timesteps
 from motionlab.core.schedules import cosine_betas, make_betas, rescale_zero_terminal_snr
-
-MU, S = 1.5, 0.5
-
-
-def oracle(diffusion: GaussianDiffusion):
-    """The exact eps (or v) network for the Gaussian toy, from the schedule's float64 alpha_bar."""
-    ab_all = torch.tensor(diffusion.schedule.alphas_cumprod, dtype=torch.float64)
-
-    def net(x, t):
-        ab = ab_all[t].view(-1, *([1] * (x.dim() - 1)))
-        xd = x.double()
-        x0 = MU + ab.sqrt() * S ** 2 / (ab * S ** 2 + 1 - ab) * (xd - ab.sqrt() * MU)
-        eps = (xd - ab.sqrt() * x0) / (1 - ab).sqrt()
-        out = eps if diffusion.prediction == "eps" else ab.sqrt() * eps - (1 - ab).sqrt() * x0
-        return out.float()
-    return net
 
 
 def toy_samples(diffusion, name, steps, eta=0.0, n=4096, seed=0):
@@ -38,13 +23,6 @@ def toy_samples(diffusion, name, steps, eta=0.0, n=4096, seed=0):
 
 
 SCHEDULE_CASES = [("linear", "eps"), ("cosine", "eps"), ("linear_zero_snr", "v")]
-
-
-def toy_diffusion(schedule, prediction):
-    # 1000 steps: the linear schedule then ends at ab_T = 4e-5, so starting from N(0, I) is right for
-    # every schedule here (at the spec's 400, ab_T = 0.0175 and even a perfect network lands off the mean)
-    return GaussianDiffusion(DiffusionConfig(timesteps=1000, schedule=schedule, prediction=prediction,
-                                             variance="posterior"))
 
 
 def moment_errors(diffusion, name, steps):

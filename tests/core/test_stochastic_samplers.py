@@ -34,7 +34,7 @@ import sys
 
 import pytest
 import torch
-from test_samplers import MU, S, oracle, toy_diffusion
+from samplers_support import MU, S, oracle, toy_diffusion
 
 from motionlab.core import loop, samplers
 from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
