@@ -99,7 +99,8 @@ def main(argv=None) -> int:
     for c in a.checkpoints:
         doc = judging.judge_checkpoint(c, n, a.seed, chosen, a.precision, a.threads, a.data, a.fps, bpm,
                                        log=lambda m: print(m, file=sys.stderr))
-        doc["card"] = str(_write_card(doc, Path(a.cards)))
+        card = _write_card(doc, Path(a.cards))
+        doc["card"] = str(card.relative_to(REPO)) if card.is_relative_to(REPO) else str(card)
         docs.append(doc)
     return _print(docs, a.json)
 
