@@ -65,7 +65,7 @@ def wait_until_healthy(url: str, proc, timeout: float) -> bool:
         time.sleep(0.3)
 
 
-# -- the lab in a real browser (tests/test_browser.py and the browser benches) -------------------------
+# -- the lab in a real browser (tests/lab/test_browser.py and the browser benches) ---------------------
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; never a downloaded browser
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

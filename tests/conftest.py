@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
-import types
 import zipfile
 from pathlib import Path
 
@@ -163,13 +161,3 @@ def corpus(tmp_path_factory):
     paths["missing"] = d / "does_not_exist.json"
     return paths
 
-
-# Temporary, until tests/test_hardening_app.py (being edited elsewhere) imports CORPUS from clip_files: its
-# `from test_hardening_clips import CORPUS` still names the file the corpus lived in before issue 24, item 6.
-class _MovedToClipFiles(types.ModuleType):
-    def __getattr__(self, name):
-        import clip_files
-        return getattr(clip_files, name)
-
-
-sys.modules.setdefault("test_hardening_clips", _MovedToClipFiles("test_hardening_clips"))

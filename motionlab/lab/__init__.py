@@ -8,5 +8,5 @@ the environment variables and what each page does).
 
 Widget keys are PAGE.NAME, written once at the widget (key=...); the keys the code also reads, writes or
 pops, and every lab-owned session key ("lab." prefix), are constants in keys.py, which
-tests/test_lab.py holds the pages to.
+tests/lab/test_keys.py holds the pages to.
 """

@@ -1,5 +1,6 @@
 """The lab's one door for model work: a per-job ceiling, slots sized to the CPUs, one queue in order,
-and jobs of sessions that are gone cancelled (motionlab.lab.jobs)."""
+and jobs of sessions that are gone cancelled; a page's job runs in the background, reports progress and
+can be cancelled (motionlab.lab.jobs)."""
 import threading
 import time
 
@@ -79,3 +80,23 @@ def test_one_job_per_name_and_session():
         jobs.submit(state, "x", jobs.JobSpec(lambda report: 1, "again", 1))
     gate.set()
     assert j.wait(5)
+
+
+def test_job_runs_in_the_background_and_can_be_cancelled():
+    state = {}
+    j = jobs.start_job(state, "x", lambda report: (report(0.5, "half"), 42)[1])
+    assert j.wait(5) and j.result == 42 and j.fraction == 1.0 and not j.error
+    assert jobs.get_job(state, "x") is j
+
+    def slow(report):
+        for i in range(1000):
+            report(i / 1000, f"{i}")
+            time.sleep(0.01)
+    j = jobs.start_job(state, "x", slow)
+    with pytest.raises(MotionlabError):
+        jobs.start_job(state, "x", slow)
+    j.cancel()
+    assert j.wait(5) and j.cancelled and j.result is None
+    j = jobs.start_job(state, "y", lambda report: 1 / 0, label="boom")
+    assert j.wait(5) and j.error == "boom failed: ZeroDivisionError: division by zero"
+    assert jobs.pop_job(state, "y") is j and jobs.get_job(state, "y") is None

@@ -1,6 +1,10 @@
-"""Training runs from the lab (issue 23, items 4 and 7): simultaneous starts never exceed what is allowed, a folder
-held by any trainer is refused in one line, Stop signals only the checked process's own group, and reading a run's
-state writes nothing (the server that started it records its end, once)."""
+"""Training runs from the lab (motionlab.lab.processes): run names and the training command, the training form's
+data option, metrics read past a half-written line, a run's summary; a run started in the background is tracked
+on disk, survives a reload of the server and stops, and a recycled pid is not taken for it.
+
+Issue 23, items 4 and 7: simultaneous starts never exceed what is allowed, a folder held by any trainer is
+refused in one line, Stop signals only the checked process's own group, and reading a run's state writes
+nothing (the server that started it records its end, once)."""
 from __future__ import annotations
 
 import json
@@ -12,8 +16,11 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from motionlab.data.clip import load_clip
+from motionlab.data.demo import demo_clip
 from motionlab.errors import MotionlabError
 from motionlab.lab import access, processes
 from motionlab.lab.processes import TrainOptions
@@ -21,6 +28,7 @@ from motionlab.lab.processes import TrainOptions
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # the CPUs are shared
 TINY = dict(data="demo", window=32, stride=16, limit=0, base_channels=16, channel_mults="1,2", time_dim=32,
             timesteps=10)
+TINY_MONITORED = {**TINY, "monitor_every": 1, "monitor_samples": 2, "save_every": 1}  # metrics and a .pt every epoch
 
 
 def _trainers(folder: Path) -> list[int]:
@@ -245,3 +253,132 @@ def test_start_run_refuses_below_the_floor_and_writes_nothing(tmp_path):
     with pytest.raises(MotionlabError, match="below the lab's floor"):
         processes.start_run(tmp_path, "r", processes.TrainOptions(data="demo"), min_free_bytes=floor)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- names, commands, metrics and a run's summary --------------------------------------------------------
+
+def test_run_names_and_commands(tmp_path):
+    for bad in ("", "../x", "a/b", ".hidden", "x" * 65, "sp ace"):
+        with pytest.raises(MotionlabError):
+            processes.validate_name(bad)
+    assert processes.validate_name(" ok_run-1.2 ") == "ok_run-1.2"
+    cmd = processes.build_command(processes.TrainOptions(data="demo", epochs=3), tmp_path / "r1", python="py")
+    assert cmd[:3] == ["py", "-m", "motionlab.train"] and cmd[cmd.index("--out") + 1] == str(tmp_path / "r1")
+    assert cmd[cmd.index("--tag") + 1] == "r1" and "--no-progress" in cmd
+    with pytest.raises(MotionlabError):
+        processes.build_command(processes.TrainOptions(channel_mults="1;2"), tmp_path)
+
+
+def test_build_command_passes_several_data_paths(tmp_path):
+    opts = processes.TrainOptions(data=["clips/a.json", "clips/b.json"])
+    cmd = processes.build_command(opts, tmp_path / "run")
+    i = cmd.index("--data")
+    assert cmd[i:i + 4] == ["--data", "clips/a.json", "clips/b.json", "--window"]
+
+
+def test_training_form_data_option():
+    refs = [Path("data/a.json"), Path("data/b")]
+    assert processes.data_option("reference", refs, True) == ["data/a.json", "data/b"]
+    assert processes.data_option("reference", refs, False) == "demo"  # missing files: the demo clip instead
+    assert processes.data_option("demo", refs, True) == "demo"
+    assert processes.data_option("uploaded", refs, True) == "demo"  # start_run's clip overrides it
+
+
+def test_read_metrics_skips_a_half_written_line(tmp_path):
+    p = tmp_path / "metrics.jsonl"
+    p.write_text('{"epoch": 1, "loss": 1.0}\n\n{"epoch": 2, "loss": 0.5}\n{"epoch": 3, "lo')
+    assert [r["epoch"] for r in processes.read_metrics(p)] == [1, 2]
+    assert processes.read_metrics(tmp_path / "none") == []
+
+
+def test_run_summary_of_a_run_started_elsewhere_and_of_a_live_one(tmp_path):
+    p = tmp_path / "r" / "metrics.jsonl"
+    p.parent.mkdir()
+    p.write_text('{"epoch": 1, "loss": 0.5}\n{"epoch": 2, "loss": 0.25}\n{"epoch": 3, "loss": 0.375}\n')
+    s = processes.run_summary(p)  # no lab_process.json: not started by the lab
+    assert s.run_dir == p.parent and s.state == "none" and s.state_label == "external" and not s.live
+    assert (s.done, s.planned, s.epochs_text) == (3, None, "3")
+    assert (s.loss_text("best"), s.loss_text("last"), s.progress) == ("0.25", "0.375", None)
+    live = processes.RunSummary(p.parent, {"state": "running", "options": {"epochs": 4}, "pid": 7, "started": 0},
+                                s.records)
+    assert live.live and live.epochs_text == "3 / 4" and live.progress == 0.75
+    assert live.process_text.startswith("pid 7 · started ") and "exit status" not in live.process_text
+    ended = processes.RunSummary(p.parent, {"state": "failed", "returncode": 1, "pid": 7}, [])
+    assert ended.loss_text("best") == "–" and ended.done == 0 and ended.progress is None
+    assert ended.process_text.endswith(" · exit status 1")
+
+
+# -- a run in the background ----------------------------------------------------------------------------
+
+def _wait_state(run_dir, states, timeout=60):
+    t = time.time()
+    while time.time() - t < timeout:
+        s = processes.status(run_dir)
+        if s["state"] in states:
+            return s
+        time.sleep(0.2)
+    raise AssertionError(f"{run_dir}: still {processes.status(run_dir)['state']}")
+
+
+@pytest.mark.slow
+def test_background_run_finishes_and_is_tracked_on_disk(tmp_path):
+    upload = demo_clip(64, seed=3)
+    rec = processes.start_run(tmp_path, "t1", processes.TrainOptions(epochs=2, **TINY_MONITORED), env=ONE_THREAD,
+                              clip=upload)
+    run = tmp_path / "t1"
+    saved = (run / processes.UPLOADED_CLIP).read_bytes()
+    assert str((run / processes.UPLOADED_CLIP).resolve()) in rec["command"]
+    np.testing.assert_allclose(load_clip(run / processes.UPLOADED_CLIP).xy, upload.xy, atol=1e-3)
+    assert json.loads((run / "lab_process.json").read_text())["pid"] == rec["pid"]
+    s = _wait_state(run, ("finished", "failed"))
+    assert s["state"] == "finished" and s["returncode"] == 0, processes.log_tail(run)
+    assert [r["epoch"] for r in processes.read_metrics(run / "metrics.jsonl")] == [1, 2]
+    assert (run / "best.pt").is_file() and "motionlab.train" in processes.log_tail(run)
+    assert json.loads((run / "lab_process.json").read_text())["state"] == "finished"
+    with pytest.raises(MotionlabError, match="already holds a run"):
+        processes.start_run(tmp_path, "t1", processes.TrainOptions(epochs=2, **TINY_MONITORED),
+                            clip=demo_clip(32, seed=4))
+    assert (run / processes.UPLOADED_CLIP).read_bytes() == saved  # a refused start keeps the run's clip
+    assert run / "metrics.jsonl" in processes.list_metric_files(tmp_path)
+
+
+@pytest.mark.slow
+def test_background_run_survives_a_reload_and_stops(tmp_path):
+    processes.start_run(tmp_path, "long", processes.TrainOptions(epochs=100000, **TINY_MONITORED), env=ONE_THREAD)
+    run = tmp_path / "long"
+    with processes._lock:  # a fresh server process knows only lab_process.json
+        child = processes._children.pop(json.loads((run / "lab_process.json").read_text())["pid"])
+    try:
+        assert processes.status(run)["state"] == "running"
+        assert processes.running_runs(tmp_path) == [run]
+        with pytest.raises(MotionlabError, match="already running"):
+            processes.start_run(tmp_path, "other", processes.TrainOptions(epochs=1, **TINY_MONITORED), max_running=1)
+        t = time.time()
+        while not processes.read_metrics(run / "metrics.jsonl") and time.time() - t < 60:
+            time.sleep(0.2)
+        assert processes.stop_run(run)
+        assert processes.status(run)["state"] in ("stopping", "stopped")
+        child.wait(30)
+        s = _wait_state(run, ("stopped",))
+        assert s["returncode"] is None  # not our child any more: exit status unknown
+        assert "stopped by SIGTERM" in processes.log_tail(run)
+        assert processes.stop_run(run) is False
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
+def test_a_recycled_pid_is_not_our_run(tmp_path):
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True)
+    try:
+        (tmp_path / "r").mkdir()
+        rec = {"pid": p.pid, "pgid": p.pid, "proc_start": "1", "started": 0, "state": "running"}
+        (tmp_path / "r" / "lab_process.json").write_text(json.dumps(rec))
+        assert not processes.is_alive(rec)
+        assert processes.stop_run(tmp_path / "r") is False
+        assert p.poll() is None  # untouched
+        assert processes.status(tmp_path / "r")["state"] == "ended"
+    finally:
+        p.kill()
+        p.wait()

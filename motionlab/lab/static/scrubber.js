@@ -136,7 +136,7 @@ function createView(root) {
     }
     v.level.textContent = levelText(d, idx);
     v.draws += 1;
-    el.dataset.draws = v.draws;        // read by tests/test_browser.py and bench/slider_fps.py
+    el.dataset.draws = v.draws;        // read by tests/lab/test_browser.py and bench/slider_fps.py
     el.dataset.drawnStep = d.steps[idx];
   };
   return v;
