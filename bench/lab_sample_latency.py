@@ -35,7 +35,7 @@ from itertools import pairwise
 import time
 from pathlib import Path
 
-from motionlab.testing import CHROMIUM, CHROMIUM_ARGS, IDLE, lab_server
+from motionlab.testing import CHROMIUM, CHROMIUM_ARGS, IDLE, PLAYBACK_TRACE, lab_server
 
 TRACE_DIR = Path(__file__).resolve().parent / "lab_trace"
 ANIMATION = ".st-key-sample-animation"
@@ -145,17 +145,7 @@ def phases(click: float, armed: dict, trace: list[dict], msgs: list, frames: lis
     }
 
 
-# rAF timestamps and the frame slider's label while the animation plays for `ms`.
-PLAY = """async ([sel, ms]) => {
-  const label = () => { const e = document.querySelector(sel + " .slider-container text.slider-label");
-                        return e ? e.textContent : ""; };
-  const frame = () => new Promise((r) => requestAnimationFrame(r));
-  const ts = [], labels = [];
-  let t = await frame();
-  const end = t + ms;
-  while (t < end) { ts.push(t); labels.push(label()); t = await frame(); }
-  return {ts, labels};
-}"""
+
 
 
 def play(page, seconds: float) -> dict:
@@ -168,7 +158,7 @@ def play(page, seconds: float) -> dict:
     page.wait_for_function(f"() => !document.querySelector('{ANIMATION} .slider-container text.slider-label')"
                            ".textContent.endsWith(' 0')")
     b0 = busy()
-    r = page.evaluate(PLAY, [ANIMATION, seconds * 1000])
+    r = page.evaluate(PLAYBACK_TRACE, [ANIMATION, seconds * 1000])
     b1 = busy()
     page.locator(f"{ANIMATION} .updatemenu-button", has_text="Pause").click()
     ts, labels = r["ts"], r["labels"]

@@ -21,7 +21,7 @@ import plotly
 
 from motionlab.data.demo import demo_clip
 from motionlab.lab import figures, player
-from motionlab.testing import CHROMIUM, CHROMIUM_ARGS
+from motionlab.testing import CHROMIUM, CHROMIUM_ARGS, PLAYBACK_TRACE
 
 ORIGIN = "http://player.bench"
 PAGE = """<!doctype html><html><body style="margin:0"><div id="host" style="width:940px"></div>
@@ -52,15 +52,6 @@ window.show = async (kind, text) => {
 window.ready = true;
 </script></body></html>"""
 
-PLAY = """async (ms) => {
-  const label = () => document.querySelector(".slider-container text.slider-label").textContent;
-  const frame = () => new Promise((r) => requestAnimationFrame(r));
-  const ts = [], labels = [];
-  let t = await frame();
-  const end = t + ms;
-  while (t < end) { ts.push(t); labels.push(label()); t = await frame(); }
-  return {ts, labels};
-}"""
 
 
 def measure(page, cdp, kind: str, text: str, seconds: float) -> dict:
@@ -69,7 +60,7 @@ def measure(page, cdp, kind: str, text: str, seconds: float) -> dict:
                         if m["name"] == "TaskDuration")
     page.locator(".updatemenu-button", has_text="Play").click()
     b0 = busy()
-    r = page.evaluate(PLAY, seconds * 1000)
+    r = page.evaluate(PLAYBACK_TRACE, ["body", seconds * 1000])
     b1 = busy()
     page.locator(".updatemenu-button", has_text="Pause").click()
     ts, labels = r["ts"], r["labels"]

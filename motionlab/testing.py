@@ -180,3 +180,16 @@ def torchrun_workers(pid: int, count: int, timeout: float = 60) -> dict[int, int
             return found
         time.sleep(0.2)
     raise AssertionError("torchrun's workers did not appear")
+
+
+# rAF timestamps and the frame slider's label while an animation under `sel` plays for `ms` (the benches)
+PLAYBACK_TRACE = """async ([sel, ms]) => {
+  const label = () => { const e = document.querySelector(sel + " .slider-container text.slider-label");
+                        return e ? e.textContent : ""; };
+  const frame = () => new Promise((r) => requestAnimationFrame(r));
+  const ts = [], labels = [];
+  let t = await frame();
+  const end = t + ms;
+  while (t < end) { ts.push(t); labels.push(label()); t = await frame(); }
+  return {ts, labels};
+}"""
