@@ -25,7 +25,7 @@ from motionlab.core.samplers import REGISTRY, SPEC_SAMPLER, SamplerChoice
 from motionlab.evaluation import catalog
 from motionlab.evaluation.intervals import bootstrap
 from motionlab.evaluation.measure import Reference
-from motionlab.formats.checkpoints import LoadedModel, load_model
+from motionlab.formats.checkpoints import Checkpoint, LoadedModel, load_model
 from motionlab.formats.integrity import file_sha256
 from motionlab.io import atomic_write_bytes, atomic_write_json
 from motionlab.pipeline.defaults import DEFAULTS_FILE, defaults_path
@@ -44,7 +44,7 @@ def candidates(lm: LoadedModel, steps=STEPS, budget: int = BUDGET) -> list[tuple
     out, seen = [], set()
     for name, cls in REGISTRY.items():
         for settings in cls.study_settings:
-            for n in steps:
+            for n in (n for n in steps if n < lm.diffusion.num_timesteps):
                 choice = SamplerChoice.of(name, n, **settings)
                 evals = choice.build(lm.diffusion).num_steps
                 if evals <= budget and choice not in seen:
@@ -104,6 +104,12 @@ def write_defaults(s: dict, command: str) -> Path:
     return path
 
 
+def interval_widths(s: dict) -> dict:
+    """ddpm-400's interval width per spec metric, in points (%) of the checkpoint's dataset baseline."""
+    base = Checkpoint.read(s["checkpoint"]).baseline
+    return {k: 100 * (hi - lo) / base[k] for k, (lo, hi) in s["reference"]["intervals"].items() if base.get(k)}
+
+
 def table(s: dict) -> str:
     ref = s["reference"]
     head = "| sampler | evaluations | " + " | ".join(SPEC) + " | all six inside |"
@@ -153,9 +159,12 @@ def build(studies: list[dict], command: str, chart_name: str, notes: str, machin
     for s in studies:
         c = s["choice"]
         verdict = "all six inside" if not c["misses"] else "none passed; closest: " + "; ".join(c["misses"])
+        widths = interval_widths(s)
         out += [f"## {s['tag']} (`{s['checkpoint']}`)", "",
                 f"Pick: **{c['sampler']}**, {c['evaluations']} evaluations ({c['speedup_evaluations']:.0f}x fewer than "
-                f"ddpm-400), {verdict}.", "", table(s), ""]
+                f"ddpm-400), {verdict}.", "",
+                f"ddpm-400's 95% intervals at N = {s['n']} span " + ", ".join(f"{k} {w:.1f}" for k, w in widths.items())
+                + " points of the dataset baseline (widest: " + f"{max(widths.values()):.1f}).", "", table(s), ""]
     out += [f"![worst metric distance against network evaluations]({chart_name})", ""]
     if notes:
         out += [notes.strip(), ""]

@@ -1,0 +1,67 @@
+"""The sampler study: candidates within the evaluation budget, the pick rule, and sampler.json read back
+as the checkpoint's default (motionlab.studies.sampler_study, motionlab.pipeline.defaults)."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from motionlab.core.samplers import REGISTRY, DEFAULT_SAMPLER
+from motionlab.formats.checkpoints import load_model
+from motionlab.pipeline import defaults
+from motionlab.studies import sampler_study as st
+
+
+@pytest.fixture
+def ck(tiny_checkpoint, tmp_path):
+    dst = tmp_path / "rel" / "model.pt"
+    dst.parent.mkdir()
+    shutil.copy(tiny_checkpoint, dst)
+    return dst
+
+
+def test_candidates_cover_the_registry_within_the_budget(ck):
+    lm = load_model(ck)
+    cands = st.candidates(lm, steps=(3, 5, 8), budget=9)
+    assert {c.name for c, _ in cands} == set(REGISTRY)                     # every registered sampler
+    assert all(evals <= 9 for _, evals in cands)
+    edm = {c.label(10): e for c, e in cands if c.name == "edm"}
+    assert edm["edm-3"] == 5 and "edm-5" in edm and "edm-8" not in edm     # Heun: 2 x steps - 1 evaluations
+    assert any(c.params == (("eta", 1.0),) for c, _ in cands)              # each class's study settings
+
+
+def test_the_pick_is_the_fastest_inside_or_the_closest_with_its_misses():
+    interval = {k: (9.0, 11.0, 10.0) for k in st.SPEC}
+    inside = {k: 10.5 for k in st.SPEC}
+    fast_miss = {**inside, "vel_energy": 12.0}
+    rows = [st._judge_row(DEFAULT_SAMPLER, 20, inside, interval, 400),
+            st._judge_row(DEFAULT_SAMPLER, 10, fast_miss, interval, 400)]
+    assert rows[0]["inside"] and not rows[1]["inside"]
+    assert rows[1]["misses"] == {"vel_energy": pytest.approx(100 * (12 - 11) / 11, abs=0.1)}
+
+
+def test_a_study_writes_the_default_the_tools_then_use(ck, tmp_path, monkeypatch):
+    monkeypatch.setattr(st, "STEPS", (3, 5))
+    monkeypatch.setattr("motionlab.pipeline.sample_sets.CACHE", tmp_path / "cache")
+    s = st.study(str(ck), n=8, seed=1, threads=1, steps=(3, 5), log=lambda m: None)
+    assert s["n"] == 8 and s["reference"]["sampler"] == "ddpm-10"
+    assert all(np.isfinite(list(r["values"].values())).all() for r in s["rows"])
+    picked = s["choice"]["sampler"]
+    assert picked in {r["sampler"] for r in s["rows"]}
+    passing = [r for r in s["rows"] if r["inside"]]
+    if passing:  # the fastest passing one, else the closest (the rule in the module docstring)
+        assert s["choice"]["evaluations"] == min(r["evaluations"] for r in passing) and not s["choice"]["misses"]
+    else:
+        assert s["choice"]["misses"]
+    assert defaults.faithful_default(ck).source == "fallback"              # nothing written yet
+    st.write_defaults(s, "cmd")
+    d = defaults.faithful_default(ck)
+    assert d.source == "study" and d.choice.label(10) == picked and "sampler study's pick" in d.why
+    ck.write_bytes(ck.read_bytes() + b"\0")                                # other weights: not theirs
+    assert defaults.faithful_default(ck).source == "fallback"
+    doc = st.build([s], "cmd", "chart.png", "", {"cpu_capability": "X", "torch": "Y"})
+    assert f"Pick: **{picked}**" in doc and "points of the dataset baseline" in doc
+    out = tmp_path / "SAMPLERS.md"
+    st.chart([s], out.with_name("samplers_chart.png"))
+    assert out.with_name("samplers_chart.png").read_bytes()[:4] == b"\x89PNG"
+    json.dumps(s)                                                          # the JSON the doc is rebuilt from
