@@ -2,9 +2,10 @@
 import streamlit as st
 
 from motionlab.evaluation import catalog
-from motionlab.lab import jobs, keys, results, tables, ui, verdicts
+from motionlab.lab import config, jobs, keys, results, tables, ui, verdicts
 from motionlab.pipeline.defaults import fallback, faithful_default
 from motionlab.pipeline.judging import compare_pixels, real_data_for
+from motionlab.pipeline.sample_sets import sample_set
 
 SIZES = [8, 16, 32, 64, 128, 256]
 
@@ -58,11 +59,15 @@ def metrics_job() -> jobs.JobSpec:
     def work(report):
         out = []
         for k, (e, lm, r) in enumerate(items):
-            r = r or results.sample_entries(report, [(e, lm)], int(n), int(seed), precision, sampler)[0][1]
-            report((k + 0.9) / len(items), f"judging {e.short}")
-            judged = verdicts.judge_result(e, lm, r, int(n), int(seed))
-            judged["novelty"] = tables.novelty_of(e, r, clip, clip_name)
-            out.append((keyed[e.path], r, judged))
+            step = lambda done, total: report((k + done / total) / len(items), f"sampling {e.short}")  # noqa: E731
+            px = r.pixels if r is not None else sample_set(
+                lm, int(n), int(seed), results.choice_for(e, sampler), precision=precision,
+                threads=config.torch_threads() or "auto", on_chunk=step).pixels
+            report((k + 0.95) / len(items), f"judging {e.short}")
+            judged = verdicts.judge_pixels_row(e, lm, px, results.choice_for(e, sampler).label(e.timesteps),
+                                               int(n), int(seed), precision)
+            judged["novelty"] = tables.novelty_of(e, px, lm.joints, lm.mean, clip, clip_name)
+            out.append((keyed[e.path], judged))
         return out
     return jobs.JobSpec(work, f"Judging {len(items)} checkpoint(s) at N = {n}", passes,
                         {"joints": items[0][1].joints if items else None})
@@ -72,8 +77,7 @@ ui.job_button("metrics", f"Evaluate {len(todo)} checkpoint(s)" if todo else "All
               disabled=not todo, type="primary", icon=":material/play_arrow:")
 done = ui.job_panel("metrics")
 if done is not None:
-    for key, r, judged in done.result:
-        results.remember_result(st.session_state, key, r)
+    for key, judged in done.result:
         store[key] = judged
     st.rerun()
 
@@ -123,8 +127,9 @@ if len(judged) >= 2:
         sides = [(e, ui.model_for(e), results.cached_result(st.session_state, keyed[e.path])) for e in (ea, eb)]
 
         def work(report):
-            px = [(r or results.sample_entries(report, [(e, lm)], int(n), int(seed), precision, sampler)[0][1]).pixels
-                  for e, lm, r in sides]
+            px = [r.pixels if r is not None else sample_set(lm, int(n), int(seed), results.choice_for(e, sampler),
+                                                             precision=precision).pixels for e, lm, r in sides]
+            report(0.9, "judging")
             return compare_pixels(px[0], px[1], real_data_for(sides[0][1]))
         return jobs.JobSpec(work, f"Comparing {ea.short} with {eb.short}",
                             sum(int(n) * results.choice_for(e, sampler).steps_for(e.timesteps) for e in (ea, eb)))
@@ -144,9 +149,9 @@ st.subheader("Novelty and coverage")
 st.caption("Each sample's nearest window of the training clip, divided by the clip's own scale: novelty near 0 means "
            "copies, near 1 as far from the clip as the clip is from itself; coverage is the share of clip windows "
            "some sample comes close to (docs/MEASURES.md relates them to precision and recall).")
-st.dataframe(tables.novelty_table([{"name": r["name"], **r} for r in rows if "novelty" in r]), hide_index=True)
+st.dataframe(tables.novelty_table([r for r in rows if "novelty" in r]), hide_index=True)
 
 with st.expander("The spec's table layout (values only)"):
     spec = tables.spec_rows()
-    st.dataframe(tables.table([], spec), hide_index=True,
+    st.dataframe(tables.table(spec), hide_index=True,
                  column_config={m: st.column_config.NumberColumn(format="%.2f") for m in tables.METRICS})

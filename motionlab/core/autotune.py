@@ -21,6 +21,7 @@ The choice is cached per (model, shape, precision, threads) for the process.
 """
 from __future__ import annotations
 
+import atexit
 import copy
 import itertools
 import logging
@@ -100,6 +101,23 @@ class _Late(Exception):
     """A timed pass went past its limit: it has lost, so it is not finished."""
 
 
+class _Exiting(Exception):
+    """The interpreter is exiting: a background measurement stops at its next layer."""
+
+
+# A torch op still running on a daemon thread when the interpreter tears down aborts the process
+# ("terminate called without an active exception", exit 134): at exit, measurements stop and are joined.
+_exiting = threading.Event()
+_background: list[threading.Thread] = []
+
+
+@atexit.register
+def _stop_background() -> None:
+    _exiting.set()
+    for th in list(_background):
+        th.join(timeout=10)
+
+
 def pass_timer(model, device) -> Timer:
     """Times one forward pass of `model`, as sampling runs it (inference mode, autocast); a pass with a
     limit stops once past it. Runs a copy that shares the weights: the hooks that stop it never touch
@@ -108,6 +126,8 @@ def pass_timer(model, device) -> Timer:
     deadline = [math.inf]
 
     def late(*_):
+        if _exiting.is_set():
+            raise _Exiting
         if time.perf_counter() > deadline[0]:
             raise _Late
     for m in probe.modules():
@@ -223,16 +243,20 @@ def warm_async(model, shape: tuple, precision: str = "auto", threads="auto") -> 
     One at a time: while one runs, later calls (a page rerun, another sample count) start nothing, so a
     press never waits behind a queue of measurements for shapes the user has left."""
     if (precision != "auto" and threads != "auto") or is_cached(model, shape, precision, threads) \
-            or not _warming.acquire(blocking=False):
+            or _exiting.is_set() or not _warming.acquire(blocking=False):
         return None
 
     def run():
         try:
             choose(model, shape, "cpu", precision, threads)
+        except _Exiting:
+            pass
         finally:
             _warming.release()
+            _background.remove(threading.current_thread())
 
     th = threading.Thread(target=run, daemon=True, name="motionlab-autotune")
+    _background.append(th)
     th.start()
     return th
 

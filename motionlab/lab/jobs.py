@@ -9,6 +9,7 @@ closed tab), queued or running. The CLIs keep their own flags and none of this.
 """
 from __future__ import annotations
 
+import atexit
 import collections
 import os
 import threading
@@ -175,6 +176,19 @@ class Door:
 
 
 DOOR = Door()
+
+
+@atexit.register
+def _cancel_at_exit() -> None:
+    """A job's torch op still running on its daemon thread at interpreter teardown aborts the process
+    (exit 134): cancel every job and give each its current step to finish."""
+    with DOOR._lock:
+        jobs = [*DOOR.working, *DOOR.waiting]
+    for job in jobs:
+        job._cancel.set()
+    for job in jobs:
+        if job.started is not None:
+            job._thread.join(timeout=10)
 
 
 def session_alive(session_id: str) -> bool:

@@ -23,18 +23,17 @@ OFF_SCALE = 2.5  # ratios beyond this are drawn at the edge, labelled with their
 
 
 def row(entry, doc: dict | None, sampler: str, n: int, seed: int, precision: str, error: str = "", **extra) -> dict:
-    return {"name": entry.short, "tag": entry.tag, "path": entry.path, "sampler": sampler, "n": int(n),
+    return {"name": entry.short, "tag": entry.tag, "path": entry.path, "weights": entry.weights, "sampler": sampler, "n": int(n),
             "seed": int(seed), "precision": precision, "doc": doc, "error": error, "precomputed": False,
             "provenance": "computed here", "command": "", **extra}
 
 
-def judge_result(entry, lm, result, n: int, seed: int) -> dict:
-    """Judge a sampled result (lab.results.SampleResult) against the checkpoint's own training clip(s)."""
+def judge_pixels_row(entry, lm, pixels, sampler: str, n: int, seed: int, precision: str) -> dict:
+    """A row judging sampled pixels against the checkpoint's own training clip(s); its error, if any."""
     try:
-        doc = judge_pixels(result.pixels, real_data_for(lm))
-        return row(entry, doc, result.sampler, n, seed, result.precision)
+        return row(entry, judge_pixels(pixels, real_data_for(lm)), sampler, n, seed, precision)
     except Exception as e:  # noqa: BLE001  (a row says why, the page goes on)
-        return row(entry, None, result.sampler, n, seed, result.precision, error=one_line(e))
+        return row(entry, None, sampler, n, seed, precision, error=one_line(e))
 
 
 def precomputed(entry, sampler: str, n: int, seed: int, precision: str) -> dict | None:

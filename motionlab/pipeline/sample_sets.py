@@ -49,16 +49,21 @@ def _chunk_path(root: Path, sha: str, label: str, seed: int, n: int, precision: 
 
 
 def sample_set(lm: LoadedModel, n: int, seed: int, sampler: SamplerChoice, *, precision: str = "fp32",
-               threads=None, cache: Path | None = CACHE, log=None) -> SampleSet:
-    """n samples of a loaded checkpoint (see the module docstring for how chunks and the cache work)."""
+               threads=None, cache: Path | None = CACHE, log=None, on_chunk=None) -> SampleSet:
+    """n samples of a loaded checkpoint (see the module docstring for how chunks and the cache work).
+    precision 'auto' samples uncached (its chunks are not a precision to file them under);
+    on_chunk(done, total) after each chunk."""
     if not 1 <= n <= MAX_SET:
         raise MotionlabError(f"a sample set holds 1..{MAX_SET} samples, got {n}")
     if precision == "auto":
-        raise MotionlabError("a judged sample set names its precision (fp32 or bf16), not auto")
+        cache = None
     label = sampler.label(lm.diffusion.num_timesteps)
     sha = file_sha256(lm.path) if cache is not None else ""
     parts, seconds, hits = [], 0.0, 0
+    chunks = -(-n // MAX_SAMPLES)
     for k, start in enumerate(range(0, n, MAX_SAMPLES)):
+        if on_chunk is not None:
+            on_chunk(k, chunks)
         size, s = min(MAX_SAMPLES, n - start), chunk_seed(seed, k)
         path = _chunk_path(cache, sha, label, s, size, precision) if cache is not None else None
         if path is not None and path.is_file():
@@ -75,7 +80,7 @@ def sample_set(lm: LoadedModel, n: int, seed: int, sampler: SamplerChoice, *, pr
             _save(path, px, {"checkpoint": lm.path, "sampler": label, "seed": s, "n": size, "precision": precision,
                              "threads": run.threads, "seconds": round(run.seconds, 2)})
         if log:
-            log(f"{Path(lm.path).parent.name} {label}: chunk {k + 1} of {-(-n // MAX_SAMPLES)} in {run.seconds:.1f} s")
+            log(f"{Path(lm.path).parent.name} {label}: chunk {k + 1} of {chunks} in {run.seconds:.1f} s")
     return SampleSet(np.concatenate(parts), label, seed, precision, seconds, hits)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_model_config
+from conftest import REPO, tiny_model_config
 from motionlab.core import autotune
 from motionlab.core.model import PositionalUNet1D
 
@@ -224,3 +224,20 @@ def test_warming_runs_one_measurement_at_a_time(model, monkeypatch):
     th2 = autotune.warm_async(model, (5, 40, 32))  # free again once the first ended
     th2.join(10)
     assert calls == [(4, 40, 32), (5, 40, 32)]
+
+
+@pytest.mark.slow
+def test_a_process_exiting_while_it_measures_exits_cleanly():
+    """A torch op on a daemon thread at interpreter teardown aborted the process (exit 134, 'terminate
+    called without an active exception'): the lab's warm-up measured while a test session ended."""
+    import subprocess
+    import sys
+    code = ("import torch, time\n"
+            "from motionlab.core import autotune\n"
+            "from motionlab.core.model import ModelConfig, PositionalUNet1D\n"
+            "m = PositionalUNet1D(ModelConfig()).eval()\n"
+            "th = autotune.warm_async(m, (8, 40, 256))\n"
+            "time.sleep(0.5)\n"
+            "assert th is not None and th.is_alive()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
