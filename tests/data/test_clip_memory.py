@@ -59,6 +59,7 @@ def test_a_file_over_the_limits_is_refused_before_it_is_decoded(name):
         assert dt < 10, dt
 
 
+@pytest.mark.slow  # builds and parses a 29 MB clip: 3-9 s
 def test_the_largest_clip_within_the_limits_loads_in_a_small_multiple_of_its_size():
     frames = _joint(MAX_FRAMES, "[1,2.5]")
     text = "{" + ",".join(f'"j{i:02d}": {frames}' for i in range(64)) + "}"  # 64 joints x 20000 frames, 10 MB
