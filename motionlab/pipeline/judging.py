@@ -47,12 +47,24 @@ def real_data(clips, joints, window: int, baseline: dict | None = None, name: st
     return RealData(pool, dict(baseline or {}), name, stride)
 
 
+_pools: dict[tuple, Reference] = {}  # the pool and the features its measures computed, per clips and window
+_POOLS_MAX = 4
+
+
 def real_data_for(lm: LoadedModel, data=None, fps: float = FPS, bpm: float | None = BPM) -> RealData:
-    """The training clip(s) of a loaded checkpoint (from `data`, else the clips it records)."""
+    """The training clip(s) of a loaded checkpoint (from `data`, else the clips it records). The pool is
+    kept per process (clips' sha256, window, fps, bpm): judging several checkpoints of one clip, or one
+    again, computes the real windows' features once."""
     ck = lm.checkpoint
     ds = checkpoint_windows({"data_config": ck.data_config, "clips": ck.clips}, data)
     name = ", ".join(Path(c.name).name for c in ds.clips)
-    return real_data(ds.clips, lm.joints, lm.window, ck.baseline, name, ds.cfg.stride, fps, bpm)
+    key = (tuple(c.sha256 for c in ds.clips), tuple(lm.joints), lm.window, fps, bpm)
+    pool = _pools.get(key)
+    if pool is None:
+        if len(_pools) >= _POOLS_MAX:
+            _pools.clear()
+        pool = _pools[key] = Reference(real_pool(ds.clips, lm.window), tuple(lm.joints), fps, bpm)
+    return RealData(pool, dict(ck.baseline or {}), name, ds.cfg.stride)
 
 
 def judge_pixels(pixels, real: RealData, n_boot: int = N_BOOT, draws: int = DRAWS, seed: int = 0) -> dict:
