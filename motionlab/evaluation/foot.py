@@ -141,7 +141,7 @@ def _pfc_stat(rows, ref) -> float:
 
 MEASURES = (
     Measure("skating", "foot skating", "", skating, "clips", skating_rows, mean_of_rows,
-            doc="share of frames a foot in contact slides faster than 0.6 leg/s (GMD, 2D)"),
+            doc="share of frames a foot in contact slides faster than 0.6 leg/s (GMD, 2D)", bounds=Measure.SHARE),
     Measure("pfc", "physical foot contact", "", pfc, "clips", pfc_rows, _pfc_stat,
             doc="feet speeds x upward root acceleration, x 10^4 (EDGE PFC, 2D; lower is better)"),
 )

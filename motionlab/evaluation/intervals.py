@@ -139,7 +139,8 @@ def bootstrap(measure: Measure, clips, ref: Reference, n_boot: int = 1000, level
     lo, hi = _percentiles(vals, level)
     ok = vals[np.isfinite(vals)]
     shift = value - float(np.median(ok)) if len(ok) and np.isfinite(value) else 0.0
-    return Estimate(value, (lo + shift, hi + shift), n, n_boot, vals)
+    low, high = measure.bounds  # re-centring must not step outside what the measure can be (a recall below 0)
+    return Estimate(value, (min(max(lo + shift, low), high), min(max(hi + shift, low), high)), n, n_boot, vals)
 
 
 def real_pool(clip_or_clips, window: int) -> np.ndarray:

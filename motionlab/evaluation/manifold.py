@@ -177,7 +177,7 @@ def recall(clips, ref) -> float:
 
 MEASURES = (
     Measure("precision", "precision (k-NN)", "", precision, "clips", precision_rows, mean_of_rows,
-            doc="share of samples inside the real windows' 3-NN balls (Kynkäänniemi et al. 2019)"),
+            doc="share of samples inside the real windows' 3-NN balls (Kynkäänniemi et al. 2019)", bounds=Measure.SHARE),
     Measure("recall", "recall (k-NN)", "", recall, "clips", recall_rows, _recall_stat,
-            doc="share of real windows inside the samples' 3-NN balls (Kynkäänniemi et al. 2019)"),
+            doc="share of real windows inside the samples' 3-NN balls (Kynkäänniemi et al. 2019)", bounds=Measure.SHARE),
 )

@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+import math
+
 import numpy as np
 
 RESAMPLES = ("clips", "pairs")
@@ -56,12 +58,15 @@ class Measure:
     stat: Callable[[np.ndarray, Reference], float | np.ndarray] | None = None
     spec: bool = False                  # one of the spec's six
     doc: str = ""                       # one line for tooltips; the function's docstring has the definition
+    bounds: tuple[float, float] = (0.0, math.inf)  # the values it can take: intervals are kept inside
 
     def __post_init__(self):
         if self.resample not in RESAMPLES:
             raise ValueError(f"resample must be one of {RESAMPLES}, got {self.resample!r}")
         if (self.features is None) != (self.stat is None):
             raise ValueError(f"{self.name}: features and stat come together")
+
+    SHARE = (0.0, 1.0)  # noqa: RUF012  (a share of frames, clips or windows)
 
     def __call__(self, clips, ref: Reference) -> float:
         return float(self.fn(np.asarray(clips, np.float64), ref))

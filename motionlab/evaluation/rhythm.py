@@ -231,8 +231,8 @@ MEASURES = (
     Measure("tempo", "tempo", "BPM", tempo, "clips", tempogram_rows, _tempo_stat,
             doc="peak of the joint speeds' autocorrelation, 40-240 BPM at ref.fps"),
     Measure("beat_align", "beat alignment (motion→music)", "", beat_align, "clips", beat_align_rows, mean_of_rows,
-            doc="motion beats to the nearest beat of the ref.bpm grid, best phase per clip (mint); nan without bpm"),
+            doc="motion beats to the nearest beat of the ref.bpm grid, best phase per clip (mint); nan without bpm", bounds=Measure.SHARE),
     Measure("beat_align_music", "beat alignment (music→motion)", "", beat_align_music, "clips",
             beat_align_music_rows, mean_of_rows,
-            doc="grid beats to the nearest motion beat, best phase per clip (Bailando); nan without bpm"),
+            doc="grid beats to the nearest motion beat, best phase per clip (Bailando); nan without bpm", bounds=Measure.SHARE),
 )

@@ -159,3 +159,18 @@ def test_the_probe_finds_the_catalog_measures_that_compare_with_the_reference(de
     reading = {m.name for m in catalog.ALL if reads_windows(m, pool)}
     assert not reading & set(catalog.SPEC)
     assert {"fid_k", "precision", "recall"} & set(catalog.BY_NAME) <= reading, reading
+
+
+def test_an_interval_stays_within_what_the_measure_can_be():
+    """Re-centring the percentile interval on the value once put a recall at -0.01: a statistic whose
+    resamples sit above the value (here by construction) must not push the interval below 0."""
+    import numpy as np
+    from motionlab.evaluation.intervals import bootstrap
+    from motionlab.evaluation.measure import Measure, Reference
+    rows = lambda c, ref: c[:, 0, 0]  # noqa: E731
+    share = Measure("share", "share", "", lambda c, ref: 0.0, "clips", rows, lambda r, ref: float(np.mean(r)),
+                    bounds=Measure.SHARE)
+    clips = np.zeros((40, 2, 2))
+    clips[:4, 0, 0] = 1.0                      # resamples near 0.1, the value 0: a shift of -0.1
+    est = bootstrap(share, clips, Reference(clips, ("a",)), n_boot=400, seed=1)
+    assert est.interval[0] == 0.0 and 0.0 <= est.interval[1] <= 1.0
