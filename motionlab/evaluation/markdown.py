@@ -11,6 +11,15 @@ def fmt(v) -> str:
     return f"{v:.2f}" if isinstance(v, (int, float)) and math.isfinite(v) else "n/a"
 
 
+def sig(v) -> str:
+    """Four significant digits, thousands grouped instead of an exponent: the judged values are stored at
+    that precision, so ".2f" would print digits that are not there ("48170000.00")."""
+    if not (isinstance(v, (int, float)) and math.isfinite(v)):
+        return "n/a"
+    v = v + 0.0  # no "-0"
+    return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:.4g}"
+
+
 def baseline_markdown(rows: list[tuple[str, str, dict]]) -> str:
     lines = ["| split | window/stride/limit | " + " | ".join(METRICS) + " | clips |",
              "| --- | --- | " + " | ".join("---" for _ in METRICS) + " | --- |"]

@@ -17,7 +17,7 @@ import numpy as np
 
 from motionlab.evaluation import catalog
 from motionlab.evaluation.intervals import bootstrap
-from motionlab.evaluation.markdown import baseline_markdown, fmt
+from motionlab.evaluation.markdown import baseline_markdown, fmt, sig
 from motionlab.evaluation.measure import Reference
 from motionlab.pipeline import judging
 from motionlab.pipeline.evaluating import evaluate_checkpoint, write_precomputed
@@ -128,13 +128,13 @@ def judged_section(title: str, docs: list[dict], intro: str) -> list[str]:
                 cells.append("n/a")
                 continue
             lo, hi = m["interval"]
-            cells.append(f"{fmt(m['value'])} [{fmt(lo)}–{fmt(hi)}]{' ✓' if m.get('like_data') else ''}")
+            cells.append(f"{sig(m['value'])} [{sig(lo)}–{sig(hi)}]{' ✓' if m.get('like_data') else ''}")
         out.append(f"| {d['tag']} | {d['sampler']} | {d['n']} | {like} of {len(ms)} | " + " | ".join(cells) + " |")
     out += ["", "| tag | real data at this N (2.5–97.5 percentile of 300 random sets): " + ", ".join(names[:6]) + " |",
             "| --- | --- |"]
     for d in docs:
-        out.append(f"| {d['tag']} | " + ", ".join(f"{k} {fmt(d['metrics'][k]['real_range'][0])}–"
-                                               f"{fmt(d['metrics'][k]['real_range'][1])}" for k in names[:6]) + " |")
+        out.append(f"| {d['tag']} | " + ", ".join(f"{k} {sig(d['metrics'][k]['real_range'][0])}–"
+                                               f"{sig(d['metrics'][k]['real_range'][1])}" for k in names[:6]) + " |")
     return out + [""]
 
 
