@@ -65,9 +65,13 @@ blend = c8.slider("Seam blend (frames)", 0, max(1, w // 4), min(ed.DEFAULT_BLEND
                   key="edit.blend",
                   help="The offset between the model's estimate and the given pose at a seam fades into this many "
                        "generated frames; the given frames are untouched. 0: plain replacement.")
-default = faithful_default(entry.path)
+default = faithful_default(entry.path, rewindable=True)  # the slider above resamples by default
 sampler, precision = ui.sampling_controls("edit", default, entry.timesteps, precision_default="fp32")
 st.caption(ui.sampler_caption(sampler, default, entry.timesteps) + ".")
+if int(resample) > 1 and not sampler.rewindable:
+    st.warning(f"{sampler.label(entry.timesteps)} cannot be resampled (its churn raises each step above where it "
+               "started), so this edit takes one try per step; pick s_churn 0 or another sampler to resample.")
+    resample = 1
 
 
 

@@ -124,7 +124,7 @@ def _write_exports(out: Path, edit, exports: list[str], fps: float, src_fps: flo
 
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
-    choice = sampling_from_args(a) or faithful_default(a.checkpoint).choice
+    choice = sampling_from_args(a) or faithful_default(a.checkpoint, rewindable=a.resample > 1).choice
     src_fps = check_fps(a.source_fps, "--source-fps")
     fps = check_fps(a.fps if a.fps is not None else src_fps, "--fps")
     exports = [e for e in a.export.split(",") if e]

@@ -86,6 +86,12 @@ class Sampler:
     def check_together(cls, values: dict) -> None:
         """Constraints between settings (each already within its bounds): MotionlabError if broken."""
 
+    @classmethod
+    def rewindable(cls, values: dict) -> bool:
+        """Whether RePaint resampling can re-noise a step back to its start (state()/restore()) with these
+        settings."""
+        return True
+
     @property
     def num_steps(self) -> int:
         return len(self.timesteps)
@@ -154,6 +160,12 @@ class SamplerChoice:
     def steps_for(self, num_timesteps: int) -> int:
         """Steps taken on a schedule of this length: a chain shorter than `steps` is walked whole."""
         return min(self.steps or num_timesteps, num_timesteps)
+
+    @property
+    def rewindable(self) -> bool:
+        """Usable with RePaint resampling (editing with more than one try per step)."""
+        cls = self.sampler_class
+        return cls.rewindable({q.name: float(dict(self.params).get(q.name, q.default)) for q in cls.params})
 
     def build(self, diffusion) -> Sampler:
         return self.sampler_class(diffusion, self.steps_for(diffusion.num_timesteps), **dict(self.params))
@@ -356,6 +368,10 @@ class EDMSampler(Sampler):
               Param("s_noise", 1.0, 0.9, 1.1, "churn noise scale (above 1 offsets the denoiser's smoothing)"))
     stochastic = False  # at the default s_churn 0; churn draws noise at each churned level
     study_settings = ({}, {"s_churn": 5.0}, {"s_churn": 40.0})  # off, moderate, at the gamma cap
+
+    @classmethod
+    def rewindable(cls, values: dict) -> bool:
+        return values["s_churn"] == 0.0  # conservative: a churn the s_tmin/s_tmax window skips counts too
 
     @classmethod
     def check_together(cls, values: dict) -> None:

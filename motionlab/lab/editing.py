@@ -52,7 +52,7 @@ def run_edit(lm: LoadedModel, task: str, source: Clip, params: dict, reference: 
              blend: int = 0, report: Callable | None = None, name: str = "", tag: str = "",
              source_name: str = "clip", threads=None) -> EditRun:
     """One edit with its seam report and generated-part metrics; report(fraction, text) after each step."""
-    sampler = sampler or faithful_default(lm.path).choice
+    sampler = sampler or faithful_default(lm.path, rewindable=resample > 1).choice
     per_window = sampler.build(lm.diffusion).num_steps
     total = windows_needed(task, params, lm.window) * per_window
     done = [0]

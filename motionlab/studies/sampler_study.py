@@ -28,7 +28,7 @@ from motionlab.evaluation.measure import Reference
 from motionlab.formats.checkpoints import Checkpoint, LoadedModel, load_model
 from motionlab.formats.integrity import file_sha256
 from motionlab.io import atomic_write_bytes, atomic_write_json
-from motionlab.pipeline.defaults import DEFAULTS_FILE, defaults_path
+from motionlab.pipeline.defaults import DEFAULTS_FILE, defaults_path, pick_row
 from motionlab.pipeline.evaluating import machine_info
 from motionlab.pipeline.sample_sets import sample_set
 from motionlab.studies.report import save_chart
@@ -85,10 +85,7 @@ def study(path: str, n: int = N, seed: int = SEED, threads=None, steps=STEPS, lo
         finite = np.isfinite(s.pixels).all()
         values = _spec_values(s.pixels, ref) if finite else {k: float("nan") for k in SPEC}
         rows.append(_judge_row(choice, evals, values, interval, T))
-    passing = [r for r in rows if r["inside"]]
-    miss = lambda r: max((abs(v) for v in r["misses"].values()), default=0.0)  # noqa: E731  (beyond the interval)
-    pick = min(passing or rows, key=lambda r: (r["evaluations"], r["worst_pct"]) if passing
-               else (miss(r), r["evaluations"]))
+    pick = pick_row(rows)
     choice = {"sampler": pick["sampler"], "evaluations": pick["evaluations"], "speedup_evaluations": T / pick["evaluations"],
               "misses": [f"{k} {v:+.1f}% beyond ddpm-400's interval" for k, v in pick["misses"].items()]}
     return {"tag": lm.checkpoint.tag or Path(path).parent.name, "checkpoint": str(path),

@@ -6,7 +6,8 @@ import torch
 from motionlab.core import loop
 from motionlab.core.diffusion import DiffusionConfig, GaussianDiffusion
 from motionlab.core.model import ModelConfig, PositionalUNet1D
-from motionlab.core.samplers import make_sampler
+from motionlab.core.samplers import REGISTRY, SamplerChoice, make_sampler
+from motionlab.errors import MotionlabError
 
 
 CASES = [("ddpm", None, 0.0), ("ddpm", 4, 0.0), ("ddim", 5, 0.0), ("ddim", 5, 0.7), ("dpmpp", 5, 0.0)]
@@ -86,3 +87,25 @@ def test_renoise_matches_the_forward_process(net):
     ab = diff.schedule.alpha_bar(t)
     assert abs(xt.mean().item() - 2.0 * ab ** 0.5) < 0.03
     assert abs(xt.std().item() - (1 - ab) ** 0.5) < 0.02
+
+
+@pytest.mark.parametrize("label", [SamplerChoice.of(name, 4, **s).label(12) for name, cls in REGISTRY.items()
+                                   for s in cls.study_settings] + ["edm-4 s_churn 5 s_tmin 1000"])
+def test_rewindable_says_which_settings_resampling_can_use(net, label):
+    """SamplerChoice.rewindable, which picks the Edit page's default, agrees with what loop.sample does: a
+    rewindable setting resamples, the others stop with a one-line error naming the cause."""
+    _, diff = net
+    choice = SamplerChoice.from_label(label, 12)
+    mask = torch.zeros(1, 6, 16, dtype=torch.bool)
+    mask[..., :3] = True
+
+    def run():
+        return loop.sample(diff, lambda x, t: torch.zeros_like(x), (1, 6, 16), torch.Generator().manual_seed(0),
+                           sampler=choice.build(diff), known=torch.zeros(1, 6, 16), mask=mask, resample=2)
+    churned = bool(getattr(choice.build(diff), "churned", []))
+    assert choice.rewindable == (not dict(choice.params).get("s_churn"))
+    if churned:
+        with pytest.raises(MotionlabError, match="cannot be resampled"):
+            run()
+    else:
+        assert torch.isfinite(run()).all()

@@ -6,8 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
-from motionlab.core.samplers import REGISTRY, DEFAULT_SAMPLER
+from motionlab.core.samplers import REGISTRY, DEFAULT_SAMPLER, SamplerChoice
 from motionlab.formats.checkpoints import load_model
+from motionlab.formats.integrity import file_sha256
 from motionlab.pipeline import defaults
 from motionlab.studies import sampler_study as st
 
@@ -38,6 +39,27 @@ def test_the_pick_is_the_fastest_inside_or_the_closest_with_its_misses():
             st._judge_row(DEFAULT_SAMPLER, 10, fast_miss, interval, 400)]
     assert rows[0]["inside"] and not rows[1]["inside"]
     assert rows[1]["misses"] == {"vel_energy": pytest.approx(100 * (12 - 11) / 11, abs=0.1)}
+    assert defaults.pick_row(rows) is rows[0]                              # inside beats faster
+    near = {**inside, "vel_energy": 11.5}
+    closer = st._judge_row(DEFAULT_SAMPLER, 30, near, interval, 400)
+    assert defaults.pick_row([rows[1], closer]) is closer                  # none inside: the smallest miss
+
+
+def test_editing_gets_the_closest_setting_it_can_resample(ck):
+    """A pick with churn cannot be rewound by RePaint: the Edit page and CLI get the same rule's choice among
+    the settings that can, said in the caption; sampling keeps the pick."""
+    interval = {k: (9.0, 11.0, 10.0) for k in st.SPEC}
+    churn, plain = SamplerChoice.of("edm", 5, s_churn=5.0), SamplerChoice.of("ddim", 5)
+    rows = [st._judge_row(churn, 9, {k: 10.0 for k in st.SPEC}, interval, 10),
+            st._judge_row(plain, 5, {**{k: 10.0 for k in st.SPEC}, "pos_std": 12.0}, interval, 10),
+            st._judge_row(SamplerChoice.of("dpmpp", 3), 3, {**{k: 10.0 for k in st.SPEC}, "pos_std": 13.0}, interval, 10)]
+    doc = {"checkpoint_sha256": file_sha256(ck), "timesteps": 10, "n": 8, "rows": rows,
+           "choice": {"sampler": churn.label(10), "evaluations": 9, "misses": []}}
+    defaults.defaults_path(ck).write_text(json.dumps(doc))
+    assert defaults.faithful_default(ck).choice == churn
+    d = defaults.faithful_default(ck, rewindable=True)
+    assert d.choice == plain and d.source == "study" and "edm-5 s_churn 5 cannot" in d.why and "pos_std" in d.why
+    assert defaults.faithful_default(ck, rewindable=True) is d                # cached per flag
 
 
 def test_a_study_writes_the_default_the_tools_then_use(ck, tmp_path, monkeypatch):

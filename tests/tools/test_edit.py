@@ -6,6 +6,7 @@ import sys
 import numpy as np
 
 from conftest import REPO
+from motionlab.core.samplers import SamplerChoice
 
 
 def _cli(*args):
@@ -33,3 +34,13 @@ def test_cli_errors_are_one_line(tiny_checkpoint, tmp_path):
     assert r.returncode == 2 and "outside the motion" in r.stderr and "Traceback" not in r.stderr
     r = _cli("long", "--checkpoint", tiny_checkpoint, "--data", "demo", "--export", "webm", "--out", tmp_path)
     assert r.returncode == 2 and "unknown format 'webm'" in r.stderr
+
+
+def test_every_release_edits_with_its_defaults(tmp_path):
+    """The defaults resample (RePaint) and a release's sampling pick may not allow it (edm with churn):
+    editing then takes the study's closest setting that does, and says which."""
+    for ck in sorted((REPO / "checkpoints").glob("*/model.pt")):
+        r = _cli("inbetween", "--checkpoint", ck, "--data", "demo", "--from", 20, "--to", 26, "--num-samples", 1,
+                 "--out", tmp_path / ck.parent.name, "--export", "json")
+        assert r.returncode == 0, (ck, r.stderr)
+        assert SamplerChoice.from_label(json.loads(r.stdout.strip().splitlines()[-1])["sampler"], 400).rewindable
