@@ -28,8 +28,10 @@ def spec_protocol():
 
 
 c1, c2, c3 = st.columns([1, 2, 2])
-seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, step=1, key=keys.METRICS_SEED)
-n = c2.select_slider("Samples per checkpoint (N)", SIZES, value=256, key=keys.METRICS_NUM_SAMPLES,
+seed = c1.number_input("Seed", min_value=0, max_value=2**31 - 1, value=ui.current(keys.METRICS_SEED, 42), step=1,
+                       key=keys.METRICS_SEED)
+n = c2.select_slider("Samples per checkpoint (N)", SIZES, value=ui.current(keys.METRICS_NUM_SAMPLES, 256),
+                     key=keys.METRICS_NUM_SAMPLES,
                      help="At N = 8 a 95% interval is 13–22 points of the baseline wide; at 64, under 10. "
                           "The releases keep their N = 256 rows, so they show at once.")
 c3.button("The spec's protocol (8 samples, seed 42, ddpm-400)", on_click=spec_protocol, key="metrics.spec",

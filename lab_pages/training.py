@@ -70,7 +70,8 @@ def show_run(path: str, was_live: bool) -> None:
 
 
 if files:
-    path = st.selectbox("Run", files, format_func=lambda p: ui.project_path(Path(p).parent), key=keys.TRAINING_RUN)
+    path = st.selectbox("Run", files, index=files.index(ui.current(keys.TRAINING_RUN, files[0])),
+                        format_func=lambda p: ui.project_path(Path(p).parent), key=keys.TRAINING_RUN)
     live = processes.status(Path(path).parent)["state"] in processes.LIVE_STATES
     st.fragment(show_run, run_every=2.0 if live else None)(path, live)
 else:

@@ -67,6 +67,14 @@ def where_checkpoints_go() -> str:
             "(start one on the Training page or with `python -m motionlab.train ... --out runs/NAME`).")
 
 
+def current(key: str, fallback):
+    """A keyed widget's default: its value now, else `fallback`. Streamlit sends a widget's default with it,
+    and a browser that mounts the widget afresh (when a rerun overtook the one that set the value through
+    st.session_state) shows that default and sends it back: so the default must be the value, never the
+    first option or the minimum (it was: the Sample page drew with s_churn 0, s_tmax 0 after one press)."""
+    return st.session_state.get(key, fallback)
+
+
 def keep_valid(key: str, options, multi: bool = False) -> None:
     """Drop a remembered widget value that is no longer among the options (file removed, new result)."""
     if key not in st.session_state:
@@ -121,8 +129,8 @@ def checkpoint_picker(key: str, all_entries=None, label: str = "Checkpoint") -> 
     by = {e.path: e for e in ok}
     if ok:
         keep_valid(key, by)
-        kw = {} if key in st.session_state else {"index": list(by).index(_preferred(ok)[0])}
-        path = st.selectbox(label, list(by), format_func=lambda p: by[p].label, key=key, **kw,
+        path = st.selectbox(label, list(by), format_func=lambda p: by[p].label, key=key,
+                            index=list(by).index(current(key, _preferred(ok)[0])),
                             help="Shipped checkpoints first, then run folders; each with its training config "
                                  "(window/stride/limit), epoch and best loss.")
     show_broken(broken)
@@ -138,8 +146,8 @@ def checkpoints_multi(key: str, all_entries=None, label: str = "Checkpoints", de
         keep_valid(key, by, multi=True)
         pref = _preferred(ok)
         default = [p for p in default or [] if p in by] or [p for p in pref if by[p].kind == "shipped"] or pref
-        kw = {} if key in st.session_state else {"default": default[:default_max]}
-        paths = st.multiselect(label, list(by), format_func=lambda p: by[p].label, key=key, **kw)
+        paths = st.multiselect(label, list(by), format_func=lambda p: by[p].label, key=key,
+                               default=current(key, default[:default_max]))
     show_broken(broken)
     return [by[p] for p in paths if p in by]
 
@@ -277,7 +285,8 @@ def sampling_controls(prefix: str, default: Default, timesteps: int, precision_d
     if st.session_state.get(mark) != (d.label(timesteps), timesteps):
         st.session_state[mark] = (d.label(timesteps), timesteps)
         set_to(d)
-    if per_checkpoint and st.toggle("Each checkpoint's faithful sampler", value=True, key=per_checkpoint_key(prefix),
+    if per_checkpoint and st.toggle("Each checkpoint's faithful sampler", value=current(per_checkpoint_key(prefix), True),
+                                    key=per_checkpoint_key(prefix),
                                     help="Each checkpoint samples with the setting its sampler study chose "
                                          "(sampler.json beside it), or the fallback; off: one sampler for all."):
         precision = _precision_radio(prefix, precision_default)
@@ -286,9 +295,11 @@ def sampling_controls(prefix: str, default: Default, timesteps: int, precision_d
     keep_valid(steps_key(prefix), options)
     c1, c2, c3 = st.columns([1.2, 1.5, 1])
     names = list(REGISTRY)
-    name = c1.selectbox("Sampler", names, format_func=lambda n: REGISTRY[n].label, key=sampler_key(prefix),
+    name = c1.selectbox("Sampler", names, index=names.index(current(sampler_key(prefix), d.name)),
+                        format_func=lambda n: REGISTRY[n].label, key=sampler_key(prefix),
                         help="; ".join(f"{c.label}: {c.about}" for c in REGISTRY.values()))
-    steps = c2.select_slider("Steps", options, key=steps_key(prefix))
+    steps = c2.select_slider("Steps", options, value=current(steps_key(prefix), d.steps_for(timesteps)),
+                             key=steps_key(prefix))
     with c3:
         precision = _precision_radio(prefix, precision_default)
     b1, b2 = st.columns(2)
@@ -299,14 +310,14 @@ def sampling_controls(prefix: str, default: Default, timesteps: int, precision_d
     params = {}
     for q in REGISTRY[name].params:
         k = param_key(prefix, name, q.name)
-        params[q.name] = c2.slider(q.name, q.low, q.high, **({} if k in st.session_state else {"value": q.default}),
-                                   key=k, help=q.help)
+        params[q.name] = c2.slider(q.name, q.low, q.high, value=current(k, q.default), key=k, help=q.help)
     return SamplerChoice.of(name, None if steps >= timesteps else int(steps), **params), precision
 
 
 def _precision_radio(prefix: str, precision_default: str) -> str:
     precisions = ["auto", "fp32", "bf16"]
-    return st.radio("Precision", precisions, index=precisions.index(precision_default), horizontal=True,
+    return st.radio("Precision", precisions, index=precisions.index(current(precision_key(prefix), precision_default)),
+                    horizontal=True,
                     key=precision_key(prefix),
                     help="auto times fp32 and bf16 (and 1..N threads) on this machine at the shape it will run, "
                          "and keeps the fastest; bf16 is never taken where it is slower.")
