@@ -64,8 +64,7 @@ names = [p.name for p in all_panels]
 by = {p.name: p for p in all_panels}
 ui.keep_valid(keys.COMPARE_PANELS, names, multi=True)
 panels.merge_new_panels(st.session_state, names)  # newly sampled or added windows join the view
-kw = {} if keys.COMPARE_PANELS in st.session_state else {"default": names[:12]}
-picked = st.multiselect("Panels", names, key=keys.COMPARE_PANELS, **kw)
+picked = st.multiselect("Panels", names, default=ui.current(keys.COMPARE_PANELS, names[:12]), key=keys.COMPARE_PANELS)
 if not picked:
     st.info("Nothing to show yet: sample some checkpoints or add real windows.")
     st.stop()

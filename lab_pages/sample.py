@@ -62,8 +62,8 @@ if not np.isfinite(result.pixels).all():
 
 options = list(range(result.num_samples))
 ui.keep_valid(keys.SAMPLE_SHOW, options, multi=True)
-kw = {} if keys.SAMPLE_SHOW in st.session_state else {"default": options[:8]}
-show = st.multiselect("Samples to show", options, format_func=lambda i: f"#{i}", key=keys.SAMPLE_SHOW, **kw)
+show = st.multiselect("Samples to show", options, default=ui.current(keys.SAMPLE_SHOW, options[:8]),
+                      format_func=lambda i: f"#{i}", key=keys.SAMPLE_SHOW)
 if show:
     panels = figures.panels_from_pixels(result.pixels[show], result.joints, result.titles(show))
     player.show(panels, "sample.animation")
