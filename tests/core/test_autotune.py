@@ -232,12 +232,19 @@ def test_a_process_exiting_while_it_measures_exits_cleanly():
     called without an active exception'): the lab's warm-up measured while a test session ended."""
     import subprocess
     import sys
-    code = ("import torch, time\n"
+    # the hook holds each pass open in a torch op, so the exit lands mid-measurement on a machine of
+    # any speed (a fixed sleep let a fast CI machine finish measuring first)
+    code = ("import threading, torch\n"
             "from motionlab.core import autotune\n"
             "from motionlab.core.model import ModelConfig, PositionalUNet1D\n"
             "m = PositionalUNet1D(ModelConfig()).eval()\n"
+            "inside = threading.Event()\n"
+            "def hold(module, args):\n"
+            "    inside.set()\n"
+            "    a = torch.randn(1500, 1500)\n"
+            "    for _ in range(4): a = a @ a / 40\n"
+            "m.register_forward_pre_hook(hold)\n"
             "th = autotune.warm_async(m, (8, 40, 256))\n"
-            "time.sleep(0.5)\n"
-            "assert th is not None and th.is_alive()\n")
+            "assert th is not None and inside.wait(60) and th.is_alive()\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert r.returncode == 0, r.stderr[-2000:]
