@@ -1,9 +1,11 @@
 """motionlab lab: `streamlit run lab_app.py`. Pages are thin views over motionlab.lab."""
+from pathlib import Path
+
 import streamlit as st
 
 from motionlab.lab import access, config, ui
 
-st.set_page_config(page_title="motionlab lab", page_icon=":material/directions_run:", layout="wide")
+st.set_page_config(page_title="motionlab lab", page_icon=str(Path(__file__).parent / "assets" / "icon.png"), layout="wide")
 
 PAGES = [
     st.Page("lab_pages/sample.py", title="Sample", icon=":material/casino:", default=True),
@@ -32,5 +34,6 @@ with st.sidebar:
         st.caption(":material/public: Reachable from other hosts. Uploads and training runs: this machine only.")
     if not acc.writes:
         st.caption(":material/block: " + acc.reason)
+    ui.warm_chart_code()
 
 page.run()

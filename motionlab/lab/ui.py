@@ -12,6 +12,7 @@ from typing import Callable
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -338,8 +339,15 @@ def sampler_caption(choice: SamplerChoice | None, default: Default, timesteps: i
 
 def warm_sampling(entry: catalog.CheckpointEntry, num_samples: int, precision: str) -> None:
     """Load the model and start measuring precision and threads for this shape while the user looks at the
-    page; a first load does not wait for the model (a press does, through the same cache)."""
+    page; a first load does not wait for the model (a press does, through the same cache). The thread
+    starts a second after this script run ends, so it does not compete with the browser drawing the page
+    on the same cores."""
+    script = threading.current_thread()
+
     def warm():
+        if script is not threading.current_thread():
+            script.join(timeout=5)
+            time.sleep(WARM_AFTER_S)
         try:
             lm = model_for(entry)
         except MotionlabError:
@@ -354,6 +362,24 @@ def warm_sampling(entry: catalog.CheckpointEntry, num_samples: int, precision: s
 
 
 WARM_THREAD = "motionlab-warm"
+WARM_AFTER_S = 1.0  # the browser draws the page meanwhile, on the same cores
+
+
+def warm_chart_code() -> None:
+    """Let the browser fetch and compile Streamlit's chart and table code once the page is idle: the
+    first chart of a tab otherwise waits for it (bench/page_open.py --think)."""
+    if _CHUNKS:
+        _warm(key="warm-charts", data={"chunks": _CHUNKS})
+
+
+def _chunks(*names: str) -> list[str]:
+    js = Path(st.__file__).parent / "static" / "static" / "js"
+    return sorted(p.name for n in names for p in js.glob(f"{n}.*.js"))
+
+
+# none found (a Streamlit that names them otherwise): nothing is warmed, nothing breaks
+_CHUNKS = _chunks("PlotlyChart", "DataFrame", "StreamlitSyntaxHighlighter")
+_warm = st.components.v2.component("motionlab_warm_charts", js=(Path(__file__).parent / "static" / "warm.js").read_text())
 
 
 def plotly(fig: dict, key: str) -> None:
