@@ -28,7 +28,7 @@ from motionlab.evaluation.measure import Reference
 from motionlab.formats.checkpoints import Checkpoint, LoadedModel, load_model
 from motionlab.formats.integrity import file_sha256
 from motionlab.io import atomic_write_bytes, atomic_write_json
-from motionlab.pipeline.defaults import DEFAULTS_FILE, defaults_path, pick_row
+from motionlab.pipeline.defaults import DEFAULTS_FILE, defaults_path, faithful_default, pick_row
 from motionlab.pipeline.evaluating import machine_info
 from motionlab.pipeline.sample_sets import sample_set
 from motionlab.studies.report import save_chart
@@ -95,6 +95,29 @@ def study(path: str, n: int = N, seed: int = SEED, threads=None, steps=STEPS, lo
             "rows": rows, "choice": choice}
 
 
+def confirm(s: dict, n: int, threads=None, log=print) -> dict:
+    """The study's pick against ddpm-400 again at a larger N, same seed and rule: the search runs at
+    N = 64, where ddpm-400's intervals are 2x wider than at 256, so a pick can pass there and miss here."""
+    lm = load_model(s["checkpoint"])
+    T = lm.diffusion.num_timesteps
+    ref = Reference(np.zeros((1, lm.window, 2 * len(lm.joints))), lm.joints)
+    spec = sample_set(lm, n, s["seed"], SPEC_SAMPLER, threads=threads, log=log)
+    interval = {}
+    for k in SPEC:
+        est = bootstrap(catalog.BY_NAME[k], spec.pixels, ref)
+        interval[k] = (*est.interval, est.value)
+    pick = next(r for r in s["rows"] if r["sampler"] == s["choice"]["sampler"])
+    choice = faithful_default(s["checkpoint"]).choice  # the pick as sampler.json stores it
+    if choice.label(T) != pick["sampler"]:
+        raise SystemExit(f"{s['checkpoint']}: sampler.json holds {choice.label(T)}, not the study's pick "
+                         f"{pick['sampler']}: rerun the study with --write-defaults")
+    px = sample_set(lm, n, s["seed"], choice, threads=threads, log=log).pixels
+    values = _spec_values(px, ref) if np.isfinite(px).all() else {k: float("nan") for k in SPEC}
+    return {"n": n, "reference": {"values": {k: interval[k][2] for k in SPEC},
+                                  "intervals": {k: list(interval[k][:2]) for k in SPEC}},
+            "row": _judge_row(choice, pick["evaluations"], values, interval, T)}
+
+
 def write_defaults(s: dict, command: str) -> Path:
     """sampler.json beside the checkpoint: the choice, its evidence and what made it."""
     path = defaults_path(s["checkpoint"])
@@ -105,7 +128,8 @@ def write_defaults(s: dict, command: str) -> Path:
 def interval_widths(s: dict) -> dict:
     """ddpm-400's interval width per spec metric, in points (%) of the checkpoint's dataset baseline."""
     base = Checkpoint.read(s["checkpoint"]).baseline
-    return {k: 100 * (hi - lo) / base[k] for k, (lo, hi) in s["reference"]["intervals"].items() if base.get(k)}
+    iv = s["reference"]["intervals"]
+    return {k: 100 * (iv[k][1] - iv[k][0]) / base[k] for k in SPEC if k in iv and base.get(k)}
 
 
 def table(s: dict) -> str:
@@ -121,6 +145,26 @@ def table(s: dict) -> str:
         name = f"**{r['sampler']}**" if r["sampler"] == s["choice"]["sampler"] else r["sampler"]
         lines.append(f"| {name} | {r['evaluations']} | " + " | ".join(cells) + f" | {mark} |")
     return "\n".join(lines)
+
+
+def _pct(v: float) -> str:
+    return f"{v:+.1f}%" if abs(v) >= 0.05 else f"{'+' if v > 0 else '-'}<0.05%"
+
+
+def confirm_lines(s: dict) -> list[str]:
+    """The pick against ddpm-400 at the confirming N, in the table's terms."""
+    c = s.get("confirm")
+    if not c:
+        return []
+    r, ref = c["row"], c["reference"]
+    cells = " | ".join(f"{100 * r['values'][k] / ref['values'][k]:.0f}%{' ✗' if k in r['misses'] else ''}" for k in SPEC)
+    said = ("all six inside ddpm-400's intervals" if r["inside"] else
+            "outside on " + "; ".join(f"{k} {_pct(r['misses'][k])} beyond" for k in SPEC if k in r["misses"]))
+    widths = ", ".join(f"{k} {w:.1f}" for k, w in interval_widths({**s, "reference": ref}).items())
+    return [f"**Again at N = {c['n']}** (same seed; ddpm-400's intervals span {widths} points of the baseline): "
+            f"{r['sampler']} is {said}; its largest distance from ddpm-400's value is {r['worst_pct']:.1f}%.", "",
+            "| sampler | N | " + " | ".join(SPEC) + " | all six inside |", "|" + " --- |" * (len(SPEC) + 3),
+            f"| {r['sampler']} | {c['n']} | {cells} | {'**yes**' if r['inside'] else 'no'} |", ""]
 
 
 def chart(studies: list[dict], path: Path) -> None:
@@ -163,6 +207,7 @@ def build(studies: list[dict], command: str, chart_name: str, notes: str, machin
                 f"ddpm-400), {verdict}.", "",
                 f"ddpm-400's 95% intervals at N = {s['n']} span " + ", ".join(f"{k} {w:.1f}" for k, w in widths.items())
                 + " points of the dataset baseline (widest: " + f"{max(widths.values()):.1f}).", "", table(s), ""]
+        out += confirm_lines(s)
     out += [f"![worst metric distance against network evaluations]({chart_name})", ""]
     if notes:
         out += [notes.strip(), ""]
@@ -177,6 +222,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="docs/SAMPLERS.md")
     p.add_argument("--notes", default="docs/SAMPLERS_NOTES.md")
     p.add_argument("--write-defaults", action="store_true", help=f"store each checkpoint's pick as {DEFAULTS_FILE} beside it")
+    p.add_argument("--confirm", type=int, default=0, metavar="N",
+                   help="also judge each pick against ddpm-400 again at N samples (same seed and rule; 0: no)")
     p.add_argument("--from-json", action="store_true",
                    help="rebuild the page from OUT's .json (the measured rows) and the current notes, sampling nothing")
     a = p.parse_args(argv)
@@ -195,6 +242,11 @@ def main(argv=None) -> int:
         machine = machine_info()
         for s in studies if a.write_defaults else []:
             print(str(write_defaults(s, cmd)), file=sys.stderr)
+        atomic_write_json(out.with_suffix(".json"), {"command": cmd, "machine": machine, "studies": studies})
+    if a.confirm:
+        for s in studies:
+            s["confirm"] = confirm(s, a.confirm, threads=a.threads, log=lambda m: print(m, file=sys.stderr))
+        cmd += f" --confirm {a.confirm}" if " --confirm " not in cmd else ""
         atomic_write_json(out.with_suffix(".json"), {"command": cmd, "machine": machine, "studies": studies})
     chart(studies, chart_path)
     atomic_write_bytes(out, build(studies, cmd, chart_path.name, notes, machine).encode())

@@ -87,3 +87,24 @@ def test_a_study_writes_the_default_the_tools_then_use(ck, tmp_path, monkeypatch
     st.chart([s], out.with_name("samplers_chart.png"))
     assert out.with_name("samplers_chart.png").read_bytes()[:4] == b"\x89PNG"
     json.dumps(s)                                                          # the JSON the doc is rebuilt from
+
+
+def test_confirming_a_pick_at_a_larger_n_uses_the_same_samples_and_rule(ck, tmp_path, monkeypatch):
+    monkeypatch.setattr("motionlab.pipeline.sample_sets.CACHE", tmp_path / "cache")
+    s = st.study(str(ck), n=8, seed=1, threads=1, steps=(3, 5), log=lambda m: None)
+    st.write_defaults(s, "cmd")
+    pick = next(r for r in s["rows"] if r["sampler"] == s["choice"]["sampler"])
+    same = st.confirm(s, 8, threads=1, log=lambda m: None)       # at the study's N: the study's own verdict
+    assert same["row"]["values"] == pytest.approx(pick["values"]) and same["row"]["misses"] == pick["misses"]
+    c = st.confirm(s, 16, threads=1, log=lambda m: None)
+    assert c["n"] == 16 and c["row"]["sampler"] == pick["sampler"]
+    ref = c["reference"]["intervals"]
+    assert c["row"]["inside"] == all(ref[k][0] <= c["row"]["values"][k] <= ref[k][1] for k in ref)
+    s["confirm"] = c
+    doc = st.build([s], "cmd", "chart.png", "", {"cpu_capability": "X", "torch": "Y"})
+    assert f"**Again at N = 16**" in doc and f"| {pick['sampler']} | 16 |" in doc
+    other = SamplerChoice.of("ddim", 4) if pick["sampler"] != "ddim-4" else SamplerChoice.of("ddim", 3)
+    defaults.defaults_path(ck).write_text(json.dumps({**json.loads(defaults.defaults_path(ck).read_text()),
+                                                      "choice": {"sampler": other.label(10)}}))
+    with pytest.raises(SystemExit, match="not the study's pick"):
+        st.confirm(s, 16, threads=1, log=lambda m: None)
