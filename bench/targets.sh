@@ -16,6 +16,7 @@ run() {
 BEST=checkpoints/best_fidelity/model.pt
 run lab_sample_latency $P bench/lab_sample_latency.py --presses 3
 run lab_sample_latency_64 $P bench/lab_sample_latency.py --samples 64 --presses 1 --play 0
+run first_visit $P bench/first_visit.py --servers 4 --after 2
 run page_open $P bench/page_open.py --rounds 3
 run page_open_reader $P bench/page_open.py --rounds 2 --think 3
 run slider_fps $P bench/slider_fps.py --checkpoint $BEST

@@ -125,18 +125,20 @@ def memory_kb(pid: int, key: str = "VmHWM") -> int | None:
 
 
 @contextmanager
-def lab_server(env: dict | None = None, log_path=None, timeout: float = 90, args=()):
-    """`streamlit run lab_app.py` on a free loopback port, as a user starts it (plus `args`, Streamlit
-    flags such as --server.allowedHosts); yields its URL and stops the server (its whole process group)
-    on exit. RuntimeError with the log's tail when it does not come up within `timeout` seconds."""
+def lab_server(env: dict | None = None, log_path=None, timeout: float = 90, args=(), port: int | None = None):
+    """`streamlit run lab_app.py` on a free loopback port (or `port`: one origin, so a browser's cache
+    carries over between servers), as a user starts it (plus `args`, Streamlit flags such as
+    --server.allowedHosts); yields its URL and stops the server (its whole process group) on exit.
+    RuntimeError with the log's tail when it does not come up within `timeout` seconds."""
     import os
     import socket
     import subprocess
     import sys
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    if port is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
     root = REPO
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
