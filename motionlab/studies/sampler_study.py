@@ -57,6 +57,16 @@ def _spec_values(pixels, ref: Reference) -> dict:
     return {k: catalog.BY_NAME[k](pixels, ref) for k in SPEC}
 
 
+def _reference(lm: LoadedModel, ref: Reference, n: int, seed: int, threads, log) -> dict:
+    """ddpm-400's (low, high, value) per spec metric: N samples, 95% bootstrap intervals."""
+    spec = sample_set(lm, n, seed, SPEC_SAMPLER, threads=threads, log=log)
+    out = {}
+    for k in SPEC:
+        est = bootstrap(catalog.BY_NAME[k], spec.pixels, ref)
+        out[k] = (*est.interval, est.value)
+    return out
+
+
 def _judge_row(choice: SamplerChoice, evals: int, values: dict, interval: dict, T: int) -> dict:
     miss = {}
     for k in SPEC:
@@ -74,11 +84,7 @@ def study(path: str, n: int = N, seed: int = SEED, threads=None, steps=STEPS, lo
     lm = load_model(path)
     T = lm.diffusion.num_timesteps
     ref = Reference(np.zeros((1, lm.window, 2 * len(lm.joints))), lm.joints)  # the six read only the samples
-    spec = sample_set(lm, n, seed, SPEC_SAMPLER, threads=threads, log=log)
-    interval = {}
-    for k in SPEC:
-        est = bootstrap(catalog.BY_NAME[k], spec.pixels, ref)
-        interval[k] = (*est.interval, est.value)
+    interval = _reference(lm, ref, n, seed, threads, log)
     rows = []
     for choice, evals in candidates(lm, steps):
         s = sample_set(lm, n, seed, choice, threads=threads, log=log)
@@ -101,11 +107,7 @@ def confirm(s: dict, n: int, threads=None, log=print) -> dict:
     lm = load_model(s["checkpoint"])
     T = lm.diffusion.num_timesteps
     ref = Reference(np.zeros((1, lm.window, 2 * len(lm.joints))), lm.joints)
-    spec = sample_set(lm, n, s["seed"], SPEC_SAMPLER, threads=threads, log=log)
-    interval = {}
-    for k in SPEC:
-        est = bootstrap(catalog.BY_NAME[k], spec.pixels, ref)
-        interval[k] = (*est.interval, est.value)
+    interval = _reference(lm, ref, n, s["seed"], threads, log)
     pick = next(r for r in s["rows"] if r["sampler"] == s["choice"]["sampler"])
     choice = faithful_default(s["checkpoint"]).choice  # the pick as sampler.json stores it
     if choice.label(T) != pick["sampler"]:
@@ -225,7 +227,8 @@ def main(argv=None) -> int:
     p.add_argument("--confirm", type=int, default=0, metavar="N",
                    help="also judge each pick against ddpm-400 again at N samples (same seed and rule; 0: no)")
     p.add_argument("--from-json", action="store_true",
-                   help="rebuild the page from OUT's .json (the measured rows) and the current notes, sampling nothing")
+                   help="rebuild the page from OUT's .json (the measured rows) and the current notes, sampling nothing "
+                        "(with --confirm, only that)")
     a = p.parse_args(argv)
     out = Path(a.out)
     chart_path = out.with_name(out.stem.lower() + "_chart.png")
