@@ -22,6 +22,7 @@ run page_open_reader $P bench/page_open.py --rounds 2 --think 3
 run slider_fps $P bench/slider_fps.py --checkpoint $BEST
 run export_speed $P bench/export_speed.py --repeat 3
 run autotune_check $P bench/autotune_check.py --checkpoint $BEST --steps 18 --repeat 5
+run bf16_fidelity_best_fidelity $P bench/bf16_fidelity.py --checkpoint $BEST
 run sampler_speed $P bench/sampler_speed.py --checkpoints checkpoints/*/model.pt
 run eval_speed $P bench/eval_speed.py --checkpoint $BEST
 run ddp_shutdown $P bench/ddp_shutdown.py --runs 20
