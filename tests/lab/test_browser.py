@@ -120,6 +120,14 @@ def test_every_page_in_chromium(server):
             page.locator("[data-testid='stSidebarNav'] a", has_text=name).click()
             settled(name)
 
+        def press(name: str, shows: str):
+            """Open a page, press its run button, wait for the plot it draws; that plot's element."""
+            go(name)
+            page.locator(f".st-key-{name.lower()}-run button").click()
+            page.wait_for_selector(f".st-key-{shows} .js-plotly-plot")
+            settled(name)
+            return page.locator(f".st-key-{shows}")
+
         # -- a deep link on a fresh server gets lab_app.py's navigation, not a file-based one ---
         page.goto(f"{url}/training")
         settled("Training")
@@ -157,23 +165,15 @@ def test_every_page_in_chromium(server):
         shot("sample")
 
         # -- Compare: both checkpoints and a real window, one figure ---------------------------
-        go("Compare")
-        page.locator(".st-key-compare-run button").click()
-        page.wait_for_selector(".st-key-compare-animation .js-plotly-plot")
-        cmp_anim = page.locator(".st-key-compare-animation")
+        cmp_anim = press("Compare", "compare-animation")
         expect(cmp_anim.locator(".annotation-text", has_text="tiny_ship #1")).to_have_count(1)
-        settled("Compare")
         expect(cmp_anim.locator(".annotation-text", has_text="real @0")).to_have_count(1)
         expect(cmp_anim.locator(".updatemenu-button")).to_have_count(2)
         shot("compare")
 
         # -- Edit: in-between the demo clip, held joints greyed, seam table, OpenPose download ---
-        go("Edit")
-        page.locator(".st-key-edit-run button").click()
-        page.wait_for_selector(".st-key-edit-animation .js-plotly-plot")
-        edit_anim = page.locator(".st-key-edit-animation")
+        edit_anim = press("Edit", "edit-animation")
         expect(edit_anim.locator(".annotation-text", has_text="tiny_ship inbetween #1")).to_have_count(1)
-        settled("Edit")
         expect(edit_anim.locator(".legendtext", has_text="given (held)")).to_have_count(1)
         held = edit_anim.locator(".scatterlayer .trace").first.locator("path.point").first  # under the skeleton
         assert held.evaluate("p => getComputedStyle(p).fill") == "rgb(120, 120, 120)"  # the held joints: grey
@@ -186,10 +186,7 @@ def test_every_page_in_chromium(server):
         shot("edit")
 
         # -- Metrics: judge the shipped checkpoint, every measure with its interval -------------
-        go("Metrics")
-        page.locator(".st-key-metrics-run button").click()
-        page.wait_for_selector(".st-key-metrics-intervals .js-plotly-plot")
-        settled("Metrics")
+        press("Metrics", "metrics-intervals")
         expect(page.locator(".st-key-metrics-intervals .js-plotly-plot .scatterlayer .trace")).not_to_have_count(0)
         expect(page.get_by_text("Which is closer to the data?")).to_be_visible()
         shot("metrics")
