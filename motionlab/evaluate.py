@@ -30,6 +30,7 @@ from motionlab.evaluation.judge import markdown_table
 from motionlab.evaluation.markdown import baseline_markdown, checkpoints_markdown
 from motionlab.evaluation.novelty import COLUMNS as NOVELTY_COLUMNS
 from motionlab.formats.checkpoints import load_model, read_checkpoint
+from motionlab.formats.integrity import file_sha256
 from motionlab.paths import REPO
 from motionlab.pipeline import judging
 from motionlab.pipeline.defaults import faithful_default
@@ -75,7 +76,9 @@ def judging_n() -> int:
 
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
-    modes = [bool(a.checkpoints) and not a.dataset_only, bool(a.samples), bool(a.compare), bool(a.card), a.dataset_only]
+    # --card may name the checkpoint's new place with --checkpoints
+    modes = [bool(a.checkpoints) and not (a.dataset_only or a.card), bool(a.samples), bool(a.compare), bool(a.card),
+             a.dataset_only]
     if sum(modes) != 1:
         raise MotionlabError("give one of --checkpoints, --samples, --compare, --card or --dataset-only")
     bpm = a.bpm or None
@@ -134,12 +137,11 @@ def _rerun_card(a, bpm) -> int:
     path = a.checkpoints[0] if a.checkpoints else card.get("checkpoint")
     if not path or not Path(path).is_file():
         raise MotionlabError(f"{a.card}: its checkpoint {path or '(not named)'} is not here; pass --checkpoints PATH")
-    lm = load_model(path)
-    choice = SamplerChoice.from_label(card["sampler"], lm.diffusion.num_timesteps)
+    if file_sha256(path) != card["checkpoint_sha256"]:  # before minutes of sampling
+        raise MotionlabError(f"{path}: not the checkpoint {a.card} was made with (sha256 differs)")
+    choice = SamplerChoice.from_label(card["sampler"], load_model(path).diffusion.num_timesteps)
     doc = judging.judge_checkpoint(path, card["n"], card["seed"], choice, card.get("precision", "fp32"), a.threads,
                                    a.data, card["fps"], card["bpm"], cache=None)
-    if doc["sha256"] != card["checkpoint_sha256"]:
-        raise MotionlabError(f"{path}: not the checkpoint {a.card} was made with (sha256 differs)")
     checks = check_against_card(card, doc)
     if a.json:
         print(json.dumps({"card": a.card, "checks": checks}, indent=1))

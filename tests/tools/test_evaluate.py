@@ -47,3 +47,23 @@ def test_dataset_only_prints_pooled_and_per_clip_rows(tmp_path, capsys):
                           "--limit", "3", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == all_metrics(
         MotionSequenceDataset(load_clip(paths[0]), DataConfig(window=16, stride=8, limit=3)).raw)
+
+
+def test_a_card_reruns_against_the_checkpoint_at_a_new_path_and_refuses_another(tiny_checkpoint, tmp_path, capsys):
+    """--card reruns an evaluation; --checkpoints names where its checkpoint is now (it was refused as a
+    second mode), and a different checkpoint is refused before any sampling."""
+    cards = tmp_path / "cards"
+    assert evaluate_main(["--checkpoints", str(tiny_checkpoint), "--num-samples", "4", "--sampler", "ddim",
+                          "--steps", "3", "--cards", str(cards), "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)["card"]
+    moved = tmp_path / "moved" / "model.pt"
+    moved.parent.mkdir()
+    shutil.copy(tiny_checkpoint, moved)
+    assert evaluate_main(["--card", str(card), "--checkpoints", str(moved), "--json"]) == 0
+    checks = json.loads(capsys.readouterr().out)["checks"]
+    assert checks and all(c["inside"] is not False for c in checks.values())   # the same samples again
+    other = tmp_path / "other.pt"
+    shutil.copy(SHIPPED[0], other)
+    rc = run_main("motionlab.evaluate", evaluate_main, ["--card", str(card), "--checkpoints", str(other)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "not the checkpoint" in err[0]
