@@ -44,13 +44,18 @@ def _load_model(path: str, mtime_ns: int, size: int) -> LoadedModel:
 _loaded: set = set()  # keys loaded once in this process (warm_sampling loads on a thread of its own)
 
 
-def model_for(entry: catalog.CheckpointEntry) -> LoadedModel:
-    """The cached model of a checkpoint entry; CheckpointError (one line) when it cannot load."""
+def _model_key(entry: catalog.CheckpointEntry) -> tuple:
+    """The file version a loaded model is kept under: a run's last.pt is rewritten every epoch."""
     try:
         s = os.stat(entry.path)
     except OSError as e:
         raise MotionlabError(f"{entry.name}: {e.strerror or 'cannot be read'}") from None
-    key = (entry.path, s.st_mtime_ns, s.st_size)
+    return entry.path, s.st_mtime_ns, s.st_size
+
+
+def model_for(entry: catalog.CheckpointEntry) -> LoadedModel:
+    """The cached model of a checkpoint entry; CheckpointError (one line) when it cannot load."""
+    key = _model_key(entry)
     if key in _loaded or threading.current_thread().name == WARM_THREAD:
         return _load_model(*key)
     with st.spinner("Loading checkpoint…"):
@@ -355,7 +360,11 @@ def warm_sampling(entry: catalog.CheckpointEntry, num_samples: int, precision: s
         autotune.warm_async(lm.model, (num_samples, lm.model.cfg.in_channels, lm.window), precision,
                             config.torch_threads() or "auto")
 
-    if any(k[0] == entry.path for k in _loaded):
+    try:
+        loaded = _model_key(entry) in _loaded
+    except MotionlabError:
+        return  # the Sample button reports it
+    if loaded:
         warm()  # a cache hit: no thread
     else:
         threading.Thread(target=warm, name=WARM_THREAD, daemon=True).start()
