@@ -212,34 +212,6 @@ def panels_from_pixels(pixels, joints, titles) -> list[Panel]:
     return [Panel(t, px[i].reshape(px.shape[1], j, 2), tuple(joints)) for i, t in enumerate(titles)]
 
 
-def metric_ratio_figure(rows: list[dict], spec_rows: list[dict] | None = None, log: bool = True) -> dict:
-    """Grouped bars of metric / dataset baseline per checkpoint, with the spec's ratios beside ours.
-
-    rows and spec_rows carry "name" and "ratios" ({metric: ratio}). A dashed line marks 1.0.
-    """
-    data = []
-    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
-    for i, r in enumerate(rows):
-        data.append({"type": "bar", "name": f"ours: {r['name']}", "x": list(METRICS),
-                     "y": [r["ratios"][m] for m in METRICS], "marker": {"color": palette[i % len(palette)]},
-                     "offsetgroup": f"o{i}", "hovertemplate": "%{x}: %{y:.3g}× baseline<extra>%{fullData.name}</extra>"})
-    for i, r in enumerate(spec_rows or []):
-        data.append({"type": "bar", "name": f"spec: {r['name']}", "x": list(METRICS),
-                     "y": [r["ratios"][m] for m in METRICS],
-                     "marker": {"color": "rgba(0,0,0,0)", "line": {"color": "#555", "width": 1.5},
-                                "pattern": {"shape": "/", "fgcolor": "#777"}},
-                     "offsetgroup": f"s{i}", "hovertemplate": "%{x}: %{y:.3g}× baseline<extra>%{fullData.name}</extra>"})
-    layout = {"barmode": "group", "height": 420, "margin": {"l": 50, "r": 10, "t": 30, "b": 40},
-              "yaxis": {"title": {"text": "ratio to dataset baseline"}, "type": "log" if log else "linear"},
-              "shapes": [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": 1, "y1": 1,
-                          "line": {"color": "black", "dash": "dash", "width": 1.5}}],
-              "annotations": [{"text": "baseline = 1.0", "xref": "paper", "x": 1, "xanchor": "right", "yref": "y",
-                               "y": 0 if log else 1, "yanchor": "bottom", "showarrow": False,
-                               "font": {"size": 11}}],
-              "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0}}
-    return {"data": data, "layout": layout}
-
-
 def loss_figure(records: list[dict], title: str = "training loss") -> dict:
     ep = [r["epoch"] for r in records if "loss" in r]
     loss = [r["loss"] for r in records if "loss" in r]

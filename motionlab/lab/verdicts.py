@@ -18,7 +18,6 @@ from motionlab.evaluation.spec_reference import SPEC_BASELINES, SPEC_RUNS
 from motionlab.pipeline.evaluating import read_precomputed
 from motionlab.pipeline.judging import judge_pixels, real_data_for
 
-SPEC_TAGS = {tag: (w, s, l) for tag, ((w, s, l, _), _) in SPEC_RUNS.items()}
 OFF_SCALE = 2.5  # ratios beyond this are drawn at the edge, labelled with their value
 
 
@@ -38,9 +37,11 @@ def judge_pixels_row(entry, lm, pixels, sampler: str, n: int, seed: int, precisi
 
 def precomputed(entry, sampler: str, n: int, seed: int, precision: str) -> dict | None:
     """The release's stored judged row for exactly these settings (fp32), else None."""
+    if precision != "fp32":
+        return None
     doc = read_precomputed(entry.path) or {}
     j = doc.get("judged")
-    if not isinstance(j, dict) or precision != "fp32" or \
+    if not isinstance(j, dict) or \
             (j.get("sampler"), j.get("n"), j.get("seed"), j.get("precision")) != (sampler, int(n), int(seed), "fp32"):
         return None
     m = j.get("machine", {})

@@ -37,7 +37,6 @@ DEFAULT_OVERLAP = 64
 # the clip's median to ~1-2x (README); the library's functions default to plain replacement
 DEFAULT_RESAMPLE = 3
 DEFAULT_BLEND = 8
-BASELINE_STRIDE = 5
 
 # the seam figures in the README were measured with this sampler; sampling's own default is ddpm-20
 EDIT_SAMPLER = SamplerChoice("dpmpp", 20)

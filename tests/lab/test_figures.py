@@ -9,7 +9,7 @@ import numpy as np
 
 from motionlab.data.demo import demo_clip
 from motionlab.evaluation.metrics import METRICS
-from motionlab.lab import figures, tables
+from motionlab.lab import figures
 
 
 def _panels(n=2, frames=(40, 25)):
@@ -88,11 +88,7 @@ def test_streamlit_figure_skips_validation_but_serializes():
     assert len(spec["frames"]) == 40 and spec["data"][1]["x"]["dtype"] == "f4"
 
 
-def test_metric_ratio_and_training_figures():
-    rows = [{"name": "a", "ratios": {m: 0.5 for m in METRICS}}]
-    fig = figures.metric_ratio_figure(rows, tables.spec_rows(), log=True)
-    assert len(fig["data"]) == 5 and fig["layout"]["yaxis"]["type"] == "log"
-    assert fig["layout"]["shapes"][0]["y0"] == 1
+def test_training_figures():
     recs = [{"epoch": 1, "loss": 1.0}, {"epoch": 2, "loss": 0.5, "sample_metrics": {m: 1.0 for m in METRICS}}]
     assert figures.loss_figure(recs)["data"][0]["y"] == [1.0, 0.5]
     sm = figures.sample_metrics_figure(recs, {m: 2.0 for m in METRICS})
