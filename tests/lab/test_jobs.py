@@ -53,8 +53,8 @@ def test_jobs_beyond_the_slots_wait_in_order_and_know_their_place(monkeypatch):
 def test_a_session_that_is_gone_has_its_jobs_cancelled(monkeypatch):
     monkeypatch.setenv("MOTIONLAB_MAX_JOBS", "1")
     monkeypatch.setattr(jobs, "GONE_AFTER_S", 0.2)
-    alive = {"s1": True}
-    monkeypatch.setattr(jobs, "session_alive", lambda sid: alive.get(sid, False))
+    alive, asked = {"s1": True}, []
+    monkeypatch.setattr(jobs, "session_alive", lambda sid: asked.append(sid) or alive.get(sid, False))
     monkeypatch.setattr(jobs, "current_session", lambda: "s1")
     steps = []
 
@@ -66,7 +66,7 @@ def test_a_session_that_is_gone_has_its_jobs_cancelled(monkeypatch):
 
     j = jobs.submit({}, "sample", jobs.JobSpec(forever, "tab", 10))
     _wait(lambda: len(steps) > 3)
-    time.sleep(1.5)
+    _wait(lambda: len(asked) >= 2)              # the reaper has looked twice, 1 s apart, past GONE_AFTER_S
     assert j.running                            # its tab is open: it goes on
     alive["s1"] = False                         # the tab closes
     _wait(lambda: not j.running, timeout=10)

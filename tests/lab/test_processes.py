@@ -220,7 +220,8 @@ def test_reading_the_state_writes_nothing(tmp_path):
 
 
 def test_the_server_that_started_a_run_records_its_end_once(tmp_path, monkeypatch):
-    p = subprocess.Popen([sys.executable, "-c", "import time, sys; time.sleep(0.5); sys.exit(3)", "motionlab.train"],
+    # alive until Stop: a child that exited on its own first (it slept 0.5 s) made the test flaky on a loaded machine
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "motionlab.train"],
                          start_new_session=True)
     run = tmp_path / "r"
     _record(run, p)

@@ -100,8 +100,7 @@ def test_every_page_on_the_shipped_checkpoints(lab, tmp_path):
         page.screenshot(path=str(shots / f"{name.lower()}.png"))
     page.close()
     assert foreign == []
-    assert [e for e in errors if not e.startswith("pause: undefined")] == [], errors
-    assert sorted(f.name for f in shots.iterdir()) == sorted(f"{n.lower()}.png" for n in PAGES)
+    assert errors == []
     out = os.environ.get("MOTIONLAB_SCREENSHOTS")
     if out:
         dest = REPO / out

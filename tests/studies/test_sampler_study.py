@@ -102,7 +102,7 @@ def test_confirming_a_pick_at_a_larger_n_uses_the_same_samples_and_rule(ck, tmp_
     assert c["row"]["inside"] == all(ref[k][0] <= c["row"]["values"][k] <= ref[k][1] for k in ref)
     s["confirm"] = c
     doc = st.build([s], "cmd", "chart.png", "", {"cpu_capability": "X", "torch": "Y"})
-    assert f"**Again at N = 16**" in doc and f"| {pick['sampler']} | 16 |" in doc
+    assert "**Again at N = 16**" in doc and f"| {pick['sampler']} | 16 |" in doc
     other = SamplerChoice.of("ddim", 4) if pick["sampler"] != "ddim-4" else SamplerChoice.of("ddim", 3)
     defaults.defaults_path(ck).write_text(json.dumps({**json.loads(defaults.defaults_path(ck).read_text()),
                                                       "choice": {"sampler": other.label(10)}}))

@@ -61,7 +61,9 @@ def test_a_card_reruns_against_the_checkpoint_at_a_new_path_and_refuses_another(
     shutil.copy(tiny_checkpoint, moved)
     assert evaluate_main(["--card", str(card), "--checkpoints", str(moved), "--json"]) == 0
     checks = json.loads(capsys.readouterr().out)["checks"]
-    assert checks and all(c["inside"] is not False for c in checks.values())   # the same samples again
+    # the same samples again: every measure inside, but those 4 tiny samples cannot measure (tempo)
+    assert all(c["inside"] is True or c["value"] is None for c in checks.values())
+    assert sum(c["inside"] is True for c in checks.values()) >= len(checks) - 1
     other = tmp_path / "other.pt"
     shutil.copy(SHIPPED[0], other)
     rc = run_main("motionlab.evaluate", evaluate_main, ["--card", str(card), "--checkpoints", str(other)])
