@@ -67,6 +67,11 @@ def real_data_for(lm: LoadedModel, data=None, fps: float = FPS, bpm: float | Non
     return RealData(pool, dict(ck.baseline or {}), name, ds.cfg.stride)
 
 
+def forget() -> None:
+    """Drop the kept real pools (benches that time a first evaluation; tests)."""
+    _pools.clear()
+
+
 def judge_pixels(pixels, real: RealData, n_boot: int = N_BOOT, draws: int = DRAWS, seed: int = 0) -> dict:
     """results_doc of a sample set: {"n", "metrics": {name: value, interval, real_range, ...}}."""
     px = np.asarray(pixels, np.float64)
