@@ -11,14 +11,12 @@ import argparse
 import json
 import os
 import statistics
-import time
-
-import torch
 
 from motionlab.core import autotune
 from motionlab.core.samplers import SPEC_SAMPLER
 from motionlab.formats.checkpoints import load_model
 from motionlab.pipeline.defaults import faithful_default
+from motionlab.pipeline.evaluating import machine_info
 from motionlab.pipeline.sampling import generate
 
 
@@ -30,12 +28,11 @@ def main():
     p.add_argument("--threads", default="auto")
     p.add_argument("--repeat", type=int, default=3)
     a = p.parse_args()
-    res = {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-           "num_samples": a.num_samples, "repeat": a.repeat, "checkpoints": []}
+    res = {**machine_info(), "num_samples": a.num_samples, "repeat": a.repeat, "checkpoints": []}
     for path in a.checkpoints:
         lm = load_model(path)
         shape = (a.num_samples, lm.model.cfg.in_channels, lm.window)
-        t0 = time.perf_counter()
+        # tuned once for both samplers, its budget sized by the longer (ddpm-400)
         tuned = autotune.choose(lm.model, shape, "cpu", a.precision, a.threads, passes=lm.diffusion.num_timesteps)
         default = faithful_default(path)
         seconds = {"default": [], "spec": []}
@@ -49,7 +46,7 @@ def main():
         res["checkpoints"].append({
             "checkpoint": path, "default": default.choice.label(T), "source": default.source,
             "evaluations": default.choice.build(lm.diffusion).num_steps, "precision": tuned.precision,
-            "threads": tuned.threads, "autotune_seconds": round(time.perf_counter() - t0 - sum(map(sum, seconds.values())), 2),
+            "threads": tuned.threads, "autotune": tuned.source, "autotune_seconds": round(tuned.spent, 2),
             "default_seconds": round(d, 3), "ddpm400_seconds": round(s, 3), "speedup": round(s / d, 1)})
     res["load_average"] = os.getloadavg()
     print(json.dumps(res, indent=1))
