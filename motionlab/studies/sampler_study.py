@@ -53,18 +53,32 @@ def candidates(lm: LoadedModel, steps=STEPS, budget: int = BUDGET) -> list[tuple
     return out
 
 
-def _spec_values(pixels, ref: Reference) -> dict:
-    return {k: catalog.BY_NAME[k](pixels, ref) for k in SPEC}
+def _blank(lm: LoadedModel) -> Reference:
+    """The six read only the samples (catalog's diversity takes all N, not the spec's first 32)."""
+    return Reference(np.zeros((1, lm.window, 2 * len(lm.joints))), lm.joints)
 
 
-def _reference(lm: LoadedModel, ref: Reference, n: int, seed: int, threads, log) -> dict:
+def _reference(lm: LoadedModel, n: int, seed: int, threads, log) -> dict:
     """ddpm-400's (low, high, value) per spec metric: N samples, 95% bootstrap intervals."""
     spec = sample_set(lm, n, seed, SPEC_SAMPLER, threads=threads, log=log)
     out = {}
     for k in SPEC:
-        est = bootstrap(catalog.BY_NAME[k], spec.pixels, ref)
+        est = bootstrap(catalog.BY_NAME[k], spec.pixels, _blank(lm))
         out[k] = (*est.interval, est.value)
     return out
+
+
+def _as_doc(interval: dict) -> dict:
+    return {"values": {k: interval[k][2] for k in SPEC}, "intervals": {k: list(interval[k][:2]) for k in SPEC}}
+
+
+def _measure(lm: LoadedModel, choice: SamplerChoice, evals: int, interval: dict, n: int, seed: int, threads,
+             log) -> dict:
+    """One setting's N samples against ddpm-400's intervals (NaN values where the model diverged)."""
+    px = sample_set(lm, n, seed, choice, threads=threads, log=log).pixels
+    values = ({k: catalog.BY_NAME[k](px, _blank(lm)) for k in SPEC} if np.isfinite(px).all()
+              else dict.fromkeys(SPEC, float("nan")))
+    return _judge_row(choice, evals, values, interval, lm.diffusion.num_timesteps)
 
 
 def _judge_row(choice: SamplerChoice, evals: int, values: dict, interval: dict, T: int) -> dict:
@@ -83,21 +97,14 @@ def _judge_row(choice: SamplerChoice, evals: int, values: dict, interval: dict, 
 def study(path: str, n: int = N, seed: int = SEED, threads=None, steps=STEPS, log=print) -> dict:
     lm = load_model(path)
     T = lm.diffusion.num_timesteps
-    ref = Reference(np.zeros((1, lm.window, 2 * len(lm.joints))), lm.joints)  # the six read only the samples
-    interval = _reference(lm, ref, n, seed, threads, log)
-    rows = []
-    for choice, evals in candidates(lm, steps):
-        s = sample_set(lm, n, seed, choice, threads=threads, log=log)
-        finite = np.isfinite(s.pixels).all()
-        values = _spec_values(s.pixels, ref) if finite else {k: float("nan") for k in SPEC}
-        rows.append(_judge_row(choice, evals, values, interval, T))
+    interval = _reference(lm, n, seed, threads, log)
+    rows = [_measure(lm, choice, evals, interval, n, seed, threads, log) for choice, evals in candidates(lm, steps)]
     pick = pick_row(rows)
     choice = {"sampler": pick["sampler"], "evaluations": pick["evaluations"], "speedup_evaluations": T / pick["evaluations"],
               "misses": [f"{k} {v:+.1f}% beyond ddpm-400's interval" for k, v in pick["misses"].items()]}
     return {"tag": lm.checkpoint.tag or Path(path).parent.name, "checkpoint": str(path),
             "checkpoint_sha256": file_sha256(path), "timesteps": T, "n": n, "seed": seed, "budget": BUDGET,
-            "reference": {"sampler": SPEC_SAMPLER.label(T), "values": {k: interval[k][2] for k in SPEC},
-                          "intervals": {k: list(interval[k][:2]) for k in SPEC}},
+            "reference": {"sampler": SPEC_SAMPLER.label(T), **_as_doc(interval)},
             "rows": rows, "choice": choice}
 
 
@@ -106,18 +113,14 @@ def confirm(s: dict, n: int, threads=None, log=print) -> dict:
     N = 64, where ddpm-400's intervals are 2x wider than at 256, so a pick can pass there and miss here."""
     lm = load_model(s["checkpoint"])
     T = lm.diffusion.num_timesteps
-    ref = Reference(np.zeros((1, lm.window, 2 * len(lm.joints))), lm.joints)
-    interval = _reference(lm, ref, n, s["seed"], threads, log)
+    interval = _reference(lm, n, s["seed"], threads, log)
     pick = next(r for r in s["rows"] if r["sampler"] == s["choice"]["sampler"])
     choice = faithful_default(s["checkpoint"]).choice  # the pick as sampler.json stores it
     if choice.label(T) != pick["sampler"]:
         raise SystemExit(f"{s['checkpoint']}: sampler.json holds {choice.label(T)}, not the study's pick "
                          f"{pick['sampler']}: rerun the study with --write-defaults")
-    px = sample_set(lm, n, s["seed"], choice, threads=threads, log=log).pixels
-    values = _spec_values(px, ref) if np.isfinite(px).all() else {k: float("nan") for k in SPEC}
-    return {"n": n, "reference": {"values": {k: interval[k][2] for k in SPEC},
-                                  "intervals": {k: list(interval[k][:2]) for k in SPEC}},
-            "row": _judge_row(choice, pick["evaluations"], values, interval, T)}
+    return {"n": n, "reference": _as_doc(interval),
+            "row": _measure(lm, choice, pick["evaluations"], interval, n, s["seed"], threads, log)}
 
 
 def write_defaults(s: dict, command: str) -> Path:
