@@ -1,6 +1,7 @@
 """Metrics: each checkpoint's samples judged against the real data at the same N, every measure with its interval."""
 import streamlit as st
 
+from motionlab.core.samplers import SPEC_SAMPLER
 from motionlab.evaluation import catalog
 from motionlab.lab import config, jobs, keys, results, tables, ui, verdicts
 from motionlab.pipeline.defaults import fallback, faithful_default
@@ -23,8 +24,8 @@ T = max([e.timesteps for e in chosen] or [400])
 
 def spec_protocol():
     st.session_state.update({keys.METRICS_NUM_SAMPLES: 8, keys.METRICS_SEED: 42,
-                             keys.per_checkpoint_key("metrics"): False, keys.precision_key("metrics"): "fp32",
-                             keys.sampler_key("metrics"): "ddpm", keys.steps_key("metrics"): T})
+                             keys.per_checkpoint_key("metrics"): False, keys.precision_key("metrics"): "fp32"})
+    ui.use_sampler("metrics", SPEC_SAMPLER, T)
 
 
 c1, c2, c3 = st.columns([1, 2, 2])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import functools
 import hashlib
 import os
 import threading
@@ -271,6 +272,14 @@ def fingerprint(clip: Clip) -> str:
 PLOTLY_CONFIG = {"displaylogo": False, "scrollZoom": False}
 
 
+def use_sampler(prefix: str, choice: SamplerChoice, timesteps: int) -> None:
+    """Set a page's sampler widgets (sampler, steps and every setting of that sampler) to `choice`."""
+    st.session_state[sampler_key(prefix)] = choice.name
+    st.session_state[steps_key(prefix)] = choice.steps_for(timesteps)
+    for q in REGISTRY[choice.name].params:
+        st.session_state[param_key(prefix, choice.name, q.name)] = dict(choice.params).get(q.name, q.default)
+
+
 def sampling_controls(prefix: str, default: Default, timesteps: int, precision_default: str = "auto",
                       per_checkpoint: bool = False) -> tuple[SamplerChoice | None, str]:
     """Sampler, steps, the sampler's own settings and precision; returns (choice, requested precision).
@@ -282,12 +291,7 @@ def sampling_controls(prefix: str, default: Default, timesteps: int, precision_d
     d = default.choice
     mark = default_for_key(prefix)
 
-    def set_to(choice: SamplerChoice):
-        st.session_state[sampler_key(prefix)] = choice.name
-        st.session_state[steps_key(prefix)] = choice.steps_for(timesteps)
-        for q in REGISTRY[choice.name].params:
-            st.session_state[param_key(prefix, choice.name, q.name)] = dict(choice.params).get(q.name, q.default)
-
+    set_to = functools.partial(use_sampler, prefix, timesteps=timesteps)
     if st.session_state.get(mark) != (d.label(timesteps), timesteps):
         st.session_state[mark] = (d.label(timesteps), timesteps)
         set_to(d)
