@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Callable
 
+import atexit
 import functools
 import hashlib
 import os
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -356,7 +356,8 @@ def warm_sampling(entry: catalog.CheckpointEntry, num_samples: int, precision: s
     def warm():
         if script is not threading.current_thread():
             script.join(timeout=5)
-            time.sleep(WARM_AFTER_S)
+            if _exiting.wait(WARM_AFTER_S):
+                return
         try:
             lm = model_for(entry)
         except MotionlabError:
@@ -370,12 +371,25 @@ def warm_sampling(entry: catalog.CheckpointEntry, num_samples: int, precision: s
         return  # the Sample button reports it
     if loaded:
         warm()  # a cache hit: no thread
-    else:
-        threading.Thread(target=warm, name=WARM_THREAD, daemon=True).start()
+    elif not _exiting.is_set():
+        th = threading.Thread(target=warm, name=WARM_THREAD, daemon=True)
+        _warming[:] = [t for t in _warming if t.is_alive()] + [th]
+        th.start()
 
 
 WARM_THREAD = "motionlab-warm"
 WARM_AFTER_S = 1.0  # the browser draws the page meanwhile, on the same cores
+# a model load still running on a daemon thread at interpreter teardown aborts the process (exit 134), as
+# autotune's measurements did: at exit, a warm-up that has not started never does, one that has is joined
+_exiting = threading.Event()
+_warming: list[threading.Thread] = []
+
+
+@atexit.register
+def _stop_warming() -> None:
+    _exiting.set()
+    for th in list(_warming):
+        th.join(timeout=10)
 
 
 def warm_chart_code() -> None:

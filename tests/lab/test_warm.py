@@ -1,7 +1,10 @@
 """ui.warm_sampling: the model is loaded off the page's thread unless this very file version is loaded."""
 import os
 import shutil
+import subprocess
+import sys
 
+from conftest import REPO
 from motionlab.lab import catalog, ui
 
 
@@ -22,6 +25,7 @@ def test_a_rewritten_checkpoint_is_loaded_on_a_thread_not_on_the_page(tiny_check
     s = os.stat(path)
     monkeypatch.setattr(ui, "_loaded", {(str(path), s.st_mtime_ns, s.st_size)})
     monkeypatch.setattr(ui.threading, "Thread", _Thread)
+    monkeypatch.setattr(ui, "_warming", [])
     on_page = []
 
     def model_for(e):
@@ -35,3 +39,24 @@ def test_a_rewritten_checkpoint_is_loaded_on_a_thread_not_on_the_page(tiny_check
     os.utime(path, ns=(s.st_atime_ns, s.st_mtime_ns + 10**9))  # the run wrote last.pt again
     ui.warm_sampling(catalog.describe(path), 8, "auto")
     assert not on_page and len(_Thread.started) == 1         # a load: on a thread of its own
+
+
+def test_a_process_exiting_while_a_model_loads_on_the_warm_thread_exits_cleanly(tiny_checkpoint):
+    """A torch op on the warm-up's daemon thread at interpreter teardown aborted the process (exit 134,
+    'terminate called without an active exception'); the load is held open in a torch op here, so the exit
+    lands inside it on a machine of any speed."""
+    code = ("import sys, threading, torch\n"
+            "from motionlab.lab import catalog, ui\n"
+            "inside = threading.Event()\n"
+            "def slow_load(entry):\n"
+            "    inside.set()\n"
+            "    a = torch.randn(1500, 1500)\n"
+            "    for _ in range(6): a = a @ a / 40\n"
+            "    raise ui.MotionlabError('loaded')\n"
+            "ui.model_for, ui.WARM_AFTER_S = slow_load, 0\n"
+            "script = threading.Thread(target=ui.warm_sampling, args=(catalog.describe(sys.argv[1]), 8, 'auto'))\n"
+            "script.start(); script.join()\n"
+            "assert inside.wait(60)\n")
+    r = subprocess.run([sys.executable, "-c", code, str(tiny_checkpoint)], capture_output=True, text=True, timeout=120,
+                       cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
