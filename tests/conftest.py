@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -161,3 +163,11 @@ def corpus(tmp_path_factory):
     paths["missing"] = d / "does_not_exist.json"
     return paths
 
+
+
+def run_python(code: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """`python -c code args...` in a fresh interpreter at the repository root; it must exit 0 (its
+    stderr's tail is the failure message): what the exit-time tests need, whose point is the exit."""
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r

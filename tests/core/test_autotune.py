@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, tiny_model_config
+from conftest import run_python, tiny_model_config
 from motionlab.core import autotune
 from motionlab.core.model import PositionalUNet1D
 
@@ -230,8 +230,6 @@ def test_warming_runs_one_measurement_at_a_time(model, monkeypatch):
 def test_a_process_exiting_while_it_measures_exits_cleanly():
     """A torch op on a daemon thread at interpreter teardown aborted the process (exit 134, 'terminate
     called without an active exception'): the lab's warm-up measured while a test session ended."""
-    import subprocess
-    import sys
     # the hook holds each pass open in a torch op, so the exit lands mid-measurement on a machine of
     # any speed (a fixed sleep let a fast CI machine finish measuring first)
     code = ("import threading, torch\n"
@@ -246,5 +244,4 @@ def test_a_process_exiting_while_it_measures_exits_cleanly():
             "m.register_forward_pre_hook(hold)\n"
             "th = autotune.warm_async(m, (8, 40, 256))\n"
             "assert th is not None and inside.wait(60) and th.is_alive()\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
-    assert r.returncode == 0, r.stderr[-2000:]
+    run_python(code)

@@ -1,9 +1,6 @@
 """lab_app.py's two roles: `streamlit run` serves it as an st.App whose start hook imports the lab on a
 thread (a fresh server's first visitor waited 0.9 s for torch), and every session runs it as __main__."""
-import subprocess
-import sys
-
-from conftest import REPO
+from conftest import REPO, run_python
 
 
 def test_streamlit_run_finds_the_app_in_lab_app():
@@ -26,5 +23,4 @@ def test_the_start_hook_imports_the_lab_on_a_thread():
             "assert th and th[0].daemon\n"
             "th[0].join(120)\n"
             "assert 'motionlab.lab.ui' in sys.modules and 'torch' in sys.modules\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, cwd=REPO)
-    assert r.returncode == 0, r.stderr[-2000:]
+    run_python(code)

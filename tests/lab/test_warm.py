@@ -1,10 +1,8 @@
 """ui.warm_sampling: the model is loaded off the page's thread unless this very file version is loaded."""
 import os
 import shutil
-import subprocess
-import sys
 
-from conftest import REPO
+from conftest import run_python
 from motionlab.lab import catalog, ui
 
 
@@ -57,6 +55,4 @@ def test_a_process_exiting_while_a_model_loads_on_the_warm_thread_exits_cleanly(
             "script = threading.Thread(target=ui.warm_sampling, args=(catalog.describe(sys.argv[1]), 8, 'auto'))\n"
             "script.start(); script.join()\n"
             "assert inside.wait(60)\n")
-    r = subprocess.run([sys.executable, "-c", code, str(tiny_checkpoint)], capture_output=True, text=True, timeout=120,
-                       cwd=REPO)
-    assert r.returncode == 0, r.stderr[-2000:]
+    run_python(code, str(tiny_checkpoint))
