@@ -12,13 +12,12 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from motionlab.testing import CHROMIUM, CHROMIUM_ARGS, IDLE, lab_server
+from motionlab.testing import CHROMIUM, CHROMIUM_ARGS, IDLE, SAMPLE_BUTTON, free_port, lab_server
 
 
 def visit(context, url: str) -> float:
@@ -27,7 +26,7 @@ def visit(context, url: str) -> float:
     t0 = time.perf_counter()
     page.goto(url)
     page.locator("h2", has_text=re.compile("^Sample$")).wait_for()
-    page.wait_for_selector(".st-key-sample-run button")
+    page.wait_for_selector(SAMPLE_BUTTON)
     page.wait_for_selector(IDLE)
     dt = round(time.perf_counter() - t0, 3)
     page.close()
@@ -41,9 +40,7 @@ def main():
     a = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     rows = []
     with tempfile.TemporaryDirectory() as d, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

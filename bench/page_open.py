@@ -21,10 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from motionlab.testing import CHROMIUM, CHROMIUM_ARGS, IDLE, lab_server
+from motionlab.testing import CHROMIUM, CHROMIUM_ARGS, IDLE, SAMPLE_BUTTON, lab_server
 
 PAGES = {  # page: what shows it is there
-    "Sample": ".st-key-sample-run button",
+    "Sample": SAMPLE_BUTTON,
     "Metrics": ".st-key-metrics-intervals .js-plotly-plot",
     "Compare": ".st-key-compare-run button",
     "Edit": ".st-key-edit-run button",

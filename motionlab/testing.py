@@ -124,6 +124,14 @@ def memory_kb(pid: int, key: str = "VmHWM") -> int | None:
     return None
 
 
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @contextmanager
 def lab_server(env: dict | None = None, log_path=None, timeout: float = 90, args=(), port: int | None = None):
     """`streamlit run lab_app.py` on a free loopback port (or `port`: one origin, so a browser's cache
@@ -131,14 +139,10 @@ def lab_server(env: dict | None = None, log_path=None, timeout: float = 90, args
     --server.allowedHosts); yields its URL and stops the server (its whole process group) on exit.
     RuntimeError with the log's tail when it does not come up within `timeout` seconds."""
     import os
-    import socket
     import subprocess
     import sys
 
-    if port is None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+    port = port or free_port()
     root = REPO
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(

@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO
 from lab_support import lab_tree  # noqa: F401  (fixture)
 from motionlab.lab import access
-from motionlab.testing import CHROMIUM, CHROMIUM_ARGS, IDLE, lab_server
+from motionlab.testing import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, lab_server
 
 REMOTE = "203.0.113.5"  # TEST-NET-3
 
@@ -135,10 +135,7 @@ def _listening(port: int) -> list[str]:
 
 @pytest.mark.slow
 def test_the_lab_server_started_as_the_readme_says_listens_on_loopback_only():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
     p = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "lab_app.py", "--server.port", str(port),
                           "--server.fileWatcherType", "none"], cwd=REPO, env=env,
