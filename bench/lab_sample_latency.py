@@ -100,9 +100,8 @@ def phases(click: float, armed: dict, trace: list[dict], msgs: list, frames: lis
     job = first(trace, "job", click - 0.05)
     run = first(trace, "results.run_sampling", job["started"] - 0.05)
     pop = first(trace, "jobs.pop_job", job["t1"], job=True)
-    chart = (first(trace, "player.show", pop["t0"], key="sample.animation")
-             or first(trace, "ui.skeleton_chart", pop["t0"], key="sample.animation"))
-    build = [r for r in trace if r["ev"] in ("figures.skeleton_figure", "player.encode")
+    chart = first(trace, "player.show", pop["t0"], key="sample.animation")
+    build = [r for r in trace if r["ev"] == "player.encode"
              and pop["t0"] <= r["t0"] and r["t1"] <= chart["t1"]]  # built as the call's argument, or inside it
     inside = sum(r["t1"] - r["t0"] for r in build if r["t0"] >= chart["t0"])
     painted = armed["painted"]

@@ -20,7 +20,7 @@ def record(ev, t0, t1, **kw):
         f.write(json.dumps({"ev": ev, "t0": t0, "t1": t1, **kw}) + "\n")
 
 
-def timed(mod, name, ev=None, details=None):
+def timed(mod, name, details=None):
     fn = getattr(mod, name, None)
     if fn is None or getattr(fn, "_traced", False):
         return
@@ -28,7 +28,7 @@ def timed(mod, name, ev=None, details=None):
     def wrapper(*a, **kw):
         t0 = time.time()
         out = fn(*a, **kw)
-        record(ev or f"{mod.__name__.rsplit('.', 1)[-1]}.{name}", t0, time.time(),
+        record(f"{mod.__name__.rsplit('.', 1)[-1]}.{name}", t0, time.time(),
                **(details(a, kw, out) if details else {}))
         return out
     wrapper._traced = True
@@ -66,12 +66,10 @@ def _key(a, kw, out):
 PATCHES = {
     "motionlab.lab.jobs": _jobs,
     "motionlab.lab.results": lambda m: timed(m, "run_sampling", details=lambda a, kw, r: {"seconds": r.seconds}),
-    "motionlab.pipeline.sampling": lambda m: timed(m, "generate", details=lambda a, kw, r: {"seconds": r.seconds}),
     "motionlab.core.autotune": lambda m: timed(m, "choose"),
-    "motionlab.lab.figures": lambda m: timed(m, "skeleton_figure"),
     "motionlab.lab.scrubber": lambda m: timed(m, "payload"),
     "motionlab.lab.ui": lambda m: [timed(m, n, details=_key) for n in (
-        "skeleton_chart", "plotly", "denoise_scrubber", "model_for", "warm_sampling", "job_panel", "job_button")],
+        "plotly", "denoise_scrubber")],
     "motionlab.lab.player": lambda m: [timed(m, n, details=_key) for n in ("show", "encode")],
     "streamlit.runtime.scriptrunner.script_runner": _runner,
 }
